@@ -43,3 +43,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 [ -d dist ] || npm run -s build
+
+# The fixture world: StageX-shaped OCI images built from the Debian packages above (reused when unchanged).
+node --import tsx scripts/world/build-fixtures.ts
