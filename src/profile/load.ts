@@ -1,0 +1,194 @@
+// Profile loader: YAML -> typed Profile. Every error names the file, line and column, and the field.
+import {createHash} from 'node:crypto'
+import {readFile} from 'node:fs/promises'
+import {dirname, relative, resolve} from 'node:path'
+import {Ajv, type ErrorObject} from 'ajv'
+import {isMap, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode} from 'yaml'
+import {profileError, usageError} from '../errors.js'
+import type {Digest} from '../oci/digest.js'
+import {PROFILE_SCHEMA} from './schema.js'
+import type {Profile, ProfileFile, ProfileLocator, RawProfile} from './types.js'
+
+const ajv = new Ajv({allErrors: true, strict: true})
+const validate = ajv.compile<RawProfile>(PROFILE_SCHEMA)
+
+export const DEFAULT_REGISTRY = 'docker.io/stagex'
+
+/** Reads and validates a profile file. Throws a 'profile' StagexError (exit 2) on any problem. */
+export async function loadProfile(file: string): Promise<Profile> {
+  const path = resolve(file)
+  let bytes: Buffer
+  try {
+    bytes = await readFile(path)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw usageError(`${file}: cannot read the profile (${code === 'ENOENT' ? 'no such file' : code})`)
+  }
+  return parseProfile(bytes, path, file)
+}
+
+/** Parses profile bytes; `displayName` is how messages name the file (as the user typed it). */
+export function parseProfile(bytes: Uint8Array, path: string, displayName = path): Profile {
+  const text = Buffer.from(bytes).toString('utf8')
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, {lineCounter, prettyErrors: false, uniqueKeys: true})
+  const at = (offset: number | undefined) => {
+    if (offset === undefined) return `${displayName}`
+    const {line, col} = lineCounter.linePos(offset)
+    return `${displayName}:${line}:${col}`
+  }
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]!
+    throw profileError(`${at(first.pos[0])}: invalid YAML: ${first.message.split('\n')[0]}`)
+  }
+  const raw = doc.toJS() as unknown
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw profileError(`${displayName}:1:1: a profile is a YAML mapping (name:, packages:, kernel:, ...)`)
+  const locate: ProfileLocator = (fieldPath) => at(nodeFor(doc, fieldPath)?.range?.[0])
+
+  if (!validate(raw)) {
+    const messages = (validate.errors ?? []).map((e) => describeSchemaError(e, doc, at))
+    throw profileError(messages.join('\n'), {problems: messages})
+  }
+  const profileDir = dirname(path)
+  const relativeTo = (p: string) => resolve(profileDir, p)
+  const files: ProfileFile[] = (raw.files ?? []).map((f) => ({
+    path: f.path,
+    contents: f.contents,
+    mode: f.mode === undefined ? 0o644 : Number.parseInt(f.mode, 8),
+    uid: f.uid ?? 0,
+    gid: f.gid ?? 0,
+  }))
+  return {
+    path,
+    displayName,
+    dir: profileDir,
+    sha256: `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest,
+    name: raw.name,
+    sourceDateEpoch: raw.sourceDateEpoch,
+    registry: raw.registry ?? DEFAULT_REGISTRY,
+    mirror: raw.mirror,
+    source: raw.source === undefined ? undefined : relativeTo(raw.source.slice(4)),
+    trust: raw.trust
+      ? {
+          keyring: raw.trust.keyring === undefined ? undefined : relativeTo(raw.trust.keyring),
+          threshold: raw.trust.threshold ?? 2,
+          lookaside: raw.trust.lookaside,
+          legacy: raw.trust.legacy ?? false,
+          policy: raw.trust.policy === undefined ? undefined : relativeTo(raw.trust.policy),
+          registriesD: raw.trust.registriesD === undefined ? undefined : relativeTo(raw.trust.registriesD),
+        }
+      : undefined,
+    packages: raw.packages,
+    kernel: {
+      package: raw.kernel.package,
+      config: raw.kernel.config === undefined ? undefined : relativeTo(raw.kernel.config),
+      cmdline: raw.kernel.cmdline ?? 'console=ttyS0 panic=-1',
+    },
+    boot: {
+      loader: raw.boot?.loader ?? 'none',
+      stub: raw.boot?.stub,
+      packages: raw.boot?.packages ?? [],
+      espSize: raw.boot?.espSize,
+    },
+    init: raw.init,
+    files,
+    prune: raw.prune ?? 'default',
+    initramfs: {compression: raw.initramfs?.compression ?? 'gzip'},
+    outputs: raw.outputs ?? ['kernel', 'initramfs'],
+    test: {timeout: raw.test?.timeout ?? 120, steps: raw.test?.steps ?? []},
+    locate,
+    relativePath: (p: string) => relative(profileDir, p),
+  }
+}
+
+function nodeFor(doc: Document, fieldPath: readonly (string | number)[]): YamlNode | undefined {
+  const node = fieldPath.length === 0 ? doc.contents : doc.getIn(fieldPath, true)
+  return (node ?? undefined) as YamlNode | undefined
+}
+
+/** Key node of `name` inside the mapping at `fieldPath`, to point at an unknown field itself. */
+function keyNodeFor(doc: Document, fieldPath: readonly (string | number)[], name: string): YamlNode | undefined {
+  const parent = nodeFor(doc, fieldPath)
+  if (!isMap(parent)) return undefined
+  const pair = parent.items.find((p) => (p.key as {value?: unknown})?.value === name)
+  return pair?.key as YamlNode | undefined
+}
+
+function pointerToPath(pointer: string): (string | number)[] {
+  if (pointer === '') return []
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'))
+    .map((part) => (/^\d+$/.test(part) ? Number(part) : part))
+}
+
+const fieldName = (path: (string | number)[]) =>
+  path.length === 0 ? '(top level)' : path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('')
+
+function describeSchemaError(error: ErrorObject, doc: Document, at: (offset: number | undefined) => string): string {
+  const path = pointerToPath(error.instancePath)
+  const field = fieldName(path)
+  const node = nodeFor(doc, path)
+  const where = at(node?.range?.[0])
+  const allowedKeys = (p: (string | number)[]) => {
+    let schema: unknown = PROFILE_SCHEMA
+    for (const part of p) {
+      const s = schema as {properties?: Record<string, unknown>; items?: unknown}
+      schema = typeof part === 'number' ? s.items : s.properties?.[part]
+    }
+    return Object.keys((schema as {properties?: object})?.properties ?? {}).join(', ')
+  }
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const name = (error.params as {additionalProperty: string}).additionalProperty
+      const keyWhere = at(keyNodeFor(doc, path, name)?.range?.[0] ?? node?.range?.[0])
+      const full = fieldName([...path, name])
+      return `${keyWhere}: unknown field "${full}" (allowed here: ${allowedKeys(path)})`
+    }
+    case 'required': {
+      const name = (error.params as {missingProperty: string}).missingProperty
+      return `${where}: missing required field "${fieldName([...path, name])}"`
+    }
+    case 'type':
+      return `${where}: field "${field}" must be ${withArticle((error.params as {type: string}).type)}${describeActual(node)}`
+    case 'enum':
+      return `${where}: field "${field}" must be one of: ${(error.params as {allowedValues: unknown[]}).allowedValues.join(', ')}`
+    case 'pattern':
+      return `${where}: field "${field}" has an invalid value (${patternHint(path)})`
+    case 'minItems':
+      return `${where}: field "${field}" must list at least ${(error.params as {limit: number}).limit} item(s)`
+    default:
+      return `${where}: field "${field}" ${error.message ?? 'is invalid'}`
+  }
+}
+
+const withArticle = (type: string) => (/^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`)
+
+function describeActual(node: YamlNode | undefined): string {
+  if (node === undefined) return ''
+  if (isSeq(node)) return ', not a list'
+  if (isMap(node)) return ', not a mapping'
+  const value = (node as {value?: unknown}).value
+  return value === null ? ', not empty' : `, not ${JSON.stringify(value)}`
+}
+
+function patternHint(path: (string | number)[]): string {
+  const last = path.filter((p) => typeof p === 'string').at(-1)
+  switch (last) {
+    case 'name':
+      return 'lowercase letters, digits, ".", "_" and "-", at most 63 characters'
+    case 'source':
+      return 'oci:DIR'
+    case 'init':
+    case 'path':
+      return 'an absolute path starting with "/"'
+    case 'mode':
+      return 'an octal mode as a string, e.g. "0755"'
+    case 'espSize':
+      return 'a size such as 64M'
+    default:
+      return 'see the profile schema'
+  }
+}

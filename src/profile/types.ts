@@ -1,0 +1,69 @@
+// The typed profile every stage reads. Paths are absolute (resolved against the profile's folder).
+import type {Digest} from '../oci/digest.js'
+
+/** "profiles/minimal.yaml:12:5" for a field path such as ['packages', 1]. */
+export type ProfileLocator = (fieldPath: readonly (string | number)[]) => string
+
+export interface ProfileFile {
+  path: string
+  contents: string
+  mode: number
+  uid: number
+  gid: number
+}
+
+export interface TrustSettings {
+  keyring?: string
+  threshold: number
+  lookaside?: string
+  legacy: boolean
+  policy?: string
+  registriesD?: string
+}
+
+export type LoaderKind = 'syslinux' | 'uki' | 'none'
+export type OutputKind = 'kernel' | 'initramfs' | 'disk' | 'esp' | 'uki' | 'qcow2' | 'rootfs-tar'
+
+export interface Profile {
+  path: string
+  displayName: string
+  dir: string
+  sha256: Digest
+  name: string
+  sourceDateEpoch?: number
+  registry: string
+  mirror?: string
+  /** Folder of OCI layouts (one per package) that short package names resolve to. */
+  source?: string
+  trust?: TrustSettings
+  packages: string[]
+  kernel: {package: string; config?: string; cmdline: string}
+  boot: {loader: LoaderKind; stub?: string; packages: string[]; espSize?: string}
+  init?: string
+  files: ProfileFile[]
+  prune: 'default' | 'none'
+  initramfs: {compression: 'gzip' | 'none'}
+  outputs: OutputKind[]
+  test: {timeout: number; steps: {expect: string}[]}
+  locate: ProfileLocator
+  relativePath: (absolute: string) => string
+}
+
+/** The YAML as the schema admits it, before defaults. */
+export interface RawProfile {
+  name: string
+  sourceDateEpoch?: number
+  registry?: string
+  mirror?: string
+  source?: string
+  trust?: {keyring?: string; threshold?: number; lookaside?: string; legacy?: boolean; policy?: string; registriesD?: string}
+  packages: string[]
+  kernel: {package: string; config?: string; cmdline?: string}
+  boot?: {loader?: LoaderKind; stub?: string; packages?: string[]; espSize?: string}
+  init?: string
+  files?: {path: string; contents: string; mode?: string; uid?: number; gid?: number}[]
+  prune?: 'default' | 'none'
+  initramfs?: {compression?: 'gzip' | 'none'}
+  outputs?: OutputKind[]
+  test?: {timeout?: number; steps?: {expect: string}[]}
+}
