@@ -1,0 +1,104 @@
+// The in-memory root tree: metadata and references only. File bytes stay in the spool on disk.
+// Paths are relative to the root, without a leading slash ("usr/bin/sh"); the root itself is "".
+// Hardlinks are paths that share one Inode object.
+import type {Digest} from '../oci/digest.js'
+
+export type NodeType = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo'
+
+export interface ContentRef {
+  digest: Digest
+  size: number
+  /** Where the bytes are on disk (a spool or store file). */
+  path: string
+}
+
+export interface Inode {
+  type: NodeType
+  /** Permission bits including setuid, setgid and sticky (mask 0o7777). */
+  mode: number
+  uid: number
+  gid: number
+  mtime: number
+  content?: ContentRef
+  /** Symlink target, exactly as written. */
+  target?: string
+  rdev?: {major: number; minor: number}
+  xattrs?: Record<string, Uint8Array>
+}
+
+export interface Tree {
+  entries: Map<string, Inode>
+}
+
+export const ROOT = ''
+
+export function createTree(): Tree {
+  return {entries: new Map([[ROOT, {type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 0}]])}
+}
+
+export const parentOf = (path: string): string => {
+  const slash = path.lastIndexOf('/')
+  return slash < 0 ? ROOT : path.slice(0, slash)
+}
+
+export const baseName = (path: string): string => path.slice(path.lastIndexOf('/') + 1)
+
+export const isUnder = (path: string, ancestor: string): boolean =>
+  ancestor === ROOT ? path !== ROOT : path === ancestor || path.startsWith(`${ancestor}/`)
+
+/** Paths in UTF-8 byte order (a parent always sorts before its children). */
+export function sortedPaths(tree: Tree): string[] {
+  return [...tree.entries.keys()].sort(compareUtf8)
+}
+
+export function compareUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+}
+
+/** Removes a path and, for a directory, everything below it; `keep` spares paths (and their parents' links). */
+export function removeSubtree(tree: Tree, path: string, keep?: (p: string) => boolean): void {
+  for (const p of [...tree.entries.keys()]) {
+    if (p === ROOT) continue
+    if ((p === path || isUnder(p, path)) && !keep?.(p)) tree.entries.delete(p)
+  }
+}
+
+/** Creates missing parent directories (0755 root:root, as container runtimes do). */
+export function ensureParents(tree: Tree, path: string, mtime = 0): void {
+  const parts = path.split('/')
+  let current = ROOT
+  for (const part of parts.slice(0, -1)) {
+    current = current === ROOT ? part : `${current}/${part}`
+    const existing = tree.entries.get(current)
+    if (existing?.type === 'dir') continue
+    if (existing) tree.entries.delete(current)
+    tree.entries.set(current, {type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime})
+  }
+}
+
+/**
+ * Puts an inode at a path. A directory over a directory only updates metadata (children stay);
+ * anything else replaces what was there, a whole directory tree included (image-spec).
+ */
+export function putInode(tree: Tree, path: string, inode: Inode): void {
+  const existing = tree.entries.get(path)
+  if (existing?.type === 'dir' && inode.type === 'dir') {
+    Object.assign(existing, {mode: inode.mode, uid: inode.uid, gid: inode.gid, mtime: inode.mtime, xattrs: inode.xattrs})
+    return
+  }
+  if (existing) removeSubtree(tree, path)
+  ensureParents(tree, path)
+  tree.entries.set(path, inode)
+}
+
+/** Groups of paths that share an inode (hardlinks), keyed by the inode; singletons included. */
+export function linkGroups(tree: Tree): Map<Inode, string[]> {
+  const groups = new Map<Inode, string[]>()
+  for (const path of sortedPaths(tree)) {
+    const inode = tree.entries.get(path)!
+    const group = groups.get(inode)
+    if (group) group.push(path)
+    else groups.set(inode, [path])
+  }
+  return groups
+}
