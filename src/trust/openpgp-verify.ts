@@ -1,0 +1,174 @@
+// One signature file -> verified payload bytes and the PRIMARY key that vouches for them.
+//
+// The file must be an OpenPGP signed message (compressed or not) holding exactly one literal data
+// packet and exactly one signature, made by a key in the keyring. openpgp.js checks the
+// mathematics, that the signature has not expired at `now`, and that the signing key and its
+// primary were valid (not expired, not revoked, properly bound) when the signature was made; we add
+// that neither is revoked at `now` (soft revocations too) and that the file holds nothing else.
+// A key that has expired since it signed still counts, as under Sequoia's policy; one that had
+// expired before it signed does not.
+import * as openpgp from 'openpgp'
+import {fingerprintOf, type Keyring, keysWithKeyId} from './keyring.js'
+import {refuse, SignatureRefusal} from './refusal.js'
+
+export interface VerifiedSignature {
+  /** The literal data, returned only after the signature verified. */
+  payload: Uint8Array
+  /** Upper-case hex fingerprint of the keyring's primary key, even when a subkey signed. */
+  primaryFingerprint: string
+  /** The (sub)key that made the signature. */
+  signingKeyFingerprint: string
+  /** The primary key's primary user ID, e.g. "Lance R. Vick <lance@vick.house>". */
+  userId?: string
+  created: Date
+}
+
+export interface VerifyOptions {
+  /** The moment for "not revoked now" and "signature not expired"; defaults to the clock. */
+  now?: Date
+}
+
+const ALLOWED_HASHES = new Set<number>([openpgp.enums.hash.sha256, openpgp.enums.hash.sha384, openpgp.enums.hash.sha512])
+
+// The packets a signed message may hold once decompressed.
+const ALLOWED_TAGS = new Set<number>([
+  openpgp.enums.packet.onePassSignature,
+  openpgp.enums.packet.literalData,
+  openpgp.enums.packet.signature,
+  openpgp.enums.packet.marker,
+])
+
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
+type PacketTags = number[]
+
+// Tags of a packet list; an unparseable packet (e.g. a v3 signature) is its tag negated.
+const tagsOf = (list: Iterable<unknown>): PacketTags =>
+  [...list].map((packet) =>
+    packet instanceof openpgp.UnparseablePacket ? -packet.tag : (packet as {constructor: {tag: number}}).constructor.tag,
+  )
+
+async function parseMessage(bytes: Uint8Array): Promise<openpgp.Message<Uint8Array>> {
+  if (bytes.length === 0) return refuse('openpgp', 'empty file')
+  try {
+    return await openpgp.readMessage({binaryMessage: bytes})
+  } catch (error) {
+    return refuse('openpgp', `not an OpenPGP message (${errorText(error)})`)
+  }
+}
+
+/**
+ * Reads the whole message once, before any verification, and checks its shape: one compressed
+ * packet or none; inside, only one-pass signature, literal data and signature packets; exactly one
+ * literal data packet and exactly one signature. Returns the signer's key ID.
+ */
+async function checkMessageShape(bytes: Uint8Array): Promise<openpgp.KeyID> {
+  const message = await parseMessage(bytes)
+  const outer = tagsOf(message.packets)
+  if (outer.includes(openpgp.enums.packet.compressedData) && outer.length !== 1)
+    refuse('openpgp', 'a compressed packet next to other packets')
+  let packets: unknown[]
+  try {
+    const list = message.unwrapCompressed().packets
+    packets = [...list]
+    // Packets after the literal data arrive on the list's stream (in memory here): drain it.
+    const rest = (list as unknown as {stream?: {getReader(): {read(): Promise<{done: boolean; value?: unknown}>}}}).stream
+    if (rest) {
+      const reader = rest.getReader()
+      for (let next = await reader.read(); !next.done; next = await reader.read()) packets.push(next.value)
+    }
+  } catch (error) {
+    return refuse('openpgp', `cannot read the message (${errorText(error)})`)
+  }
+  const inner = tagsOf(packets)
+  for (const tag of inner) {
+    if (tag === -openpgp.enums.packet.signature)
+      refuse('openpgp', 'unsupported signature packet version (openpgp.js reads v4 and v6 signatures; v3 is deprecated)')
+    if (tag < 0) refuse('openpgp', `unsupported or malformed packet (tag ${-tag})`)
+    if (!ALLOWED_TAGS.has(tag)) {
+      const name = openpgp.enums.read(openpgp.enums.packet, tag) ?? `tag ${tag}`
+      refuse('openpgp', `not a signed message: holds a ${name} packet`)
+    }
+  }
+  const count = (wanted: number) => inner.filter((tag) => tag === wanted).length
+  const literals = count(openpgp.enums.packet.literalData)
+  if (literals !== 1) refuse('openpgp', `a signed message holds exactly one literal data packet, this one ${literals}`)
+  const signatures = count(openpgp.enums.packet.signature)
+  if (signatures === 0) refuse('openpgp', 'not signed: the message holds no signature packet')
+  if (signatures > 1 || count(openpgp.enums.packet.onePassSignature) > 1)
+    refuse('openpgp', `expected exactly one signature, found ${signatures}`)
+  const signature = packets.find((packet) => packet instanceof openpgp.SignaturePacket) as openpgp.SignaturePacket
+  return signature.issuerKeyID
+}
+
+async function verifyWith(
+  key: openpgp.PublicKey,
+  bytes: Uint8Array,
+  now: Date,
+): Promise<VerifiedSignature> {
+  // A fresh parse per key: a message's streams are consumed by verify.
+  const message = await parseMessage(bytes)
+  const result = await openpgp.verify({message, verificationKeys: [key], date: now, format: 'binary', expectSigned: false})
+  if (result.signatures.length !== 1) refuse('openpgp', `expected exactly one signature, found ${result.signatures.length}`)
+  const entry = result.signatures[0]!
+  try {
+    await entry.verified
+  } catch (error) {
+    return refuse('openpgp', errorText(error))
+  }
+  const packet = (await entry.signature).packets[0]
+  if (!packet) return refuse('openpgp', 'signature packet missing')
+  if (packet.signatureType !== openpgp.enums.signature.binary)
+    refuse('openpgp', `signature type ${packet.signatureType}; only binary-document signatures (0x00) are accepted`)
+  if (!ALLOWED_HASHES.has(packet.hashAlgorithm))
+    refuse('openpgp', `hash algorithm ${openpgp.enums.read(openpgp.enums.hash, packet.hashAlgorithm)} is not accepted (SHA-256/384/512)`)
+  const created = packet.created
+  if (!created) return refuse('openpgp', 'signature has no creation time')
+
+  const [signingKey] = key.getKeys(entry.keyID)
+  if (!signingKey) return refuse('openpgp', 'signing key vanished from the keyring')
+  if (packet.issuerFingerprint && Buffer.from(packet.issuerFingerprint).toString('hex').toUpperCase() !== fingerprintOf(signingKey))
+    refuse('openpgp', 'issuer fingerprint subpacket does not match the signing key')
+  if (await key.isRevoked(undefined, undefined, now)) refuse('openpgp', `primary key ${fingerprintOf(key)} is revoked`)
+  if (signingKey instanceof openpgp.Subkey && (await signingKey.isRevoked(undefined as never, undefined as never, now)))
+    refuse('openpgp', `signing subkey ${fingerprintOf(signingKey)} is revoked`)
+
+  let userId: string | undefined
+  try {
+    userId = (await key.getPrimaryUser(created)).user.userID?.userID
+  } catch {
+    userId = key.getUserIDs()[0]
+  }
+  return {
+    payload: result.data,
+    primaryFingerprint: fingerprintOf(key),
+    signingKeyFingerprint: fingerprintOf(signingKey),
+    userId,
+    created,
+  }
+}
+
+/**
+ * Verifies one signature file against the keyring. Returns the payload and signer, or throws a
+ * SignatureRefusal whose reason says why the signature does not count.
+ */
+export async function verifySignedMessage(
+  bytes: Uint8Array,
+  keyring: Keyring,
+  options: VerifyOptions = {},
+): Promise<VerifiedSignature> {
+  const now = options.now ?? new Date()
+  const keyID = await checkMessageShape(bytes)
+  const candidates = keysWithKeyId(keyring, keyID)
+  if (candidates.length === 0) refuse('openpgp', `signed by key ${keyID.toHex().toUpperCase()}, which is not in the keyring`)
+  let first: SignatureRefusal | undefined
+  for (const key of candidates) {
+    try {
+      return await verifyWith(key, bytes, now)
+    } catch (error) {
+      if (!(error instanceof SignatureRefusal)) throw error
+      first ??= error
+    }
+  }
+  throw first!
+}
