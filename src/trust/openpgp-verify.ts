@@ -120,8 +120,9 @@ async function verifyWith(
   if (!packet) return refuse('openpgp', 'signature packet missing')
   if (packet.signatureType !== openpgp.enums.signature.binary)
     refuse('openpgp', `signature type ${packet.signatureType}; only binary-document signatures (0x00) are accepted`)
-  if (!ALLOWED_HASHES.has(packet.hashAlgorithm))
-    refuse('openpgp', `hash algorithm ${openpgp.enums.read(openpgp.enums.hash, packet.hashAlgorithm)} is not accepted (SHA-256/384/512)`)
+  const hash = packet.hashAlgorithm ?? -1
+  if (!ALLOWED_HASHES.has(hash))
+    refuse('openpgp', `hash algorithm ${openpgp.enums.read(openpgp.enums.hash, hash) ?? hash} is not accepted (SHA-256/384/512)`)
   const created = packet.created
   if (!created) return refuse('openpgp', 'signature has no creation time')
 
