@@ -122,7 +122,7 @@ async function verifyWith(
     refuse('openpgp', `signature type ${packet.signatureType}; only binary-document signatures (0x00) are accepted`)
   const hash = packet.hashAlgorithm ?? -1
   if (!ALLOWED_HASHES.has(hash))
-    refuse('openpgp', `hash algorithm ${openpgp.enums.read(openpgp.enums.hash, hash) ?? hash} is not accepted (SHA-256/384/512)`)
+    refuse('openpgp', `hash algorithm ${openpgp.enums.read(openpgp.enums.hash, hash as openpgp.enums.hash) ?? hash} is not accepted (SHA-256/384/512)`)
   const created = packet.created
   if (!created) return refuse('openpgp', 'signature has no creation time')
 
