@@ -1,0 +1,255 @@
+import assert from 'node:assert/strict'
+import {execFileSync, spawnSync} from 'node:child_process'
+import {createHash} from 'node:crypto'
+import {mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {
+  aliasShortName,
+  computeGeometry,
+  exactShortName,
+  type FatInput,
+  fat32BootSector,
+  fat32FsInfo,
+  fat32LabelEntry,
+  fatDateTime,
+  lfnChecksum,
+  planFat32,
+  writeFat32,
+} from '../../src/formats/fat32.js'
+
+const vectors = new URL('../../../shared/vectors/disk/dosfstools-tests/', import.meta.url)
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+const EPOCH = 1426325213 // dosfstools' test SOURCE_DATE_EPOCH: 2015-03-14 09:26:53 UTC
+const env = {...process.env, MTOOLS_SKIP_CHECK: '1', LC_ALL: 'C.UTF-8'}
+
+/** `xxd -r` for the part of a dump below `limit` bytes ("*" repeats the previous line). */
+function unxxd(text: string, limit: number): Uint8Array {
+  const out = new Uint8Array(limit)
+  let prev: {at: number; bytes: number[]} | undefined
+  let repeating = false
+  for (const line of text.split('\n')) {
+    if (line.trim() === '*') {
+      repeating = true
+      continue
+    }
+    const m = /^([0-9a-f]{8}): ((?:[0-9a-f]{2,4} ?)+)/.exec(line)
+    if (!m) continue
+    const at = parseInt(m[1]!, 16)
+    const bytes = (m[2]!.replaceAll(' ', '').match(/../g) ?? []).map((h) => parseInt(h, 16))
+    if (repeating && prev) {
+      for (let p = prev.at + 16; p < Math.min(at, limit); p += 16) out.set(prev.bytes.slice(0, Math.max(0, limit - p)), p)
+    }
+    repeating = false
+    if (at < limit) out.set(bytes.slice(0, limit - at), at)
+    prev = {at, bytes}
+  }
+  return out
+}
+
+function sampleFiles(): FatInput[] {
+  return [
+    {path: 'EFI/BOOT/BOOTX64.EFI', data: new Uint8Array(300_000).map((_, i) => (i * 7) & 0xff)},
+    {path: 'loader/entries/a very long file name.conf', data: new TextEncoder().encode('title appliance\n')},
+    {path: 'loader/entries/a very long file name 2.conf', data: new TextEncoder().encode('title other\n')},
+    {path: 'loader/loader.conf', data: new TextEncoder().encode('timeout 0\n')},
+    {path: 'empty', data: new Uint8Array()},
+    {path: '/emptydir', directory: true},
+    {path: 'ünïcödé ☃.txt', data: new Uint8Array([1, 2, 3])},
+    {path: 'exactly-thirteen', data: new Uint8Array(512)},
+  ]
+}
+
+function withImage<T>(image: Uint8Array, fn: (img: string, dir: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), 'fat32-test-'))
+  try {
+    const img = join(dir, 'esp.img')
+    writeFileSync(img, image)
+    return fn(img, dir)
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+}
+
+function fsckClean(img: string): string {
+  const r = spawnSync('fsck.fat', ['-n', '-v', img], {encoding: 'utf8'})
+  assert.equal(r.status, 0, r.stdout + r.stderr)
+  assert.doesNotMatch(r.stdout, /(fix|Fix|Free cluster summary wrong|differ|Dirty|Unable|Invalid|Bad)/, r.stdout)
+  return r.stdout
+}
+
+function walk(dir: string, prefix = ''): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = join(dir, name)
+    return statSync(full).isDirectory() ? walk(full, `${prefix}${name}/`) : [`${prefix}${name}`]
+  })
+}
+
+describe('formats: fat32', () => {
+  it('converts the epoch to FAT date/time in UTC and clamps to 1980', () => {
+    assert.deepEqual(fatDateTime(EPOCH), {date: 0x466e, time: 0x4b5a})
+    assert.deepEqual(fatDateTime(0), {date: (0 << 9) | (1 << 5) | 1, time: 0})
+    assert.deepEqual(fatDateTime(315532800 + 86400 + 3 * 3600 + 61), {date: (1 << 5) | 2, time: (3 << 11) | (1 << 5) | 0})
+  })
+
+  it('matches mkfs.fat\'s mkfs-fat32_2_res_sects geometry, BPB, FSInfo, FAT and label entry', () => {
+    const ref = unxxd(readFileSync(new URL('mkfs-fat32_2_res_sects.xxd', vectors), 'utf8'), 0x1f3820)
+    const g = computeGeometry(2048000, 8, 2)
+    assert.equal(g.fatSectors, 1997)
+    assert.equal(g.backupBootSector, 0)
+    assert.equal(g.dataStartSector, 3996)
+    const boot = fat32BootSector(g, 0x1234abcd, 'TESTFAT32')
+    // jump, then the BPB and extended BPB field by field (the OEM name and boot code are our own)
+    assert.deepEqual([...boot.subarray(0, 3)], [...ref.subarray(0, 3)])
+    for (const [off, len, what] of [
+      [11, 2, 'bytes per sector'], [13, 1, 'sectors per cluster'], [14, 2, 'reserved'], [16, 1, 'FATs'],
+      [17, 2, 'root entries'], [19, 2, 'total16'], [21, 1, 'media'], [22, 2, 'FAT16 size'], [24, 2, 'sectors/track'],
+      [26, 2, 'heads'], [28, 4, 'hidden'], [32, 4, 'total sectors'], [36, 4, 'FAT size'], [40, 2, 'flags'],
+      [42, 2, 'version'], [44, 4, 'root cluster'], [48, 2, 'FSInfo'], [50, 2, 'backup boot'], [52, 12, 'reserved'],
+      [64, 1, 'drive'], [65, 1, 'reserved1'], [66, 1, 'boot signature'], [67, 4, 'volume id'], [71, 11, 'label'],
+      [82, 8, 'fs type'], [510, 2, 'signature'],
+    ] as const) {
+      assert.deepEqual([...boot.subarray(off, off + len)], [...ref.subarray(off, off + len)], what)
+    }
+    // one cluster (the root) is used
+    assert.deepEqual(fat32FsInfo(g.clusterCount - 1), ref.subarray(512, 1024))
+    assert.equal(Buffer.from(ref).readUInt32LE(512 + 488), 255499)
+    // the label record in the root directory, timestamps from SOURCE_DATE_EPOCH
+    assert.deepEqual(fat32LabelEntry('TESTFAT32', EPOCH), ref.subarray(3996 * 512, 3996 * 512 + 32))
+    // both FATs begin: media, clean-shutdown, root end of chain
+    const fatHead = Buffer.from('f8ffff0fffffff0ff8ffff0f', 'hex')
+    assert.deepEqual(ref.subarray(2 * 512, 2 * 512 + 12), new Uint8Array(fatHead))
+    assert.deepEqual(ref.subarray((2 + 1997) * 512, (2 + 1997) * 512 + 12), new Uint8Array(fatHead))
+  })
+
+  it('writes the same FAT head and root as the vector for an empty labelled volume', () => {
+    // a small volume with the vector's layout choices: compare the first FAT sector and the root cluster
+    const img = writeFat32({files: [], volumeId: 0x1234abcd, label: 'TESTFAT32', sourceDateEpoch: EPOCH, sizeBytes: 40 * 1024 * 1024})
+    const g = planFat32({files: [], volumeId: 0, sourceDateEpoch: 0, sizeBytes: 40 * 1024 * 1024})
+    const fat = img.subarray(g.reservedSectors * 512, g.reservedSectors * 512 + 512)
+    const expected = new Uint8Array(512)
+    expected.set(Buffer.from('f8ffff0fffffff0ff8ffff0f', 'hex'))
+    assert.deepEqual(fat, expected)
+    const root = img.subarray(g.dataStartSector * 512, g.dataStartSector * 512 + 512)
+    const expectedRoot = new Uint8Array(512)
+    expectedRoot.set(fat32LabelEntry('TESTFAT32', EPOCH))
+    assert.deepEqual(root, expectedRoot)
+  })
+
+  it('chooses mkfs.fat cluster sizes and keeps small volumes valid FAT32', () => {
+    const small = planFat32({files: [{path: 'a', data: new Uint8Array(10)}], volumeId: 1, sourceDateEpoch: 1})
+    assert.equal(small.sectorsPerCluster, 1)
+    assert.ok(small.clusterCount >= 65525)
+    assert.equal((small.totalSectors * 512) % (1024 * 1024), 0)
+    assert.equal(planFat32({files: [], volumeId: 1, sourceDateEpoch: 1, sizeBytes: 260 * 1024 * 1024}).sectorsPerCluster, 1)
+    const big = planFat32({files: [], volumeId: 1, sourceDateEpoch: 1, sizeBytes: 261 * 1024 * 1024})
+    assert.equal(big.sectorsPerCluster, 8)
+    assert.equal(big.dataStartSector % 8, 0) // data aligned to the cluster
+    assert.throws(() => planFat32({files: [], volumeId: 1, sourceDateEpoch: 1, sizeBytes: 16 * 1024 * 1024}), /at least 65529/)
+    assert.throws(
+      () => planFat32({files: [{path: 'x', data: new Uint8Array(40 * 1024 * 1024)}], volumeId: 1, sourceDateEpoch: 1, sizeBytes: 34 * 1024 * 1024}),
+      /content needs/,
+    )
+  })
+
+  it('names: exact 8.3, aliases with collisions, LFN checksum', () => {
+    assert.equal(exactShortName('BOOTX64.EFI'), 'BOOTX64 EFI')
+    assert.equal(exactShortName('bootx64.efi'), undefined)
+    assert.equal(exactShortName('A.B.C'), undefined)
+    const used = new Set<string>(['LONGFI~1TXT'])
+    assert.equal(aliasShortName('long file name.txt', used), 'LONGFI~2TXT')
+    const many = new Set<string>()
+    for (let i = 1; i <= 9; i++) many.add(aliasShortName(`long file name ${i}.txt`, many))
+    assert.equal(aliasShortName('long file name 10.txt', many), 'LONGF~10TXT')
+    assert.equal(aliasShortName('.bashrc', new Set()), 'BASHRC~1   ')
+    assert.equal(aliasShortName('a+b=c.tar.gz', new Set()), 'A_B_CT~1GZ ')
+    // checksum from the VFAT definition, worked by hand for "BOOTX64 EFI"
+    let sum = 0
+    for (const c of Buffer.from('BOOTX64 EFI', 'latin1')) sum = (((sum & 1) << 7) + (sum >> 1) + c) & 0xff
+    assert.equal(lfnChecksum(Buffer.from('BOOTX64 EFI', 'latin1')), sum)
+    assert.equal(lfnChecksum(Buffer.from('AVERYL~1CON', 'latin1')), 0x71) // as mcopy wrote it
+  })
+
+  it('writes the same long-name records and alias as mcopy for one file', () => {
+    // mkfs.fat -F 32 + mcopy of "a very long file name.conf": the root's first three records
+    const mcopy = [
+      '4269006c00650020006e000f007161006d0065002e0063006f0000006e006600',
+      '01610020007600650072000f0071790020006c006f006e006700000020006600',
+    ]
+    const image = writeFat32({files: [{path: 'a very long file name.conf', data: new Uint8Array(3)}], volumeId: 1, sourceDateEpoch: EPOCH})
+    const g = planFat32({files: [], volumeId: 1, sourceDateEpoch: 1})
+    const root = image.subarray(g.dataStartSector * 512)
+    assert.equal(Buffer.from(root.subarray(0, 64)).toString('hex'), mcopy.join(''))
+    assert.equal(Buffer.from(root.subarray(64, 76)).toString('latin1'), 'AVERYL~1CON ')
+  })
+
+  it('fsck.fat finds nothing to fix and mtools reads every file back byte for byte', () => {
+    const files = sampleFiles()
+    const image = writeFat32({files, volumeId: 0xcafe1234, label: 'ESP', sourceDateEpoch: EPOCH, hiddenSectors: 2048})
+    withImage(image, (img) => {
+      const report = fsckClean(img)
+      assert.match(report, /2048 hidden sectors|2048 hidden/)
+      const listing = execFileSync('mdir', ['-i', img, '-/', '-b', '::'], {encoding: 'utf8', env})
+      const listed = listing.split('\n').filter((l) => l && !l.endsWith('/')).sort()
+      const wanted = files.filter((f): f is {path: string; data: Uint8Array} => 'data' in f).map((f) => `::/${f.path}`).sort()
+      assert.deepEqual(listed, wanted)
+      assert.ok(listing.includes('::/emptydir/'))
+      for (const f of files) {
+        if (!('data' in f)) continue
+        const back = execFileSync('mtype', ['-i', img, `::/${f.path}`], {env})
+        assert.equal(sha256(back), sha256(f.data), f.path)
+      }
+      const info = execFileSync('minfo', ['-i', img, '::'], {encoding: 'utf8', env})
+      assert.match(info, /serial number: CAFE1234/i)
+      assert.match(info, /disk type="FAT32   "/)
+      const dir = execFileSync('mdir', ['-i', img, '::/EFI/BOOT'], {encoding: 'utf8', env})
+      assert.match(dir, /BOOTX64\s+EFI\s+300000 2015-03-14\s+9:26/)
+    })
+  })
+
+  it('round-trips 1,000 files in nested folders with long names through mtools', function () {
+    this.timeout(120_000)
+    const files: FatInput[] = []
+    for (let i = 0; i < 1000; i++) {
+      const dir = `folder number ${i % 7}/sub folder ${i % 5}/${i % 3 === 0 ? 'deeper level/' : ''}`
+      const data = new Uint8Array((i * 37) % 1500).map((_, j) => (i + j) & 0xff)
+      files.push({path: `${dir}a file with a long name number ${i}.bin`, data})
+    }
+    const image = writeFat32({files, volumeId: 1, label: 'MANY', sourceDateEpoch: EPOCH})
+    withImage(image, (img, tmp) => {
+      fsckClean(img)
+      const out = join(tmp, 'out')
+      mkdirSync(out)
+      execFileSync('mcopy', ['-s', '-n', '-i', img, '::/*', out], {env})
+      const got = walk(out).sort()
+      assert.equal(got.length, 1000)
+      assert.deepEqual(got, files.map((f) => f.path).sort())
+      for (const f of files) {
+        assert.equal(sha256(readFileSync(join(out, f.path))), sha256((f as {data: Uint8Array}).data), f.path)
+      }
+    })
+  })
+
+  it('is deterministic, independent of input order, and one changed byte changes the image', () => {
+    const opts = {volumeId: 7, label: 'ESP', sourceDateEpoch: EPOCH}
+    const a = sha256(writeFat32({...opts, files: sampleFiles()}))
+    assert.equal(sha256(writeFat32({...opts, files: sampleFiles()})), a)
+    assert.equal(sha256(writeFat32({...opts, files: sampleFiles().reverse()})), a)
+    const changed = sampleFiles()
+    ;(changed[0] as {data: Uint8Array}).data[1234] ^= 1
+    assert.notEqual(sha256(writeFat32({...opts, files: changed})), a)
+    assert.notEqual(sha256(writeFat32({...opts, files: sampleFiles(), sourceDateEpoch: EPOCH + 2})), a)
+    assert.notEqual(sha256(writeFat32({...opts, files: sampleFiles(), volumeId: 8})), a)
+  })
+
+  it('refuses names FAT cannot hold apart, bad labels and clashing paths', () => {
+    const base = {volumeId: 1, sourceDateEpoch: 1}
+    const d = new Uint8Array(1)
+    assert.throws(() => writeFat32({...base, files: [{path: 'a.txt', data: d}, {path: 'A.TXT', data: d}]}), /differ only in case/)
+    assert.throws(() => writeFat32({...base, files: [{path: 'a:b', data: d}]}), /does not allow/)
+    assert.throws(() => writeFat32({...base, files: [{path: 'a/../b', data: d}]}), /invalid FAT name/)
+    assert.throws(() => writeFat32({...base, files: [{path: 'a', data: d}, {path: 'a/b', data: d}]}), /through a file/)
+    assert.throws(() => writeFat32({...base, files: [{path: 'a', data: d}, {path: 'a', data: d}]}), /given twice/)
+    assert.throws(() => writeFat32({...base, files: [], label: 'much too long label'}), /label/)
+  })
+})
