@@ -3,6 +3,7 @@
 // signature has been verified.
 import {type Digest, digestProblem, isSha256Digest} from '../oci/digest.js'
 import {canonicalRepository, parseRegistryReference, type RegistryReference} from '../oci/reference.js'
+import {usageError} from '../errors.js'
 import {refuse} from './refusal.js'
 import {isJsonObject, type JsonValue, parseStrictJson, StrictJsonError} from './strict-json.js'
 
@@ -132,7 +133,7 @@ export interface ExpectedImage {
 export function parseExpectedRepository(repository: string): RegistryReference {
   const ref = parseRegistryReference(repository, 'repository')
   if (ref.tag !== undefined || ref.digest !== undefined)
-    throw new TypeError(`repository "${repository}" must not carry a tag or digest`)
+    throw usageError(`repository "${repository}": give the repository without a tag or digest`)
   return ref
 }
 
@@ -141,6 +142,8 @@ export function checkSignedClaims(claims: SignedClaims, expected: ExpectedImage)
   if (claims.manifestDigest !== expected.manifestDigest)
     refuse('digest', `signed ${claims.manifestDigest}, but the manifest is ${expected.manifestDigest}`)
   let signed: RegistryReference
+  if (claims.dockerReference.trim() !== claims.dockerReference)
+    refuse('identity', `signed docker-reference "${claims.dockerReference}" has surrounding white space`)
   try {
     signed = parseRegistryReference(claims.dockerReference, 'signed docker-reference')
   } catch {

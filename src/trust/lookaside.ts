@@ -1,0 +1,191 @@
+// Signature files from a lookaside ("sigstore" in older containers/image configurations):
+//   <lookaside>/<repository path>@sha256=<hex>/signature-N,  N = 1, 2, ... until the first missing one
+// as containers/image reads them (signature-protocols.md). The repository path is the fully
+// expanded repository without the registry host: docker.io/stagex/core-busybox -> stagex/core-busybox,
+// busybox -> library/busybox, example.com/ns/repo -> ns/repo.
+//
+// Only "not found" (HTTP 404, or a missing file) ends the list. Any other answer, a network error,
+// or a file over the size limit fails the whole fetch: a signature we could not read might be one
+// we needed, so it is never treated as "no more signatures".
+import {open} from 'node:fs/promises'
+import {fileURLToPath} from 'node:url'
+import {badInputError, isStagexError, trustError, usageError} from '../errors.js'
+import {type Digest, digestHex, parseDigest} from '../oci/digest.js'
+import {parseRegistryReference} from '../oci/reference.js'
+
+export const DEFAULT_MAX_SIGNATURE_BYTES = 64 * 1024
+export const MAX_LOOKASIDE_SIGNATURES = 128
+export const DEFAULT_LOOKASIDE_TIMEOUT_MS = 30_000
+
+export interface SignatureFile {
+  /** "signature-N": the name the trust table shows. */
+  name: string
+  bytes: Uint8Array
+  /** Where it was read from. */
+  url?: string
+}
+
+export interface FetchSignaturesOptions {
+  /** Base URL: file:///..., http://... or https://... */
+  lookaside: string
+  /** The image's canonical repository, e.g. docker.io/stagex/core-busybox. */
+  repository: string
+  manifestDigest: Digest | string
+  /** Per signature file; larger files fail the fetch (bad-input). */
+  maxSignatureBytes?: number
+  /** Per HTTP request. */
+  timeoutMs?: number
+  /** For tests: a fetch implementation (defaults to Node's global fetch). */
+  fetch?: typeof fetch
+}
+
+/** `stagex/core-busybox` for docker.io/stagex/core-busybox: the path under the lookaside. */
+export function lookasideRepositoryPath(repository: string): string {
+  const ref = parseRegistryReference(repository, 'repository')
+  if (ref.tag !== undefined || ref.digest !== undefined)
+    throw usageError(`repository "${repository}": give the repository without a tag or digest`)
+  return ref.repository
+}
+
+function lookasideBase(lookaside: string): URL {
+  let base: URL
+  try {
+    base = new URL(lookaside)
+  } catch {
+    throw usageError(`lookaside "${lookaside}" is not a URL (use file:///..., http://... or https://...)`)
+  }
+  if (!['file:', 'http:', 'https:'].includes(base.protocol))
+    throw usageError(`lookaside "${lookaside}": scheme ${base.protocol} is not supported (use file, http or https)`)
+  if (base.search || base.hash) throw usageError(`lookaside "${lookaside}" must not have a query or fragment`)
+  return base
+}
+
+/** The URL of signature-`index` (1-based) of an image. */
+export function signatureUrl(lookaside: string, repository: string, manifestDigest: Digest | string, index: number): URL {
+  if (!Number.isSafeInteger(index) || index < 1) throw new RangeError(`signature index ${index} must be 1 or more`)
+  const digest = parseDigest(manifestDigest, 'manifest digest')
+  const url = lookasideBase(lookaside)
+  const basePath = url.pathname.replace(/\/+$/, '')
+  url.pathname = `${basePath}/${lookasideRepositoryPath(repository)}@sha256=${digestHex(digest)}/signature-${index}`
+  return url
+}
+
+const tooLarge = (url: URL, limit: number) =>
+  badInputError(`signature ${url.href} is larger than ${limit} bytes; refusing it (a signature is a few hundred bytes)`, {
+    url: url.href,
+    limit,
+  })
+
+/** undefined when the file does not exist. */
+async function readFileSignature(url: URL, limit: number): Promise<Uint8Array | undefined> {
+  let handle
+  try {
+    handle = await open(fileURLToPath(url), 'r')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
+    throw trustError(`cannot read signature ${url.href}: ${(error as Error).message}`, {url: url.href})
+  }
+  try {
+    const stat = await handle.stat()
+    if (!stat.isFile()) throw trustError(`signature ${url.href} is not a regular file`, {url: url.href})
+    const buffer = Buffer.alloc(limit + 1)
+    let length = 0
+    for (;;) {
+      const {bytesRead} = await handle.read(buffer, length, buffer.length - length, null)
+      if (bytesRead === 0) break
+      length += bytesRead
+      if (length > limit) throw tooLarge(url, limit)
+    }
+    return new Uint8Array(buffer.subarray(0, length))
+  } catch (error) {
+    if (isStagexError(error)) throw error
+    throw trustError(`cannot read signature ${url.href}: ${(error as Error).message}`, {url: url.href})
+  } finally {
+    await handle.close()
+  }
+}
+
+async function readHttpSignature(
+  url: URL,
+  limit: number,
+  timeoutMs: number,
+  fetchImpl: typeof fetch,
+): Promise<Uint8Array | undefined> {
+  let response: Response
+  try {
+    response = await fetchImpl(url, {redirect: 'follow', signal: AbortSignal.timeout(timeoutMs)})
+  } catch (error) {
+    const cause = (error as {cause?: {message?: string}}).cause?.message
+    throw trustError(
+      `cannot fetch signature ${url.href}: ${(error as Error).message}${cause ? ` (${cause})` : ''}; ` +
+        'without it the image cannot be trusted',
+      {url: url.href},
+    )
+  }
+  if (response.status === 404) {
+    await response.body?.cancel()
+    return undefined
+  }
+  if (response.status !== 200) {
+    await response.body?.cancel()
+    throw trustError(
+      `lookaside answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''} for ${url.href}; ` +
+        'only 200 (a signature) or 404 (no more signatures) are understood',
+      {url: url.href, status: response.status},
+    )
+  }
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN)
+  if (declared > limit) {
+    await response.body?.cancel()
+    throw tooLarge(url, limit)
+  }
+  const chunks: Uint8Array[] = []
+  let length = 0
+  if (response.body) {
+    const reader = response.body.getReader()
+    try {
+      for (let next = await reader.read(); !next.done; next = await reader.read()) {
+        length += next.value.length
+        if (length > limit) {
+          await reader.cancel()
+          throw tooLarge(url, limit)
+        }
+        chunks.push(next.value)
+      }
+    } catch (error) {
+      if (isStagexError(error)) throw error
+      throw trustError(`reading signature ${url.href} failed: ${(error as Error).message}`, {url: url.href})
+    }
+  }
+  return new Uint8Array(Buffer.concat(chunks, length))
+}
+
+/**
+ * Reads every signature of an image from a lookaside, in order. Returns an empty list when
+ * signature-1 does not exist; throws StagexError otherwise:
+ *  - 'trust'     (exit 3): an HTTP status other than 200/404, a network or file-system error, or more
+ *                than 128 signatures: we cannot know the full set of signatures, so no trust.
+ *  - 'bad-input' (exit 4): a signature file over the size limit (unsafe input).
+ *  - 'usage'     (exit 2): a lookaside that is not a file/http/https URL, a bad repository.
+ */
+export async function fetchSignatures(options: FetchSignaturesOptions): Promise<SignatureFile[]> {
+  const limit = options.maxSignatureBytes ?? DEFAULT_MAX_SIGNATURE_BYTES
+  const timeoutMs = options.timeoutMs ?? DEFAULT_LOOKASIDE_TIMEOUT_MS
+  const fetchImpl = options.fetch ?? globalThis.fetch
+  const signatures: SignatureFile[] = []
+  for (let index = 1; index <= MAX_LOOKASIDE_SIGNATURES + 1; index++) {
+    const url = signatureUrl(options.lookaside, options.repository, options.manifestDigest, index)
+    const bytes =
+      url.protocol === 'file:' ? await readFileSignature(url, limit) : await readHttpSignature(url, limit, timeoutMs, fetchImpl)
+    if (bytes === undefined) return signatures
+    if (index > MAX_LOOKASIDE_SIGNATURES)
+      throw trustError(
+        `lookaside has more than ${MAX_LOOKASIDE_SIGNATURES} signatures for ${options.repository}@${options.manifestDigest}; ` +
+          'assuming a server error',
+        {url: url.href},
+      )
+    signatures.push({name: `signature-${index}`, bytes, url: url.href})
+  }
+  return signatures // not reached: the loop returns or throws
+}
