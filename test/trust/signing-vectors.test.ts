@@ -47,7 +47,7 @@ const vectors = JSON.parse(readFileSync(new URL('vectors.json', root), 'utf8')) 
   dirImages: DirVector[]
 }
 
-const DIGEST = 'sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55'
+const DIGEST = 'sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55' as const
 const PRIMARY = '08CD26E446E2E95249B7A405E932F44B23E8DD43'
 
 // v3 signature packets: openpgp.js 6 does not read them (RFC 9580 deprecates v3 signatures), so
@@ -158,7 +158,7 @@ describe('trust: containers/image signing vectors', () => {
   })
 
   describe('image.signature against expected identities (docker_test.go)', () => {
-    const check = async (repository: string, manifestDigest = DIGEST) => {
+    const check = async (repository: string, manifestDigest: `sha256:${string}` = DIGEST) => {
       const {payload} = await verifySignedMessage(read('image.signature'), everyKey)
       return refusalOf(async () => checkSignedClaims(parseSignaturePayload(payload), {repository, manifestDigest}))
     }
