@@ -170,7 +170,7 @@ describe('trust: containers/image signing vectors', () => {
       assert.match((await check('example.com/does-not/match'))!, /^identity: signed for docker.io\/testing\/manifest, but the image is example.com\/does-not\/match/)
     })
     it('another manifest is refused (digest)', async () => {
-      const other = `sha256:${createHash('sha256').update('unexpected manifest').digest('hex')}`
+      const other: `sha256:${string}` = `sha256:${createHash('sha256').update('unexpected manifest').digest('hex')}`
       assert.match((await check('testing/manifest', other))!, /^digest: signed sha256:20bf/)
     })
   })
