@@ -1,11 +1,16 @@
 // The maintainers' keyring: public keys read from armored or binary data (gpg's pubring.gpg, one or
-// more concatenated exports, or several armored blocks in one file). Copies of the same key are
-// merged, so a revocation carried by any copy applies.
+// more concatenated exports, or several armored blocks in one file).
+//
+// Copies of one key (the same primary fingerprint, e.g. exports from different years) are kept
+// side by side rather than merged: openpgp.js judges a merged certificate by its primary user,
+// which may be one whose self-signatures had expired by the time a later copy's signature was
+// made. Each copy is tried on its own; a revocation found in ANY copy applies to all of them
+// (see openpgp-verify.ts). Byte-identical copies are read once.
 import * as openpgp from 'openpgp'
 import {usageError} from '../errors.js'
 
 export interface Keyring {
-  /** One entry per primary key, in the order first seen. */
+  /** Every distinct copy of every key, in the order read (several copies may share a fingerprint). */
   readonly keys: readonly openpgp.PublicKey[]
 }
 
@@ -40,21 +45,27 @@ export async function readKeyring(
   where = 'keyring',
 ): Promise<Keyring> {
   const chunks = Array.isArray(input) ? (input as ReadonlyArray<Uint8Array | string>) : [input as Uint8Array | string]
-  const byFingerprint = new Map<string, openpgp.PublicKey>()
+  const seen = new Set<string>()
+  const keys: openpgp.PublicKey[] = []
   for (const chunk of chunks) {
     for (const key of await readChunk(chunk, where)) {
       const publicKey = key.isPrivate() ? (key as openpgp.PrivateKey).toPublic() : (key as openpgp.PublicKey)
-      const fingerprint = fingerprintOf(publicKey)
-      const known = byFingerprint.get(fingerprint)
-      if (known) await known.update(publicKey)
-      else byFingerprint.set(fingerprint, publicKey)
+      const identity = `${fingerprintOf(publicKey)}:${Buffer.from(publicKey.write()).toString('base64')}`
+      if (seen.has(identity)) continue
+      seen.add(identity)
+      keys.push(publicKey)
     }
   }
-  if (byFingerprint.size === 0) throw usageError(`${where}: holds no OpenPGP keys`)
-  return {keys: [...byFingerprint.values()]}
+  if (keys.length === 0) throw usageError(`${where}: holds no OpenPGP keys`)
+  return {keys}
 }
 
-export const keyringFingerprints = (keyring: Keyring): string[] => keyring.keys.map((key) => fingerprintOf(key))
+/** The distinct primary fingerprints, in the order first read. */
+export const keyringFingerprints = (keyring: Keyring): string[] => [...new Set(keyring.keys.map((key) => fingerprintOf(key)))]
+
+/** Every copy of the key with this primary fingerprint. */
+export const copiesOf = (keyring: Keyring, fingerprint: string): openpgp.PublicKey[] =>
+  keyring.keys.filter((key) => fingerprintOf(key) === fingerprint)
 
 /** The keyring's keys that hold a key (primary or subkey) with this key ID. */
 export const keysWithKeyId = (keyring: Keyring, keyID: openpgp.KeyID): openpgp.PublicKey[] =>

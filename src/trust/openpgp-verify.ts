@@ -8,7 +8,7 @@
 // A key that has expired since it signed still counts, as under Sequoia's policy; one that had
 // expired before it signed does not.
 import * as openpgp from 'openpgp'
-import {fingerprintOf, type Keyring, keysWithKeyId} from './keyring.js'
+import {copiesOf, fingerprintOf, type Keyring, keysWithKeyId} from './keyring.js'
 import {refuse, SignatureRefusal} from './refusal.js'
 
 export interface VerifiedSignature {
@@ -103,6 +103,7 @@ async function checkMessageShape(bytes: Uint8Array): Promise<openpgp.KeyID> {
 
 async function verifyWith(
   key: openpgp.PublicKey,
+  keyring: Keyring,
   bytes: Uint8Array,
   now: Date,
 ): Promise<VerifiedSignature> {
@@ -130,9 +131,17 @@ async function verifyWith(
   if (!signingKey) return refuse('openpgp', 'signing key vanished from the keyring')
   if (packet.issuerFingerprint && Buffer.from(packet.issuerFingerprint).toString('hex').toUpperCase() !== fingerprintOf(signingKey))
     refuse('openpgp', 'issuer fingerprint subpacket does not match the signing key')
-  if (await key.isRevoked(undefined, undefined, now)) refuse('openpgp', `primary key ${fingerprintOf(key)} is revoked`)
-  if (signingKey instanceof openpgp.Subkey && (await signingKey.isRevoked(undefined as never, undefined as never, now)))
-    refuse('openpgp', `signing subkey ${fingerprintOf(signingKey)} is revoked`)
+  // Revoked now, in any copy of the key the keyring holds? (Hard revocations also reach back in time
+  // through openpgp.js's own check; this adds soft ones and revocations found in other copies.)
+  for (const copy of copiesOf(keyring, fingerprintOf(key))) {
+    if (await copy.isRevoked(undefined, undefined, now)) refuse('openpgp', `primary key ${fingerprintOf(key)} is revoked`)
+    if (signingKey instanceof openpgp.Subkey) {
+      for (const subkey of copy.subkeys) {
+        if (fingerprintOf(subkey) === fingerprintOf(signingKey) && (await subkey.isRevoked(undefined as never, undefined as never, now)))
+          refuse('openpgp', `signing subkey ${fingerprintOf(signingKey)} is revoked`)
+      }
+    }
+  }
 
   let userId: string | undefined
   try {
@@ -165,7 +174,7 @@ export async function verifySignedMessage(
   let first: SignatureRefusal | undefined
   for (const key of candidates) {
     try {
-      return await verifyWith(key, bytes, now)
+      return await verifyWith(key, keyring, bytes, now)
     } catch (error) {
       if (!(error instanceof SignatureRefusal)) throw error
       first ??= error

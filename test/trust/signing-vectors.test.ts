@@ -87,7 +87,7 @@ describe('trust: containers/image signing vectors', () => {
       ])
     })
 
-    it('merges copies of the same key: pubring.gpg twice gives its four primaries once, in order', async () => {
+    it('reads byte-identical copies once: pubring.gpg twice gives its four primaries once, in order', async () => {
       const twice = Buffer.concat([read('pubring.gpg'), read('pubring.gpg')])
       assert.deepEqual(keyringFingerprints(await readKeyring(twice)), vectors.keys['pubring.gpg']!.primariesInOrder)
     })
