@@ -37,7 +37,7 @@ export interface BuildOutput {
 }
 
 export interface BuildResult {
-  profile: {name: string; path: string}
+  profile: {name: string; path: string; cmdline: string; test: Profile['test']}
   outDir: string
   recordPath: string
   record: BuildRecord
@@ -122,7 +122,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const recordPath = join(outDir, 'build.json')
     const written = await writeFileAtomically(recordPath, Buffer.from(serializeRecord(record), 'utf8'))
     outputs.push({kind: 'record', path: recordPath, size: written.size, sha256: written.sha256})
-    return {profile: {name: profile.name, path: profile.path}, outDir, recordPath, record, outputs}
+    return {profile: {name: profile.name, path: profile.path, cmdline: profile.kernel.cmdline, test: profile.test}, outDir, recordPath, record, outputs}
   } finally {
     await rm(work, {recursive: true, force: true})
   }

@@ -1,0 +1,65 @@
+// `test PROFILE`: build, then boot the outputs with the profile's test steps as console expectations.
+import {writeFileAtomically} from '../store/atomic.js'
+import {bootAndExpect, type AccelChoice, type BootResult} from '../qemu/index.js'
+import {build, type BuildOptions, type BuildResult} from './pipeline.js'
+
+export interface BootTestOptions extends BuildOptions {
+  accel: AccelChoice
+  /** Overrides the profile's test.timeout. */
+  timeoutSeconds?: number
+  junitFile?: string
+  echo?: (chunk: string) => void
+  logFile?: string
+}
+
+export interface BootTestResult {
+  build: BuildResult
+  boot: BootResult
+  steps: {expect: string; passed: boolean; atSeconds?: number}[]
+}
+
+export async function buildAndBootTest(options: BootTestOptions): Promise<BootTestResult> {
+  const built = await build(options)
+  const {profile} = built
+  const steps = profile.test.steps.length > 0 ? profile.test.steps : [{expect: 'Run /init|Freeing unused kernel'}]
+  const output = (kind: string) => built.outputs.find((o) => o.kind === kind)?.path
+  const boot = await bootAndExpect({
+    kernel: output('kernel'),
+    initrd: output('initramfs'),
+    append: profile.cmdline,
+    expect: steps.map((s) => s.expect),
+    timeoutSeconds: options.timeoutSeconds ?? profile.test.timeout,
+    accel: options.accel,
+    logFile: options.logFile,
+    echo: options.echo,
+  })
+  const seen = new Map(boot.seen.map((s) => [s.pattern, s.atSeconds]))
+  const result: BootTestResult = {
+    build: built,
+    boot,
+    steps: steps.map((s) => ({expect: s.expect, passed: seen.has(s.expect), atSeconds: seen.get(s.expect)})),
+  }
+  if (options.junitFile) await writeFileAtomically(options.junitFile, Buffer.from(junitXml(profile.name, result), 'utf8'))
+  return result
+}
+
+const xmlEscape = (text: string) =>
+  text.replace(/[<>&"']/g, (c) => ({'<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;'})[c]!)
+
+export function junitXml(name: string, result: BootTestResult): string {
+  const failures = result.steps.filter((s) => !s.passed).length
+  const cases = result.steps.map((step, i) => {
+    const head = `    <testcase classname="${xmlEscape(name)}" name="step ${i + 1}: expect ${xmlEscape(step.expect)}" time="${(step.atSeconds ?? result.boot.seconds).toFixed(3)}">`
+    const failure = step.passed ? '' : `\n      <failure message="${xmlEscape(result.boot.reason)}" type="${result.boot.outcome}"/>`
+    return `${head}${failure}\n    </testcase>`
+  })
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites tests="${result.steps.length}" failures="${failures}">`,
+    `  <testsuite name="${xmlEscape(name)}" tests="${result.steps.length}" failures="${failures}" time="${result.boot.seconds.toFixed(3)}">`,
+    ...cases,
+    '  </testsuite>',
+    '</testsuites>',
+    '',
+  ].join('\n')
+}

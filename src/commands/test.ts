@@ -1,0 +1,57 @@
+import {Args, Flags} from '@oclif/core'
+import {BaseCommand} from '../cli/base-command.js'
+import {StagexError} from '../errors.js'
+import {buildAndBootTest, type BootTestResult} from '../build/boot-test.js'
+
+export default class Test extends BaseCommand {
+  static override summary = "Build a profile, then boot it under QEMU and check the profile's test steps."
+  static override description = `Builds PROFILE like \`build\`, then boots the result under QEMU with a hard deadline
+(test.timeout in the profile, or --timeout) and matches each of the profile's test.steps[].expect
+regular expressions, in order, against the serial console.
+
+Exit codes: 0 every step passed; 2 invalid profile; 3 trust failure; 4 bad input;
+5 a step failed (kernel panic, QEMU ended early); 6 the deadline passed.`
+  static override examples = [
+    '<%= config.bin %> test profiles/minimal.yaml',
+    '<%= config.bin %> test profiles/minimal.yaml --out out/minimal --accel tcg --junit out/junit.xml',
+  ]
+  static override args = {profile: Args.string({description: 'profile YAML file', required: true})}
+  static override flags = {
+    out: Flags.string({char: 'o', description: 'output folder', default: 'out'}),
+    'source-date-epoch': Flags.integer({description: 'timestamp every file is clamped to (seconds since 1970)', min: 0}),
+    accel: Flags.option({options: ['auto', 'kvm', 'tcg'] as const, description: 'accelerator; auto probes KVM and falls back to TCG', default: 'auto'})(),
+    timeout: Flags.integer({description: "deadline in seconds (default: the profile's test.timeout)", min: 1}),
+    junit: Flags.string({description: 'write a JUnit XML report here'}),
+    log: Flags.string({description: 'file for the raw serial console'}),
+    console: Flags.boolean({description: 'show the serial console on stderr (default: on a terminal, not with --json)', allowNo: true}),
+  }
+
+  async run(): Promise<BootTestResult> {
+    const {args, flags} = await this.parse(Test)
+    const showConsole = flags.console ?? (process.stderr.isTTY && !this.jsonEnabled())
+    const result = await buildAndBootTest({
+      profilePath: args.profile,
+      outDir: flags.out,
+      sourceDateEpoch: flags['source-date-epoch'],
+      accel: flags.accel,
+      timeoutSeconds: flags.timeout,
+      junitFile: flags.junit,
+      logFile: flags.log,
+      progress: (message) => this.progress(message),
+      echo: showConsole ? (chunk) => process.stderr.write(chunk) : undefined,
+    })
+    const {build, boot} = result
+    if (!this.jsonEnabled()) {
+      this.log(`built ${build.profile.name}:`)
+      for (const output of build.outputs) this.log(`  ${output.kind.padEnd(10)} ${output.path}  sha256:${output.sha256}  ${output.size} bytes`)
+      this.log(`booted under ${boot.accel} (${boot.accelReason}) in ${boot.seconds.toFixed(1)} s; console log: ${boot.logFile}`)
+      for (const step of result.steps)
+        this.log(`  ${step.passed ? 'ok  ' : 'FAIL'} expect /${step.expect}/${step.atSeconds === undefined ? '' : ` at ${step.atSeconds.toFixed(1)} s`}`)
+    }
+    if (!boot.passed) {
+      const kind = boot.outcome === 'timeout' ? 'boot-timeout' : 'boot-failed'
+      throw new StagexError(kind, `boot test of ${build.profile.name} ${boot.outcome === 'timeout' ? 'timed out' : 'failed'}: ${boot.reason} (console log: ${boot.logFile})`, {result})
+    }
+    return result
+  }
+}

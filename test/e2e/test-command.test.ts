@@ -1,0 +1,46 @@
+// `test PROFILE` end to end: build the minimal profile and boot it under TCG to its marker.
+import assert from 'node:assert/strict'
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {REPO, runCli} from '../helpers/cli.js'
+
+describe('e2e: test profiles/minimal.yaml (build, then boot under TCG)', function () {
+  this.timeout(600_000)
+  let dir: string
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'stagex-test-cmd-'))
+  })
+  after(async () => {
+    await rm(dir, {recursive: true, force: true})
+  })
+
+  it('boots to the marker and writes a JUnit report', async () => {
+    const junit = join(dir, 'junit.xml')
+    const log = join(dir, 'console.log')
+    const result = runCli(['test', join(REPO, 'profiles/minimal.yaml'), '--out', join(dir, 'out'), '--accel', 'tcg', '--junit', junit, '--log', log, '--json'])
+    assert.equal(result.code, 0, result.stderr + result.stdout)
+    const report = JSON.parse(result.stdout)
+    assert.equal(report.boot.outcome, 'passed')
+    assert.equal(report.boot.accel, 'tcg')
+    assert.deepEqual(report.steps.map((s: {passed: boolean}) => s.passed), [true])
+    assert.match(await readFile(log, 'utf8'), /STAGEX-APPLIANCE-OK minimal \d+\.\d+/)
+    const xml = await readFile(junit, 'utf8')
+    assert.match(xml, /<testsuite name="minimal" tests="1" failures="0"/)
+  })
+
+  it('exits 6 when a step never appears, naming the deadline', async () => {
+    const profile = join(dir, 'never.yaml')
+    const text = (await readFile(join(REPO, 'profiles/minimal.yaml'), 'utf8'))
+      .replace('oci:../.cache/world/oci', `oci:${join(REPO, '.cache/world/oci')}`)
+      .replace('../kernel/initramfs-boot.config', join(REPO, 'kernel/initramfs-boot.config'))
+      .replace('    - expect: "STAGEX-APPLIANCE-OK minimal"', '    - expect: "THIS-NEVER-APPEARS"')
+      .replace('poweroff -f', 'sleep 600')
+    await writeFile(profile, text)
+    const started = Date.now()
+    const result = runCli(['test', profile, '--out', join(dir, 'out-never'), '--accel', 'tcg', '--timeout', '10'])
+    assert.equal(result.code, 6, result.stderr)
+    assert.match(result.stderr, /boot test of minimal timed out/)
+    assert.ok(Date.now() - started < 10_000 + 5_000 + 10_000, 'ends within the deadline (plus build time and 5 s)')
+  })
+})
