@@ -17,6 +17,7 @@ import {
   planFat32,
   writeFat32,
 } from '../../src/formats/fat32.js'
+import {ESP_TYPE_GUID, writeGptDisk} from '../../src/formats/gpt.js'
 
 const vectors = new URL('../../../shared/vectors/disk/dosfstools-tests/', import.meta.url)
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
@@ -202,6 +203,9 @@ describe('formats: fat32', () => {
       const info = execFileSync('minfo', ['-i', img, '::'], {encoding: 'utf8', env})
       assert.match(info, /serial number: CAFE1234/i)
       assert.match(info, /disk type="FAT32   "/)
+      const root = execFileSync('mdir', ['-i', img, '::'], {encoding: 'utf8', env})
+      assert.match(root, /^EMPTY\s+0 2015-03-14\s+9:26\s+empty$/m) // case-only difference keeps its 8.3 name
+      assert.match(root, /^EXACTL~1\s+512 .* exactly-thirteen$/m)
       const dir = execFileSync('mdir', ['-i', img, '::/EFI/BOOT'], {encoding: 'utf8', env})
       assert.match(dir, /BOOTX64\s+EFI\s+300000 2015-03-14\s+9:26/)
     })
@@ -227,6 +231,22 @@ describe('formats: fat32', () => {
       for (const f of files) {
         assert.equal(sha256(readFileSync(join(out, f.path))), sha256((f as {data: Uint8Array}).data), f.path)
       }
+    })
+  })
+
+  it('sits in a GPT ESP that mtools reads at the partition offset', async () => {
+    const files = sampleFiles()
+    const esp = writeFat32({files, volumeId: 0x0badcafe, label: 'ESP', sourceDateEpoch: EPOCH, hiddenSectors: 2048})
+    const chunks: Uint8Array[] = []
+    const disk = writeGptDisk({
+      diskGuid: '1D2CE291-7CCE-4F7D-BC83-FDB49AD74EBD',
+      partitions: [{typeGuid: ESP_TYPE_GUID, uniqueGuid: '60F33797-1D71-4DCB-AA6F-20564F036CD0', name: 'ESP', content: esp}],
+    })
+    for await (const c of disk) chunks.push(c)
+    withImage(Buffer.concat(chunks), (img) => {
+      const back = execFileSync('mtype', ['-i', `${img}@@1M`, '::/EFI/BOOT/BOOTX64.EFI'], {env})
+      assert.equal(sha256(back), sha256((files[0] as {data: Uint8Array}).data))
+      assert.match(execFileSync('sfdisk', ['--verify', img], {encoding: 'utf8'}), /No errors detected/)
     })
   })
 
