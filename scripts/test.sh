@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 npm run -s build
 npm run -s typecheck
+# With no arguments, every test; otherwise only the files given (e.g. npm test -- test/formats/cpio.test.ts).
+if (($# == 0)); then set -- "test/**/*.test.ts"; fi
 exec npx mocha "$@"
