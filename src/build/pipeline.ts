@@ -3,8 +3,8 @@
 import {mkdir, mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
-import {isStagexError, profileError, StagexError} from '../errors.js'
-import {type ResolvedImage, resolveImage} from '../oci/source.js'
+import {profileError} from '../errors.js'
+import type {ImageSource, ResolvedImage} from '../oci/source.js'
 import {loadProfile} from '../profile/load.js'
 import type {Profile} from '../profile/types.js'
 import {writeInitramfs} from '../image/initramfs.js'
@@ -16,7 +16,8 @@ import {createTree, type Tree} from '../rootfs/tree.js'
 import {copyFileAtomically, writeFileAtomically} from '../store/atomic.js'
 import {openSpool, type Spool} from '../store/spool.js'
 import {TOOL_VERSION} from '../version.js'
-import {type PackageRequest, packageRequests, sourceFor} from './packages.js'
+import {type FetchEvent, fetchPackages} from './fetch.js'
+import {type PackageRequest, packageRequests} from './packages.js'
 import {type BuildRecord, BUILD_RECORD_SCHEMA, type RecordedInput, serializeRecord} from './record.js'
 import {resolveSourceDateEpoch} from './source-date-epoch.js'
 
@@ -27,6 +28,18 @@ export interface BuildOptions {
   sourceDateEpoch?: number
   env?: NodeJS.ProcessEnv
   progress?: (message: string) => void
+  /** Content store folder; default $XDG_CACHE_HOME/stagex-image. */
+  store?: string
+  /** Only the store and local layouts: no network. */
+  offline?: boolean
+  /** Build what `<profile>.lock.json` pins; fail when the profile or a tag disagrees with it. */
+  locked?: boolean
+  /** Pull the profile's registry from here (HOST[/PREFIX]); images keep their canonical identity. */
+  mirror?: string
+  /** `oci:DIR`, a folder of OCI layouts (as `pull --to` writes): overrides the profile's `source:`. */
+  source?: string
+  /** Download progress (bytes and images) of the fetch stage. */
+  onFetch?: (event: FetchEvent) => void
 }
 
 export interface BuildOutput {
@@ -46,7 +59,7 @@ export interface BuildResult {
 
 interface ResolvedPackage {
   request: PackageRequest
-  source: ReturnType<typeof sourceFor>['source']
+  source: ImageSource
   image: ResolvedImage
 }
 
@@ -61,7 +74,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const spool = await openSpool(join(work, 'spool'))
 
     progress(`resolve: ${packageRequests(profile).length} images`)
-    const packages = await resolvePackages(profile)
+    const packages = await resolvePackages(profile, options)
 
     progress('flatten: applying layers')
     const roots = packages.filter((p) => p.request.role === 'package')
@@ -128,27 +141,22 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   }
 }
 
-async function resolvePackages(profile: Profile): Promise<ResolvedPackage[]> {
-  const resolved: ResolvedPackage[] = []
-  for (const request of packageRequests(profile)) {
-    try {
-      const {source, tag, digest} = sourceFor(profile, request)
-      const image = await resolveImage(source, {tag, digest}, request.name)
-      resolved.push({request, source, image})
-    } catch (error) {
-      throw withProfilePosition(error, request)
-    }
-  }
-  return resolved
-}
-
-/** A package that cannot be found is a profile error at the line that names it. */
-function withProfilePosition(error: unknown, request: PackageRequest): unknown {
-  if (!isStagexError(error)) return error
-  if (error.message.startsWith(request.where)) return error
-  if (error.kind === 'usage')
-    return new StagexError('profile', `${request.where}: package "${request.spec}": ${error.message}`, error.details)
-  return new StagexError(error.kind, `${request.where}: package "${request.spec}": ${error.message}`, error.details)
+/** Resolve and fetch (src/build/fetch.ts): registry images land in the store and are read from there. */
+async function resolvePackages(profile: Profile, options: BuildOptions): Promise<ResolvedPackage[]> {
+  const {packages} = await fetchPackages(profile, {
+    store: options.store,
+    offline: options.offline,
+    locked: options.locked,
+    mirror: options.mirror,
+    source: options.source,
+    env: options.env,
+    onEvent: (event) => {
+      options.onFetch?.(event)
+      if (event.type === 'tag-moved')
+        (options.progress ?? (() => {}))(`warning: ${event.identity}:${event.tag} moved from ${event.from} to ${event.to}`)
+    },
+  })
+  return packages
 }
 
 const asFlattenInput = (p: ResolvedPackage) => ({name: p.request.name, source: p.source, image: p.image})

@@ -1,0 +1,257 @@
+// A registry speaking the OCI distribution API, as an ImageSource: manifests by tag or digest,
+// blobs streamed through the digest-checking reader. Node's own fetch; redirects followed by hand
+// so that the Authorization header never reaches another host; retries with backoff on 5xx, 429
+// and broken connections.
+import {Readable} from 'node:stream'
+import type {ReadableStream as WebReadableStream} from 'node:stream/web'
+import {badInputError, usageError} from '../errors.js'
+import {type Authenticator, type Credentials, createAuthenticator} from './auth.js'
+import {type Digest, checkBytes, digestCheckingStream, parseDigest, sha256Of} from './digest.js'
+import {type Descriptor, documentMediaType} from './manifest.js'
+import {MediaType, indexMediaTypes, manifestMediaTypes} from './media-types.js'
+import type {ImageSource} from './source.js'
+
+/** Both families, indexes first: a registry then answers with the index when it has one. */
+export const MANIFEST_ACCEPT = [
+  MediaType.ociIndex,
+  MediaType.dockerManifestList,
+  MediaType.ociManifest,
+  MediaType.dockerManifest,
+].join(', ')
+
+/** Manifests and indexes are small; a larger answer is refused before it is read. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+
+export interface RetryPolicy {
+  /** Tries in all, the first included. */
+  attempts: number
+  baseDelayMs: number
+  maxDelayMs: number
+}
+
+export const DEFAULT_RETRY: RetryPolicy = {attempts: 5, baseDelayMs: 250, maxDelayMs: 4000}
+
+export interface RegistryLocation {
+  /** Host and port as in the reference, e.g. "docker.io", "quay.io", "127.0.0.1:5000". */
+  registry: string
+  repository: string
+}
+
+export interface RegistryOptions {
+  credentials?: Credentials
+  retry?: RetryPolicy
+}
+
+const MAX_REDIRECTS = 10
+
+const isLoopback = (host: string) => /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/.test(host)
+
+/** Where the API lives: Docker Hub's API host is registry-1.docker.io; loopback registries speak plain HTTP. */
+export function registryBaseUrl(registry: string): string {
+  if (registry === 'docker.io') return 'https://registry-1.docker.io'
+  return `${isLoopback(registry) ? 'http' : 'https'}://${registry}`
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+export function backoffDelay(policy: RetryPolicy, attempt: number, retryAfter?: string | null): number {
+  const seconds = retryAfter ? Number(retryAfter) : Number.NaN
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, policy.maxDelayMs)
+  const exponential = Math.min(policy.baseDelayMs * 2 ** (attempt - 1), policy.maxDelayMs)
+  // Jitter keeps parallel downloads from retrying in lockstep.
+  return exponential * (0.8 + Math.random() * 0.4)
+}
+
+const describeNetworkError = (error: unknown): string => {
+  const cause = (error as {cause?: {code?: string; message?: string}})?.cause
+  return cause?.code ?? cause?.message ?? (error as Error)?.message ?? String(error)
+}
+
+/**
+ * Fetches `url`, following redirects by hand: the Authorization header goes only to
+ * `authorizedOrigin` (a blob redirected to a CDN must not carry the registry's token).
+ */
+export async function fetchFollowingRedirects(
+  url: URL,
+  init: {method?: string; headers: Record<string, string>},
+  authorization: string | undefined,
+  authorizedOrigin: string,
+): Promise<Response> {
+  let current = url
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    const headers = {...init.headers}
+    if (authorization && current.origin === authorizedOrigin) headers.authorization = authorization
+    const response = await fetch(current, {method: init.method ?? 'GET', headers, redirect: 'manual'})
+    const location = response.headers.get('location')
+    if (response.status >= 300 && response.status < 400 && location) {
+      await response.body?.cancel()
+      current = new URL(location, current)
+      continue
+    }
+    return response
+  }
+  throw usageError(`${url.origin}: more than ${MAX_REDIRECTS} redirects for ${url.pathname}`)
+}
+
+async function readLimited(response: Response, limit: number, what: string): Promise<Buffer> {
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN)
+  if (Number.isFinite(declared) && declared > limit) {
+    await response.body?.cancel()
+    throw badInputError(`${what}: the registry announces ${declared} bytes, more than the ${limit} allowed`)
+  }
+  const chunks: Buffer[] = []
+  let size = 0
+  if (response.body) {
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      size += chunk.length
+      if (size > limit) {
+        await response.body.cancel().catch(() => {})
+        throw badInputError(`${what}: the registry sent more than the ${limit} bytes allowed`)
+      }
+      chunks.push(Buffer.from(chunk))
+    }
+  }
+  return Buffer.concat(chunks)
+}
+
+export function openRegistry(location: RegistryLocation, options: RegistryOptions = {}): ImageSource {
+  const {registry, repository} = location
+  const base = registryBaseUrl(registry)
+  const origin = new URL(base).origin
+  const retry = options.retry ?? DEFAULT_RETRY
+  const scope = `repository:${repository}:pull`
+  const what = `registry ${registry} ${repository}`
+  /** Manifests already read (by tag): resolveImage asks for them again by digest. */
+  const documents = new Map<Digest, Buffer>()
+
+  /** Sends a request with retries (network errors, 5xx, 429) and answers 401 challenges once each. */
+  async function request(url: URL, headers: Record<string, string>, auth: Authenticator | undefined, authOrigin: string): Promise<Response> {
+    for (let attempt = 1; ; attempt++) {
+      let response: Response
+      try {
+        response = await fetchFollowingRedirects(url, {headers}, auth?.header(), authOrigin)
+      } catch (error) {
+        if (attempt >= retry.attempts)
+          throw usageError(
+            `${what}: ${url.origin} is unreachable (${describeNetworkError(error)}) after ${attempt} attempts; ` +
+              'check the address, or build from the store with --offline',
+          )
+        await sleep(backoffDelay(retry, attempt))
+        continue
+      }
+      if (response.status === 401 && auth) {
+        const challenge = response.headers.get('www-authenticate')
+        await response.body?.cancel()
+        if (await auth.answer(challenge, scope)) {
+          attempt--
+          continue
+        }
+        throw usageError(
+          `${what}: access denied (HTTP 401${challenge?.includes('insufficient_scope') ? ', insufficient scope' : ''}); ` +
+            (options.credentials ? `the credentials of "${options.credentials.username}" do not allow pulling it` : 'add credentials to your Docker config'),
+        )
+      }
+      if (response.status === 429 || response.status >= 500) {
+        await response.body?.cancel()
+        if (attempt >= retry.attempts) throw usageError(`${what}: ${url.origin} answered HTTP ${response.status} ${attempt} times for ${url.pathname}`)
+        await sleep(backoffDelay(retry, attempt, response.headers.get('retry-after')))
+        continue
+      }
+      return response
+    }
+  }
+
+  const auth: Authenticator = createAuthenticator({
+    registry,
+    credentials: options.credentials,
+    // Token requests get the same retries; their Authorization (basic) goes only to the realm's origin.
+    fetchToken: (url, headers) => {
+      const {authorization, ...rest} = headers
+      const tokenAuth: Authenticator = {header: () => authorization, answer: async () => false}
+      return request(url, rest, tokenAuth, url.origin)
+    },
+  })
+
+  const api = (path: string) => new URL(`${base}/v2/${repository}/${path}`)
+
+  async function getManifest(reference: string): Promise<{bytes: Buffer; contentType?: string; headerDigest?: string}> {
+    const response = await request(api(`manifests/${reference}`), {accept: MANIFEST_ACCEPT}, auth, origin)
+    if (response.status === 404) {
+      await response.body?.cancel()
+      throw usageError(`${what}: no manifest ${reference.startsWith('sha256:') ? reference : `tagged "${reference}"`}`)
+    }
+    if (!response.ok) {
+      await response.body?.cancel()
+      throw usageError(`${what}: manifest ${reference}: HTTP ${response.status}`)
+    }
+    const bytes = await readLimited(response, MAX_MANIFEST_BYTES, `${what} manifest ${reference}`)
+    return {
+      bytes,
+      contentType: response.headers.get('content-type')?.split(';')[0]?.trim() || undefined,
+      headerDigest: response.headers.get('docker-content-digest') ?? undefined,
+    }
+  }
+
+  async function getBlob(descriptor: Descriptor): Promise<Response> {
+    const response = await request(api(`blobs/${descriptor.digest}`), {}, auth, origin)
+    if (response.status === 404) {
+      await response.body?.cancel()
+      throw badInputError(`${what}: the registry has no blob ${descriptor.digest}, which the image names`)
+    }
+    if (!response.ok) {
+      await response.body?.cancel()
+      throw usageError(`${what}: blob ${descriptor.digest}: HTTP ${response.status}`)
+    }
+    const declared = Number(response.headers.get('content-length') ?? Number.NaN)
+    if (Number.isFinite(declared) && declared !== descriptor.size) {
+      await response.body?.cancel()
+      throw badInputError(`${what}: blob ${descriptor.digest} is announced as ${declared} bytes, its descriptor declares ${descriptor.size}`)
+    }
+    return response
+  }
+
+  const isManifestType = (mediaType: string) => indexMediaTypes.includes(mediaType) || manifestMediaTypes.includes(mediaType)
+
+  return {
+    description: `registry ${registry}/${repository}`,
+
+    async resolve({tag, digest}) {
+      const reference = digest ?? tag ?? 'latest'
+      const known = digest ? documents.get(digest) : undefined
+      if (known) return {mediaType: documentMediaType(known, undefined, `${what} ${digest}`), digest: digest!, size: known.length}
+      const {bytes, contentType, headerDigest} = await getManifest(reference)
+      const actual = sha256Of(bytes)
+      if (digest && actual !== digest) throw badInputError(`${what}: digest mismatch: asked for ${digest}, the manifest hashes to ${actual}`)
+      if (headerDigest && headerDigest !== actual) {
+        parseDigest(headerDigest, `${what} Docker-Content-Digest`)
+        throw badInputError(`${what}: digest mismatch: the registry says ${headerDigest} for "${reference}", the manifest hashes to ${actual}`)
+      }
+      const mediaType = documentMediaType(bytes, contentType, `${what} ${actual}`)
+      documents.set(actual, bytes)
+      return {mediaType, digest: actual, size: bytes.length}
+    },
+
+    async readBytes(descriptor) {
+      if (descriptor.size > MAX_MANIFEST_BYTES) throw badInputError(`${what}: ${descriptor.digest} is too large to be a manifest or config`)
+      let bytes = documents.get(descriptor.digest)
+      if (!bytes) {
+        if (isManifestType(descriptor.mediaType)) bytes = (await getManifest(descriptor.digest)).bytes
+        else bytes = await readLimited(await getBlob(descriptor), descriptor.size, `${what} ${descriptor.digest}`)
+      }
+      checkBytes(bytes, descriptor.digest, descriptor.size, what)
+      return bytes
+    },
+
+    async openBlob(descriptor) {
+      const response = await getBlob(descriptor)
+      const check = digestCheckingStream(descriptor.digest, descriptor.size, what)
+      if (!response.body) {
+        check.end()
+        return check
+      }
+      const body = Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>)
+      body.on('error', (error) => check.destroy(error))
+      return body.pipe(check)
+    },
+  }
+}

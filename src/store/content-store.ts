@@ -1,0 +1,165 @@
+// The content store: every blob (indexes, manifests, configs, layers) under its sha256, and the
+// tags it last resolved. A blob enters only through a temp file that is renamed once its digest
+// matched, so two builds pulling the same blob at once both end with the same good file, and a
+// name under blobs/ always holds the bytes it names.
+//
+//   <store>/blobs/sha256/<hex>                      verified content
+//   <store>/refs/<registry>/<repository>/<tag>.json  {mediaType, digest, size} the tag last resolved to
+//   <store>/tmp/                                    downloads in progress (same file system: rename)
+import {createReadStream, createWriteStream} from 'node:fs'
+import {mkdir, readFile, rename, rm, stat, writeFile} from 'node:fs/promises'
+import {homedir} from 'node:os'
+import {dirname, join, resolve} from 'node:path'
+import type {Readable} from 'node:stream'
+import {pipeline} from 'node:stream/promises'
+import {badInputError, usageError} from '../errors.js'
+import {type Digest, checkBytes, digestCheckingStream, digestHex} from '../oci/digest.js'
+import {type Descriptor, documentMediaType, parseDescriptor} from '../oci/manifest.js'
+import type {ImageSource} from '../oci/source.js'
+import {tempPathFor, writeFileAtomically} from './atomic.js'
+
+const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+
+export interface ContentStore {
+  dir: string
+  blobPath(digest: Digest): string
+  has(digest: Digest): Promise<boolean>
+  /** Streams a blob in; it appears under its name only when size and digest matched. */
+  ingest(descriptor: Descriptor, content: Readable, onBytes?: (count: number) => void): Promise<void>
+  /** Small, already checked content (manifests, configs). */
+  putBytes(descriptor: Descriptor, bytes: Uint8Array): Promise<void>
+  readTag(identity: string, tag: string): Promise<Descriptor | undefined>
+  writeTag(identity: string, tag: string, descriptor: Descriptor): Promise<void>
+  /** The images of one repository (its canonical identity), as they are in the store. */
+  source(identity: string): ImageSource
+}
+
+/** `$XDG_CACHE_HOME/stagex-image`, else `~/.cache/stagex-image`. */
+export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env): string {
+  const cache = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(env.HOME || homedir(), '.cache')
+  return join(cache, 'stagex-image')
+}
+
+export async function openStore(path: string): Promise<ContentStore> {
+  const dir = resolve(path)
+  const blobsDir = join(dir, 'blobs', 'sha256')
+  const tmpDir = join(dir, 'tmp')
+  try {
+    await mkdir(blobsDir, {recursive: true})
+    await mkdir(tmpDir, {recursive: true})
+  } catch (error) {
+    throw usageError(`store ${dir}: cannot create it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
+  }
+  const blobPath = (digest: Digest) => join(blobsDir, digestHex(digest))
+  const tempPath = (digest: Digest) => tempPathFor(join(tmpDir, digestHex(digest)))
+  const tagPath = (identity: string, tag: string) => {
+    if (identity.split('/').some((part) => part === '' || part === '.' || part === '..') || !/^[\w][\w.-]*$/.test(tag))
+      throw usageError(`store: "${identity}:${tag}" cannot name a tag record`)
+    return join(dir, 'refs', ...identity.split('/'), `${tag}.json`)
+  }
+  const what = `store ${dir}`
+
+  async function has(digest: Digest): Promise<boolean> {
+    try {
+      return (await stat(blobPath(digest))).isFile()
+    } catch {
+      return false
+    }
+  }
+
+  const store: ContentStore = {
+    dir,
+    blobPath,
+    has,
+
+    async ingest(descriptor, content, onBytes) {
+      const temp = tempPath(descriptor.digest)
+      const check = digestCheckingStream(descriptor.digest, descriptor.size, descriptor.digest)
+      if (onBytes) check.on('data', (chunk: Buffer) => onBytes(chunk.length))
+      try {
+        await pipeline(content, check, createWriteStream(temp, {mode: 0o644}))
+        await rename(temp, blobPath(descriptor.digest))
+      } catch (error) {
+        await rm(temp, {force: true})
+        throw error
+      }
+    },
+
+    async putBytes(descriptor, bytes) {
+      checkBytes(bytes, descriptor.digest, descriptor.size, what)
+      if (await has(descriptor.digest)) return
+      const temp = tempPath(descriptor.digest)
+      try {
+        await writeFile(temp, bytes, {mode: 0o644})
+        await rename(temp, blobPath(descriptor.digest))
+      } catch (error) {
+        await rm(temp, {force: true})
+        throw error
+      }
+    },
+
+    async readTag(identity, tag) {
+      let text: string
+      try {
+        text = await readFile(tagPath(identity, tag), 'utf8')
+      } catch {
+        return undefined
+      }
+      try {
+        return parseDescriptor(JSON.parse(text), `${what} tag record ${identity}:${tag}`)
+      } catch {
+        // A damaged record is as good as none: the next online resolve rewrites it.
+        return undefined
+      }
+    },
+
+    async writeTag(identity, tag, descriptor) {
+      const path = tagPath(identity, tag)
+      await mkdir(dirname(path), {recursive: true})
+      const record = {mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size}
+      await writeFileAtomically(path, Buffer.from(`${JSON.stringify(record)}\n`, 'utf8'))
+    },
+
+    source(identity) {
+      const where = `${what} (${identity})`
+      const missing = (digest: Digest) =>
+        usageError(`${where}: ${digest} is not in the store; pull it first (without --offline)`)
+      return {
+        description: where,
+        async resolve({tag, digest}) {
+          if (digest) {
+            if (!(await has(digest))) throw missing(digest)
+            const bytes = await readFile(blobPath(digest))
+            if (bytes.length > MAX_DOCUMENT_BYTES) throw badInputError(`${where}: ${digest} is too large to be a manifest`)
+            checkBytes(bytes, digest, undefined, where)
+            return {mediaType: documentMediaType(bytes, undefined, `${where} ${digest}`), digest, size: bytes.length}
+          }
+          const name = tag ?? 'latest'
+          const recorded = await store.readTag(identity, name)
+          if (!recorded) throw usageError(`${where}: the tag "${name}" was never resolved into this store; pull it first (without --offline)`)
+          return recorded
+        },
+        async readBytes(descriptor) {
+          if (descriptor.size > MAX_DOCUMENT_BYTES) throw badInputError(`${where}: ${descriptor.digest} is too large to be a manifest or config`)
+          let bytes: Buffer
+          try {
+            bytes = await readFile(blobPath(descriptor.digest))
+          } catch {
+            throw missing(descriptor.digest)
+          }
+          checkBytes(bytes, descriptor.digest, descriptor.size, where)
+          return bytes
+        },
+        async openBlob(descriptor) {
+          if (!(await has(descriptor.digest))) throw missing(descriptor.digest)
+          // Checked again on the way out: the store is a folder anyone may have touched.
+          const check = digestCheckingStream(descriptor.digest, descriptor.size, where)
+          const file = createReadStream(blobPath(descriptor.digest))
+          file.on('error', (error) => check.destroy(error))
+          return file.pipe(check)
+        },
+      }
+    },
+  }
+  return store
+}
