@@ -1,0 +1,93 @@
+import {Args, Flags} from '@oclif/core'
+import {BaseCommand} from '../cli/base-command.js'
+import {StagexError} from '../errors.js'
+import {bootAndExpect, classifyBootImage, type BootResult} from '../qemu/index.js'
+
+export default class Boot extends BaseCommand {
+  static override summary = 'Boot a disk image, a UKI, or a kernel and initrd under QEMU and check the serial console.'
+  static override description = `Boots under QEMU with a hard deadline and watches the guest's serial console (ttyS0) for each
+--expect regular expression, in the order given. A disk image or UKI boots under OVMF (UEFI); a
+disk is attached with snapshot=on and a UKI is put on a throwaway ESP, so neither file is ever
+written. --kernel boots directly; console=ttyS0 and panic=-1 are added to --append unless given.
+
+The run ends as soon as every expectation was seen (exit 0), at a kernel panic, a --fail-on match,
+or QEMU exiting early (exit 5), or at the deadline (exit 6). QEMU runs in its own process group,
+which is killed at the end in every case, also when this command is interrupted.
+
+--accel auto boots a kernel under KVM for a few seconds first and uses KVM only if the kernel
+prints its banner; otherwise it falls back to TCG (and says so).
+
+The raw console goes to --log (default: a new file in the temp directory); on a terminal it is
+also shown on stderr as it arrives.`
+
+  static override examples = [
+    {
+      description: 'Boot a disk image built by `build` and wait for a login prompt',
+      command: '<%= config.bin %> boot out/minimal.img --expect "login:"',
+    },
+    {
+      description: 'Boot a kernel and initramfs directly, two expectations in order, one minute at most',
+      command:
+        '<%= config.bin %> boot --kernel out/bzImage --initrd out/initramfs.cpio --expect "Run /init" --expect "BOOT-OK" --timeout 60',
+    },
+    {
+      description: 'Boot a UKI under TCG in CI, failing early on an error, with a JSON result',
+      command: '<%= config.bin %> boot out/minimal.efi --accel tcg --expect BOOT-OK --fail-on "Oops|BUG:" --json',
+    },
+  ]
+
+  static override args = {
+    image: Args.string({description: 'disk image (raw or qcow2) or UKI (PE file) to boot under OVMF', required: false}),
+  }
+
+  static override flags = {
+    kernel: Flags.string({description: 'kernel (bzImage) to boot directly'}),
+    initrd: Flags.string({description: 'initramfs for --kernel', dependsOn: ['kernel']}),
+    append: Flags.string({description: 'kernel command line for --kernel', dependsOn: ['kernel']}),
+    expect: Flags.string({description: 'regular expression the console must show; repeat for several, matched in order', multiple: true}),
+    'fail-on': Flags.string({description: 'regular expression that fails the boot as soon as the console shows it; repeatable', multiple: true}),
+    timeout: Flags.integer({description: 'deadline in seconds from QEMU start', default: 120, min: 1}),
+    accel: Flags.option({options: ['auto', 'kvm', 'tcg'] as const, description: 'accelerator; auto probes KVM and falls back to TCG', default: 'auto'})(),
+    firmware: Flags.option({options: ['uefi', 'direct'] as const, description: 'uefi (OVMF) or direct; default: direct for --kernel, uefi otherwise'})(),
+    'firmware-code': Flags.string({description: 'OVMF code file (default: found on Debian, Fedora or Arch paths)', dependsOn: ['firmware-vars']}),
+    'firmware-vars': Flags.string({description: 'OVMF variable store template (copied per run)', dependsOn: ['firmware-code']}),
+    memory: Flags.integer({description: 'guest memory in MiB', default: 512, min: 64}),
+    log: Flags.string({description: 'file for the raw serial console (default: a new file in the temp directory)'}),
+    console: Flags.boolean({description: 'show the serial console on stderr (default: when stderr is a terminal and not --json)', allowNo: true}),
+  }
+
+  async run(): Promise<BootResult> {
+    const {args, flags} = await this.parse(Boot)
+    const image = args.image
+    const kind = image ? await classifyBootImage(image) : undefined
+    const showConsole = !this.jsonEnabled() && (flags.console ?? Boolean(process.stderr.isTTY))
+
+    const result = await bootAndExpect({
+      kernel: flags.kernel,
+      initrd: flags.initrd,
+      append: flags.append,
+      disk: kind === 'disk' ? image : undefined,
+      uki: kind === 'uki' ? image : undefined,
+      firmware: flags.firmware,
+      firmwareCode: flags['firmware-code'],
+      firmwareVars: flags['firmware-vars'],
+      expect: flags.expect ?? [],
+      failOn: flags['fail-on'],
+      timeoutSeconds: flags.timeout,
+      accel: flags.accel,
+      memoryMiB: flags.memory,
+      logFile: flags.log,
+      echo: showConsole ? (text) => process.stderr.write(text) : undefined,
+      onStart: (start) => this.progress(`boot: ${start.accel} (${start.accelReason}); console log: ${start.logFile}`),
+    })
+
+    if (showConsole) process.stderr.write('\n')
+    for (const seen of result.seen) this.progress(`boot: seen /${seen.pattern}/ at ${seen.atSeconds.toFixed(1)}s`)
+    if (!result.passed) {
+      const kind = result.outcome === 'timeout' ? 'boot-timeout' : 'boot-failed'
+      throw new StagexError(kind, `boot ${result.outcome}: ${result.reason} (console log: ${result.logFile})`, {result})
+    }
+    this.log(`boot passed in ${result.seconds}s under ${result.accel}: ${result.reason}; console log: ${result.logFile}`)
+    return result
+  }
+}

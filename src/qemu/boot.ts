@@ -1,0 +1,213 @@
+// bootAndExpect: one boot test. Checks the request, picks the accelerator and firmware, boots
+// under QEMU with a deadline, watches the serial console, and returns what happened.
+import {createWriteStream, type WriteStream} from 'node:fs'
+import {copyFile, mkdir, mkdtemp, open, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join, resolve} from 'node:path'
+import {StagexError} from '../errors.js'
+import {chooseAccel} from './accel.js'
+import {buildQemuArgv, DEFAULT_MEMORY_MIB, directBootAppend, type BootMedium, type QemuPlan} from './command-line.js'
+import {copyVarsTemplate, findOvmf} from './firmware.js'
+import {defaultQemuBinary, runQemu, type StopRequest} from './run.js'
+import {consoleText, createSerialMatcher} from './serial-expect.js'
+import type {BootOptions, BootOutcome, BootResult} from './types.js'
+
+/** After a panic, keep reading this long for the trace (QEMU usually exits first: panic=-1, -no-reboot). */
+const PANIC_TRACE_SECONDS = 2
+
+/** What the request asks to boot, once checked. */
+type BootTarget = {kind: 'kernel'; kernel: string; initrd?: string} | {kind: 'disk'; disk: string} | {kind: 'uki'; uki: string}
+
+async function readHead(path: string, what: string, bytes: number): Promise<Buffer> {
+  let handle
+  try {
+    handle = await open(path, 'r')
+  } catch (error) {
+    throw new StagexError('usage', `${what} not readable: ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
+  }
+  try {
+    const head = Buffer.alloc(bytes)
+    const {bytesRead} = await handle.read(head, 0, bytes, 0)
+    return head.subarray(0, bytesRead)
+  } finally {
+    await handle.close()
+  }
+}
+
+async function checkTarget(options: BootOptions): Promise<BootTarget> {
+  const given = [options.kernel && '--kernel', options.disk && 'a disk', options.uki && 'a UKI'].filter(Boolean)
+  if (given.length !== 1)
+    throw new StagexError('usage', given.length === 0 ? 'nothing to boot: give a disk image, a UKI, or --kernel' : `give only one of ${given.join(', ')}`)
+  if (!options.kernel && (options.initrd || options.append))
+    throw new StagexError('usage', '--initrd and --append go with --kernel (a disk or UKI carries its own)')
+  if (!(options.timeoutSeconds > 0)) throw new StagexError('usage', `--timeout must be a positive number of seconds, got ${options.timeoutSeconds}`)
+  if (options.memoryMiB !== undefined && !(Number.isInteger(options.memoryMiB) && options.memoryMiB >= 64))
+    throw new StagexError('usage', `--memory must be a whole number of MiB, at least 64; got ${options.memoryMiB}`)
+
+  if (options.kernel) {
+    await readHead(options.kernel, 'kernel', 1)
+    if (options.initrd) await readHead(options.initrd, 'initrd', 1)
+    return {kind: 'kernel', kernel: resolve(options.kernel), initrd: options.initrd && resolve(options.initrd)}
+  }
+  if (options.uki) {
+    const head = await readHead(options.uki, 'UKI', 2)
+    if (head.toString('latin1') !== 'MZ') throw new StagexError('bad-input', `${options.uki} is not a PE file (no MZ header), so not a UKI`)
+    return {kind: 'uki', uki: resolve(options.uki)}
+  }
+  await readHead(options.disk!, 'disk image', 4)
+  return {kind: 'disk', disk: resolve(options.disk!)}
+}
+
+/** A boot image given by path alone: a PE file ("MZ") is a UKI, anything else a disk image. */
+export async function classifyBootImage(path: string): Promise<'uki' | 'disk'> {
+  const head = await readHead(path, 'boot image', 2)
+  return head.toString('latin1') === 'MZ' ? 'uki' : 'disk'
+}
+
+const isQcow2 = (head: Buffer): boolean => head.length >= 4 && head.readUInt32BE(0) === 0x514649fb // "QFI\xfb"
+
+/** Lays out the medium QEMU boots from, creating any scratch files under runDir. */
+async function prepareMedium(target: BootTarget, options: BootOptions, runDir: string): Promise<BootMedium> {
+  switch (target.kind) {
+    case 'kernel':
+      return {kind: 'direct', kernel: target.kernel, initrd: target.initrd, append: directBootAppend(options.append)}
+    case 'disk':
+      return {kind: 'disk', disk: target.disk, format: isQcow2(await readHead(target.disk, 'disk image', 4)) ? 'qcow2' : 'raw'}
+    case 'uki': {
+      // The removable-media path: OVMF boots EFI/BOOT/BOOTX64.EFI from any FAT disk without boot entries.
+      const esp = join(runDir, 'esp')
+      await mkdir(join(esp, 'EFI', 'BOOT'), {recursive: true})
+      await copyFile(target.uki, join(esp, 'EFI', 'BOOT', 'BOOTX64.EFI'))
+      return {kind: 'fat-dir', dir: esp}
+    }
+  }
+}
+
+/** A console escape sequence may be split between two reads; hold back an unfinished one. */
+const COMPLETE_ESCAPE = /^\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[ -/]*[0-~])/
+function splitUnfinishedEscape(text: string): [ready: string, carry: string] {
+  const at = text.lastIndexOf('\x1b')
+  if (at === -1 || text.length - at > 64 || COMPLETE_ESCAPE.test(text.slice(at))) return [text, '']
+  return [text.slice(0, at), text.slice(at)]
+}
+
+const defaultLogFile = (): string =>
+  join(tmpdir(), `stagex-boot-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.log`)
+
+async function openLog(path: string): Promise<WriteStream> {
+  const stream = createWriteStream(path)
+  await new Promise<void>((ok, fail) => {
+    stream.once('open', () => ok())
+    stream.once('error', (error) => fail(new StagexError('usage', `cannot write the console log ${path}: ${error.message}`)))
+  })
+  return stream
+}
+
+const closeLog = (stream: WriteStream): Promise<void> => new Promise((ok) => stream.end(() => ok()))
+
+const round = (seconds: number): number => Math.round(seconds * 100) / 100
+
+export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
+  const target = await checkTarget(options)
+  const firmware = options.firmware ?? (target.kind === 'kernel' ? 'direct' : 'uefi')
+  if (firmware === 'direct' && target.kind !== 'kernel')
+    throw new StagexError('usage', `a ${target.kind === 'uki' ? 'UKI' : 'disk'} needs UEFI firmware; direct boot is for --kernel`)
+  // Compiling the patterns now turns a bad regex into a usage error before anything starts.
+  const matcher = createSerialMatcher(options.expect, options.failOn ?? [])
+  const qemuBinary = options.qemuBinary ?? defaultQemuBinary()
+  const ovmf = firmware === 'uefi' ? await findOvmf({code: options.firmwareCode, vars: options.firmwareVars}) : undefined
+  const accel = await chooseAccel(options.accel, target.kind === 'kernel' ? target.kernel : undefined, qemuBinary)
+
+  const logFile = resolve(options.logFile ?? defaultLogFile())
+  const log = await openLog(logFile)
+  const runDir = await mkdtemp(join(tmpdir(), 'stagex-boot-'))
+  try {
+    const plan: QemuPlan = {
+      accel: accel.accel,
+      memoryMiB: options.memoryMiB ?? DEFAULT_MEMORY_MIB,
+      medium: await prepareMedium(target, options, runDir),
+      uefi: ovmf && {code: ovmf.code, varsCopy: await copyVarsTemplate(ovmf, runDir)},
+    }
+    const qemuArgv = buildQemuArgv(plan)
+
+    // The first decisive console event ends the run; later output is still logged.
+    let decisive: {outcome: BootOutcome; atSeconds: number; pattern?: string} | undefined
+    const decoder = new TextDecoder('utf-8')
+    let carry = ''
+    const onConsole = (chunk: Buffer, atSeconds: number): StopRequest | undefined => {
+      log.write(chunk)
+      const [ready, rest] = splitUnfinishedEscape(carry + decoder.decode(chunk, {stream: true}))
+      carry = rest
+      const text = consoleText(ready)
+      if (text) options.echo?.(text)
+      for (const event of matcher.feed(text, atSeconds)) {
+        if (decisive) break
+        if (event.kind === 'all-seen') decisive = {outcome: 'passed', atSeconds}
+        else if (event.kind === 'panic') decisive = {outcome: 'panic', atSeconds}
+        else if (event.kind === 'fail-pattern') decisive = {outcome: 'failed', atSeconds, pattern: event.pattern}
+      }
+      if (!decisive) return undefined
+      return {afterSeconds: decisive.outcome === 'panic' ? PANIC_TRACE_SECONDS : 0}
+    }
+
+    options.onStart?.({accel: accel.accel, accelReason: accel.reason, logFile, qemuArgv: [qemuBinary, ...qemuArgv]})
+    const run = await runQemu({
+      binary: qemuBinary,
+      argv: qemuArgv,
+      deadlineSeconds: options.timeoutSeconds,
+      onConsole,
+      cleanupPaths: [runDir],
+    })
+
+    // Only what arrived before the deadline counts.
+    if (decisive && decisive.atSeconds > options.timeoutSeconds) decisive = undefined
+    const seen = matcher.seen().filter((s) => s.atSeconds <= options.timeoutSeconds)
+    let outcome: BootOutcome
+    let reason: string
+    const firstMissing = options.expect[seen.length]
+    const stderr = run.stderrTail.trim()
+    if (decisive?.outcome === 'passed') {
+      outcome = 'passed'
+      reason = `all ${options.expect.length} expectation(s) seen within ${round(decisive.atSeconds)}s`
+    } else if (decisive?.outcome === 'panic') {
+      outcome = 'panic'
+      reason = `kernel panic at ${round(decisive.atSeconds)}s: ${matcher.panicLine()?.trim()}`
+    } else if (decisive?.outcome === 'failed') {
+      outcome = 'failed'
+      reason = `fail pattern /${decisive.pattern}/ appeared at ${round(decisive.atSeconds)}s: ${matcher.failLine()?.trim()}`
+    } else if (run.ending === 'exited' && options.expect.length === 0 && run.exit?.code === 0) {
+      outcome = 'passed'
+      reason = 'no expectations given and the guest powered off cleanly'
+    } else if (run.ending === 'exited') {
+      outcome = 'failed'
+      const status = run.exit?.signal ? `signal ${run.exit.signal}` : `code ${run.exit?.code}`
+      reason =
+        `QEMU exited (${status}) after ${round(run.seconds)}s` +
+        (firstMissing !== undefined ? ` before /${firstMissing}/ was seen` : '') +
+        (stderr ? `; QEMU said: ${stderr}` : '')
+    } else {
+      outcome = 'timeout'
+      reason =
+        `deadline of ${options.timeoutSeconds}s reached` +
+        (firstMissing !== undefined ? ` while waiting for /${firstMissing}/` : ' before the guest powered off')
+    }
+
+    return {
+      passed: outcome === 'passed',
+      outcome,
+      reason,
+      seen,
+      missing: options.expect.slice(seen.length),
+      seconds: round(run.seconds),
+      accel: accel.accel,
+      accelReason: accel.reason,
+      logFile,
+      qemuArgv: [qemuBinary, ...qemuArgv],
+      qemuPid: run.pid,
+      qemuExit: run.exit,
+    }
+  } finally {
+    await closeLog(log)
+    await rm(runDir, {recursive: true, force: true})
+  }
+}

@@ -1,0 +1,97 @@
+// Building QEMU's argv from a plan. Pure: no file system, no environment; every path is given.
+import type {Accel} from './types.js'
+
+export type BootMedium =
+  /** QEMU loads the kernel (and initrd) itself and passes the command line. */
+  | {kind: 'direct'; kernel: string; initrd?: string; append: string}
+  /** A disk image holding an ESP; attached with snapshot=on so the file is never written. */
+  | {kind: 'disk'; disk: string; format: 'raw' | 'qcow2'}
+  /** A host directory shown to the guest as a FAT disk (QEMU's vvfat), e.g. an ESP around a UKI. */
+  | {kind: 'fat-dir'; dir: string}
+
+export interface QemuPlan {
+  accel: Accel
+  memoryMiB: number
+  medium: BootMedium
+  /** OVMF: code mapped read-only, vars a private writable copy. Absent: QEMU's built-in SeaBIOS. */
+  uefi?: {code: string; varsCopy: string}
+}
+
+export const DEFAULT_MEMORY_MIB = 512
+
+/**
+ * Kernel command line for direct boot: ours depends on the console being ttyS0 (that is what we
+ * read), and on a panic ending QEMU at once (panic=-1 reboots, -no-reboot turns that into exit).
+ * The caller's own console= or panic= wins.
+ */
+export function directBootAppend(append: string | undefined): string {
+  const words = (append ?? '').trim().split(/\s+/).filter(Boolean)
+  if (!words.some((w) => w.startsWith('console='))) words.unshift('console=ttyS0')
+  if (!words.some((w) => w.startsWith('panic='))) words.push('panic=-1')
+  return words.join(' ')
+}
+
+/** QEMU splits -drive options on commas; a comma inside a path is written twice. */
+export const escapeDriveValue = (value: string): string => value.replaceAll(',', ',,')
+
+export function buildQemuArgv(plan: QemuPlan): string[] {
+  const argv = [
+    // Only what we ask for: no default NIC, VGA, CD-ROM, monitor or serial, no host config files.
+    '-nodefaults',
+    '-no-user-config',
+    '-machine',
+    'q35',
+    '-accel',
+    plan.accel,
+    // The KVM probe boots with this same line, so a host whose CPU passthrough fails falls back to tcg.
+    ...(plan.accel === 'kvm' ? ['-cpu', 'host'] : []),
+    '-smp',
+    '1',
+    '-m',
+    String(plan.memoryMiB),
+    '-display',
+    'none',
+    // The console is COM1, on QEMU's stdout: run.ts reads it from the pipe.
+    '-serial',
+    'stdio',
+    // A guest reboot (panic=-1, reboot -f) ends QEMU instead of looping.
+    '-no-reboot',
+  ]
+  if (plan.uefi) {
+    argv.push(
+      '-drive',
+      `if=pflash,format=raw,unit=0,readonly=on,file=${escapeDriveValue(plan.uefi.code)}`,
+      '-drive',
+      `if=pflash,format=raw,unit=1,file=${escapeDriveValue(plan.uefi.varsCopy)}`,
+    )
+  }
+  const medium = plan.medium
+  switch (medium.kind) {
+    case 'direct': {
+      argv.push('-kernel', medium.kernel)
+      if (medium.initrd) argv.push('-initrd', medium.initrd)
+      argv.push('-append', medium.append)
+      break
+    }
+    case 'disk': {
+      argv.push(
+        '-drive',
+        `if=none,id=boot-disk,format=${medium.format},snapshot=on,file=${escapeDriveValue(medium.disk)}`,
+        '-device',
+        'virtio-blk-pci,drive=boot-disk,bootindex=0',
+      )
+      break
+    }
+    case 'fat-dir': {
+      // vvfat must not write back to the host directory; read-only is enough to boot from it.
+      argv.push(
+        '-drive',
+        `if=none,id=boot-disk,format=raw,readonly=on,file=fat:${escapeDriveValue(medium.dir)}`,
+        '-device',
+        'virtio-blk-pci,drive=boot-disk,bootindex=0',
+      )
+      break
+    }
+  }
+  return argv
+}

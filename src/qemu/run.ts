@@ -1,0 +1,160 @@
+// Running QEMU once: spawn it in its own process group, stream its console, enforce the deadline,
+// and always kill the whole group at the end, whatever happened.
+import {spawn} from 'node:child_process'
+import {performance} from 'node:perf_hooks'
+import {StagexError} from '../errors.js'
+import {liveGroupMembers, signalGroup, trackGroup, untrackGroup} from './process-group.js'
+
+export const DEFAULT_QEMU_BINARY = 'qemu-system-x86_64'
+
+/** What onConsole may ask for: stop QEMU now (0) or after a little more output (a panic's trace). */
+export interface StopRequest {
+  afterSeconds: number
+}
+
+export interface QemuRunOptions {
+  binary: string
+  argv: string[]
+  deadlineSeconds: number
+  /** Raw console bytes with the seconds since spawn. */
+  onConsole: (chunk: Buffer, atSeconds: number) => StopRequest | undefined
+  /** Deleted synchronously if our process is interrupted while QEMU runs. */
+  cleanupPaths?: string[]
+  /** Between SIGTERM and SIGKILL. QEMU exits on SIGTERM within milliseconds when it is healthy. */
+  graceSeconds?: number
+}
+
+export type QemuRunEnding =
+  /** QEMU ended by itself (guest powered off, rebooted with -no-reboot, or QEMU failed). */
+  | 'exited'
+  /** onConsole asked to stop. */
+  | 'stopped'
+  /** The deadline came first. */
+  | 'deadline'
+
+export interface QemuRunEnd {
+  ending: QemuRunEnding
+  /** QEMU's own exit status when ending is 'exited'. */
+  exit: {code: number | null; signal: string | null} | null
+  seconds: number
+  /** The last few KiB of QEMU's stderr: its own error messages (bad option, missing file). */
+  stderrTail: string
+  pid: number
+}
+
+const STDERR_TAIL_BYTES = 4096
+
+export const defaultQemuBinary = (): string => process.env.STAGEX_QEMU || DEFAULT_QEMU_BINARY
+
+/** A promise with its resolve function outside, for events that arrive from callbacks. */
+function signalPromise<T>(): {promise: Promise<T>; resolve: (value: T) => void} {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((r) => (resolve = r))
+  return {promise, resolve}
+}
+
+const sleep = (seconds: number) => new Promise<void>((r) => setTimeout(r, seconds * 1000))
+
+export async function runQemu(options: QemuRunOptions): Promise<QemuRunEnd> {
+  const graceSeconds = options.graceSeconds ?? 3
+  const started = performance.now()
+  const elapsed = () => (performance.now() - started) / 1000
+
+  // detached: QEMU leads a new process group, so process.kill(-pid) reaches everything it spawned.
+  const child = spawn(options.binary, options.argv, {detached: true, stdio: ['ignore', 'pipe', 'pipe']})
+
+  const exited = signalPromise<{code: number | null; signal: string | null}>()
+  const closed = signalPromise<void>()
+  const spawnFailed = signalPromise<Error>()
+  child.once('exit', (code, signal) => exited.resolve({code, signal}))
+  child.once('close', () => closed.resolve())
+  child.once('error', (error) => spawnFailed.resolve(error))
+
+  const spawnOutcome = await Promise.race([
+    new Promise<'spawned'>((r) => child.once('spawn', () => r('spawned'))),
+    spawnFailed.promise,
+  ])
+  if (spawnOutcome !== 'spawned') {
+    const code = (spawnOutcome as NodeJS.ErrnoException).code
+    throw new StagexError(
+      'internal',
+      code === 'ENOENT'
+        ? `${options.binary} not found: install qemu-system-x86 (bash scripts/setup.sh) or set STAGEX_QEMU`
+        : `could not start ${options.binary}: ${spawnOutcome.message}`,
+    )
+  }
+  const pid = child.pid!
+  trackGroup(pid, options.cleanupPaths)
+
+  let stderrTail = ''
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderrTail = (stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES)
+  })
+
+  const stopRequested = signalPromise<void>()
+  let stopTimer: NodeJS.Timeout | undefined
+  // An exception in the caller's handler must not escape from an event callback (it would crash
+  // the process and leave QEMU running): it stops the run and is rethrown once QEMU is gone.
+  let handlerError: {error: unknown} | undefined
+  child.stdout!.on('data', (chunk: Buffer) => {
+    if (handlerError) return
+    let request: StopRequest | undefined
+    try {
+      request = options.onConsole(chunk, elapsed())
+    } catch (error) {
+      handlerError = {error}
+      stopRequested.resolve()
+      return
+    }
+    if (!request || stopTimer) return
+    if (request.afterSeconds <= 0) stopRequested.resolve()
+    else stopTimer = setTimeout(() => stopRequested.resolve(), request.afterSeconds * 1000)
+  })
+
+  let deadlineTimer: NodeJS.Timeout | undefined
+  const deadline = new Promise<'deadline'>((r) => (deadlineTimer = setTimeout(() => r('deadline'), options.deadlineSeconds * 1000)))
+
+  let ending: QemuRunEnding = 'exited'
+  let exitStatus: QemuRunEnd['exit'] = null
+  let seconds = 0
+  try {
+    const first = await Promise.race([
+      exited.promise.then((status) => ({kind: 'exited' as const, status})),
+      stopRequested.promise.then(() => ({kind: 'stopped' as const})),
+      deadline.then(() => ({kind: 'deadline' as const})),
+    ])
+    seconds = elapsed()
+    ending = first.kind
+    if (first.kind === 'exited') exitStatus = first.status
+    else await stopGroup(pid, exited.promise, graceSeconds)
+  } finally {
+    clearTimeout(deadlineTimer)
+    clearTimeout(stopTimer)
+    // Also when QEMU exited by itself: anything left in its group goes too.
+    signalGroup(pid, 'SIGKILL')
+    await waitForGroupToVanish(pid, 2)
+    // Let the last console bytes drain into onConsole, but never wait on a pipe held open forever.
+    await Promise.race([closed.promise, sleep(2)])
+    child.stdout!.destroy()
+    child.stderr!.destroy()
+    untrackGroup(pid)
+  }
+  if (handlerError) throw handlerError.error
+  return {ending, exit: exitStatus, seconds, stderrTail, pid}
+}
+
+/** SIGKILL is delivered asynchronously; the caller is promised a group with no running member, so wait (briefly) for that. */
+async function waitForGroupToVanish(pgid: number, seconds: number): Promise<void> {
+  const until = performance.now() + seconds * 1000
+  while (liveGroupMembers(pgid).length > 0 && performance.now() < until) await sleep(0.02)
+}
+
+/** SIGTERM lets QEMU close its files; SIGKILL follows if it has not exited within the grace period. */
+async function stopGroup(pid: number, exited: Promise<unknown>, graceSeconds: number): Promise<void> {
+  signalGroup(pid, 'SIGTERM')
+  const gone = await Promise.race([exited.then(() => true), sleep(graceSeconds).then(() => false)])
+  if (gone) return
+  signalGroup(pid, 'SIGKILL')
+  // A process in uninterruptible sleep may take a moment even after SIGKILL.
+  await Promise.race([exited, sleep(graceSeconds)])
+}

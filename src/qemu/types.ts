@@ -1,0 +1,80 @@
+// The harness's public shapes: what a caller asks for (BootOptions) and what it gets back (BootResult).
+
+export type Accel = 'kvm' | 'tcg'
+export type AccelChoice = 'auto' | Accel
+
+/** How the machine starts: OVMF (UEFI) or QEMU's own loader for a kernel given on the command line. */
+export type FirmwareMode = 'uefi' | 'direct'
+
+export interface BootOptions {
+  /** Direct boot: a bzImage. */
+  kernel?: string
+  initrd?: string
+  /** Kernel command line for direct boot; `console=ttyS0` and `panic=-1` are added when absent. */
+  append?: string
+  /** A raw or qcow2 disk image with an EFI system partition; booted under OVMF, never written. */
+  disk?: string
+  /** A Unified Kernel Image (PE file); booted under OVMF from a throwaway ESP. */
+  uki?: string
+  /** Defaults: 'direct' for kernel boot, 'uefi' for disk and UKI (which need it). */
+  firmware?: FirmwareMode
+  /** OVMF overrides; otherwise the Debian/Fedora/Arch install paths are searched. */
+  firmwareCode?: string
+  firmwareVars?: string
+  /** Regular expression sources, matched in order against the serial console. */
+  expect: string[]
+  /** Regular expression sources that fail the boot as soon as one appears. */
+  failOn?: string[]
+  timeoutSeconds: number
+  accel: AccelChoice
+  memoryMiB?: number
+  /** Where the raw serial console is written; defaults to a new file in the OS temp directory. */
+  logFile?: string
+  /** Receives the console text as it arrives (control sequences removed), e.g. to show it on stderr. */
+  echo?: (chunk: string) => void
+  /** Called once, just before QEMU starts: what is about to run, for progress output. */
+  onStart?: (info: BootStart) => void
+  /** The QEMU binary; defaults to $STAGEX_QEMU or qemu-system-x86_64 on PATH. */
+  qemuBinary?: string
+}
+
+export interface BootStart {
+  accel: Accel
+  accelReason: string
+  logFile: string
+  qemuArgv: string[]
+}
+
+export type BootOutcome = 'passed' | 'failed' | 'panic' | 'timeout'
+
+export interface SeenExpectation {
+  pattern: string
+  /** Seconds from QEMU's start to the moment the text arrived. */
+  atSeconds: number
+}
+
+export interface AccelDecision {
+  accel: Accel
+  /** Why this accelerator: asked for, or what the KVM probe found. */
+  reason: string
+}
+
+export interface BootResult {
+  passed: boolean
+  outcome: BootOutcome
+  /** One sentence for a person: what ended the run. */
+  reason: string
+  seen: SeenExpectation[]
+  missing: string[]
+  /** Wall time of the QEMU run (the accelerator probe not included). */
+  seconds: number
+  accel: Accel
+  accelReason: string
+  logFile: string
+  /** The full command, binary first, to rerun by hand. */
+  qemuArgv: string[]
+  /** QEMU's pid, also its process group id; the group is gone when bootAndExpect returns. */
+  qemuPid: number
+  /** QEMU's exit status when it ended by itself; null when we stopped it. */
+  qemuExit: {code: number | null; signal: string | null} | null
+}
