@@ -10,7 +10,7 @@ import {backoffDelay, DEFAULT_RETRY, openRegistry, type RetryPolicy} from '../oc
 import {type ImageSource, type ResolvedImage, resolveImage} from '../oci/source.js'
 import type {Profile} from '../profile/types.js'
 import {type ContentStore, defaultStoreDir, openStore} from '../store/content-store.js'
-import {type LockedPackage, type LockFile, lockedEntryFor, lockedTopDigest, lockPathFor, readLock, tagMovedError} from './lock.js'
+import {type LockedPackage, type LockFile, lockedEntryFor, lockedTopDigest, lockPathFor, readLock, tagMovedError} from './lock-file.js'
 import {type OriginOptions, type PackageOrigin, type PackageRequest, packageRequests, sourceFor} from './packages.js'
 
 export interface FetchOptions extends OriginOptions {

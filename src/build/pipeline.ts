@@ -152,7 +152,7 @@ async function resolvePackages(profile: Profile, options: BuildOptions): Promise
     env: options.env,
     onEvent: (event) => {
       options.onFetch?.(event)
-      if (event.type === 'tag-moved')
+      if (event.type === 'tag-moved' && !options.onFetch)
         (options.progress ?? (() => {}))(`warning: ${event.identity}:${event.tag} moved from ${event.from} to ${event.to}`)
     },
   })

@@ -1,6 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {build, type BuildResult} from '../build/pipeline.js'
+import {fetchFlags} from '../cli/fetch-flags.js'
+import {fetchProgress} from '../cli/fetch-progress.js'
 
 export default class Build extends BaseCommand {
   static override summary = 'Build an appliance image from a profile: kernel, initramfs and build.json.'
@@ -12,10 +14,18 @@ compilers, checks the kernel's config against the profile's fragment, and writes
 The bytes depend only on the profile, the input digests, SOURCE_DATE_EPOCH and the tool version.
 SOURCE_DATE_EPOCH comes from --source-date-epoch, else the environment, else the profile, else 1.
 
-Exit codes: 0 built; 2 invalid profile or usage; 3 trust failure; 4 bad or unsafe input.`
+Images from a registry are fetched into the content store (--store, default
+$XDG_CACHE_HOME/stagex-image) and read from there; --offline uses only the store. --locked builds
+what <profile>.lock.json pins and fails when the profile disagrees with it (exit 2) or a tag has
+moved since (exit 3).
+
+Exit codes: 0 built; 2 invalid profile or usage; 3 trust failure or moved tag; 4 bad or unsafe input.`
   static override examples = [
     '<%= config.bin %> build profiles/minimal.yaml --out out/minimal',
     'SOURCE_DATE_EPOCH=1700000000 <%= config.bin %> build profiles/minimal.yaml --out out --json',
+    '<%= config.bin %> build profiles/minimal-registry.yaml --mirror 127.0.0.1:5000/stagex --locked --out out/minimal',
+    '<%= config.bin %> build profiles/minimal-registry.yaml --offline --store /var/cache/stagex --out out/minimal',
+    '<%= config.bin %> build profiles/minimal-registry.yaml --source oci:carry/minimal --out out/minimal',
   ]
   static override args = {
     profile: Args.string({description: 'profile YAML file', required: true}),
@@ -23,17 +33,31 @@ Exit codes: 0 built; 2 invalid profile or usage; 3 trust failure; 4 bad or unsaf
   static override flags = {
     out: Flags.string({char: 'o', description: 'output folder', default: 'out'}),
     'source-date-epoch': Flags.integer({description: 'timestamp every file is clamped to (seconds since 1970)', min: 0}),
+    ...fetchFlags,
+    locked: Flags.boolean({description: 'build what <profile>.lock.json pins; fail when the profile or a tag disagrees with it', default: false}),
   }
 
   async run(): Promise<BuildResult> {
     const {args, flags} = await this.parse(Build)
     const started = Date.now()
-    const result = await build({
-      profilePath: args.profile,
-      outDir: flags.out,
-      sourceDateEpoch: flags['source-date-epoch'],
-      progress: (message) => this.progress(message),
-    })
+    const fetch = fetchProgress(!this.jsonEnabled())
+    let result: BuildResult
+    try {
+      result = await build({
+        profilePath: args.profile,
+        outDir: flags.out,
+        sourceDateEpoch: flags['source-date-epoch'],
+        progress: (message) => this.progress(message),
+        store: flags.store,
+        offline: flags.offline,
+        locked: flags.locked,
+        mirror: flags.mirror,
+        source: flags.source,
+        onFetch: fetch.onEvent,
+      })
+    } finally {
+      fetch.done()
+    }
     if (!this.jsonEnabled()) {
       this.log(`built ${result.profile.name} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
       for (const output of result.outputs) this.log(`  ${output.kind.padEnd(10)} ${output.path}  sha256:${output.sha256}  ${output.size} bytes`)

@@ -1,0 +1,49 @@
+import {Args} from '@oclif/core'
+import {type LockResult, lockProfile} from '../build/lock.js'
+import {BaseCommand} from '../cli/base-command.js'
+import {fetchFlags} from '../cli/fetch-flags.js'
+import {fetchProgress} from '../cli/fetch-progress.js'
+
+export default class Lock extends BaseCommand {
+  static override summary = 'Resolve every package of a profile and write <profile>.lock.json.'
+  static override description = `Resolves each package's tag to its image index and linux/amd64 manifest and writes, next to
+the profile, <profile>.lock.json: for each package its canonical repository, tag, index digest,
+manifest digest, platform and size. Only indexes, manifests and configs are fetched.
+
+\`build --locked\` then builds exactly these images, and fails when the profile and the lock
+disagree or when a tag has moved since: a moved tag is reported, never followed.
+
+Exit codes: 0 lock written; 2 usage, invalid profile or unreachable registry; 4 bad input.`
+  static override examples = [
+    '<%= config.bin %> lock profiles/minimal-registry.yaml --mirror 127.0.0.1:5000/stagex',
+    '<%= config.bin %> lock profiles/minimal-registry.yaml --offline',
+  ]
+  static override args = {
+    profile: Args.string({description: 'profile YAML file', required: true}),
+  }
+  static override flags = {...fetchFlags}
+
+  async run(): Promise<LockResult> {
+    const {args, flags} = await this.parse(Lock)
+    const progress = fetchProgress(!this.jsonEnabled())
+    let result: LockResult
+    try {
+      result = await lockProfile({
+        profilePath: args.profile,
+        store: flags.store,
+        offline: flags.offline,
+        mirror: flags.mirror,
+        source: flags.source,
+        onEvent: progress.onEvent,
+      })
+    } finally {
+      progress.done()
+    }
+    if (!this.jsonEnabled()) {
+      this.log(`wrote ${result.lockPath}`)
+      for (const p of result.lock.packages)
+        this.log(`  ${p.name.padEnd(20)} ${p.repository}${p.tag ? `:${p.tag}` : ''}  ${p.manifestDigest}`)
+    }
+    return result
+  }
+}

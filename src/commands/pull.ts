@@ -1,0 +1,62 @@
+import {Args, Flags} from '@oclif/core'
+import {type PullResult, pull} from '../build/pull.js'
+import {BaseCommand} from '../cli/base-command.js'
+import {fetchFlags} from '../cli/fetch-flags.js'
+import {fetchProgress} from '../cli/fetch-progress.js'
+
+export default class Pull extends BaseCommand {
+  static override summary = 'Fetch every image of a profile into the content store, or export them as OCI layouts.'
+  static override description = `Resolves every package of PROFILE to its linux/amd64 manifest and downloads what the store
+does not hold yet. Every blob is checked against its sha256 while it streams and enters the store
+(blobs/sha256/<hex>) only through a temp file renamed after the digest matched.
+
+With --to oci:DIR, also writes each image as an OCI layout DIR/<package> to carry into an
+airgapped room; there, build with --source oci:DIR (or the profile's source: oci:DIR).
+
+Credentials come from $DOCKER_CONFIG/config.json (default ~/.docker/config.json), "auths" only.
+A tag that now names another image than the last pull saw is reported.
+
+Exit codes: 0 every image present; 2 usage, invalid profile, unreachable registry or refused
+credentials; 4 bad input (digest mismatch, corrupt manifest).`
+  static override examples = [
+    '<%= config.bin %> pull profiles/minimal-registry.yaml --mirror 127.0.0.1:5000/stagex',
+    '<%= config.bin %> pull profiles/minimal-registry.yaml --to oci:carry/minimal',
+    '<%= config.bin %> pull profiles/minimal-registry.yaml --store /var/cache/stagex --json',
+  ]
+  static override args = {
+    profile: Args.string({description: 'profile YAML file', required: true}),
+  }
+  static override flags = {
+    ...fetchFlags,
+    to: Flags.string({description: 'also write every image as an OCI layout DIR/<package>', helpValue: 'oci:DIR'}),
+    jobs: Flags.integer({description: 'parallel downloads', default: 4, min: 1, max: 32}),
+  }
+
+  async run(): Promise<PullResult> {
+    const {args, flags} = await this.parse(Pull)
+    const progress = fetchProgress(!this.jsonEnabled())
+    const started = Date.now()
+    let result: PullResult
+    try {
+      result = await pull({
+        profilePath: args.profile,
+        store: flags.store,
+        offline: flags.offline,
+        mirror: flags.mirror,
+        source: flags.source,
+        to: flags.to,
+        jobs: flags.jobs,
+        onEvent: progress.onEvent,
+      })
+    } finally {
+      progress.done()
+    }
+    if (!this.jsonEnabled()) {
+      this.log(`pulled ${result.images.length} images of ${result.profile.name} in ${((Date.now() - started) / 1000).toFixed(1)} s${result.store ? ` into ${result.store}` : ''}`)
+      for (const image of result.images)
+        this.log(`  ${image.name.padEnd(20)} ${image.identity}${image.tag ? `:${image.tag}` : ''}  ${image.manifestDigest}`)
+      if (result.exported) this.log(`exported as OCI layouts to ${result.exported}`)
+    }
+    return result
+  }
+}
