@@ -7,13 +7,13 @@ import {profileError} from '../errors.js'
 import type {ImageSource, ResolvedImage} from '../oci/source.js'
 import {loadProfile} from '../profile/load.js'
 import type {Profile} from '../profile/types.js'
-import {writeInitramfs} from '../image/initramfs.js'
+import {writeImageOutputs} from '../image/outputs.js'
 import {type KernelFiles, checkKernelConfig, describeMismatches, kernelFilesOf} from '../kernel/package.js'
 import {treeDigest} from '../rootfs/digest.js'
 import {type FlattenReport, flattenInto} from '../rootfs/flatten.js'
 import {shapeTree} from '../rootfs/shape.js'
 import {createTree, type Tree} from '../rootfs/tree.js'
-import {copyFileAtomically, writeFileAtomically} from '../store/atomic.js'
+import {writeFileAtomically} from '../store/atomic.js'
 import {openSpool, type Spool} from '../store/spool.js'
 import {TOOL_VERSION} from '../version.js'
 import {type FetchEvent, fetchPackages} from './fetch.js'
@@ -96,15 +96,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
           describeMismatches(check, profile.relativePath(profile.kernel.config!)),
       )
 
-    progress('initrd: writing the initramfs')
-    const initrdName = profile.initramfs.compression === 'gzip' ? 'initramfs.cpio.gz' : 'initramfs.cpio'
-    const initrd = await writeInitramfs(tree, sourceDateEpoch, profile.initramfs.compression, join(outDir, initrdName))
-    const kernelOut = await copyFileAtomically(kernel.image.path, join(outDir, 'vmlinuz'))
-
-    const outputs: BuildOutput[] = [
-      {kind: 'kernel', path: join(outDir, 'vmlinuz'), size: kernelOut.size, sha256: kernelOut.sha256},
-      {kind: 'initramfs', path: initrd.path, size: initrd.size, sha256: initrd.sha256},
-    ]
+    const image = await writeImageOutputs({profile, tree, kernel, outDir, sourceDateEpoch, progress})
+    const outputs: BuildOutput[] = image.outputs
     const record: BuildRecord = {
       schema: BUILD_RECORD_SCHEMA,
       tool: {name: 'stagex-image', version: TOOL_VERSION},
@@ -121,14 +114,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
           fragmentChecked: check.required,
           cmdline: profile.kernel.cmdline,
         },
-        initramfs: {
-          sha256: initrd.sha256,
-          size: initrd.size,
-          uncompressedSha256: initrd.uncompressedSha256,
-          uncompressedSize: initrd.uncompressedSize,
-          compression: initrd.compression,
-          entries: initrd.entries,
-        },
+        ...image.stages,
       },
       outputs: Object.fromEntries(outputs.map((o) => [o.kind, {file: o.path.slice(outDir.length + 1), size: o.size, sha256: o.sha256}])),
     }
