@@ -1,20 +1,28 @@
 // Applying one layer (an uncompressed tar stream) to the tree, with OCI whiteout semantics:
-//  - ".wh.NAME" deletes NAME (a file, a link, or a whole directory tree) from LOWER layers only;
-//  - "DIR/.wh..wh..opq" hides every lower child of DIR; DIR itself and this layer's entries stay;
-//  - both act as if they came first in the layer, whatever the tar order (a same-layer entry survives);
-//  - ".wh." alone, ".wh.." and ".wh..." are refused; a directory named ".wh.x/" is not a whiteout.
-// Device nodes (character and block) are not taken from layers: they are dropped and reported.
-// Path rules are in paths.ts.
+//  - ".wh.NAME" deletes NAME (a file, a symlink itself, or a whole directory tree) from LOWER layers only;
+//  - "DIR/.wh..wh..opq" hides every lower child of DIR; DIR itself stays ("./.wh..wh..opq" clears the root);
+//  - both are applied before the layer's other entries, whatever the tar order, so an entry of the same
+//    layer always survives, and its missing parents are created afresh (umoci MissingUpperAncestor);
+//  - a whiteout's parent is resolved like any path (paths.ts rule 3) against the lower tree; a whiteout
+//    of something absent is a no-op: it creates no parent and changes no metadata (not even the parent's);
+//  - ".wh." alone, ".wh..", ".wh..." and ".wh..wh.x" other than the opaque marker are refused;
+//    a directory entry named ".wh.x/", or a ".wh.x" directory component, is not a whiteout.
+// Entries replace what is at their path (a directory over a directory only updates its metadata).
+// Hardlinks share one Inode: the link's own header (mode, uid, gid, mtime) is ignored.
+// Device nodes (character and block) are not taken from layers: they are dropped and reported, and so
+// are hardlinks to them.
+// The root's own entry ("./") only sets the root's metadata. Path rules are in paths.ts.
 import type {Readable} from 'node:stream'
 import {extract, type Header as Headers} from 'tar-stream'
 
 import {badInputError} from '../errors.js'
 import type {Spool} from '../store/spool.js'
-import {normalizeEntryName, resolveFully, resolveParent} from './paths.js'
-import {type Inode, type Tree, ROOT, baseName, isUnder, parentOf, putInode, removeSubtree} from './tree.js'
+import {normalizeEntryName, resolveFully, resolveLinkTarget, resolveParent} from './paths.js'
+import {type ContentRef, type Inode, type Tree, ROOT, baseName, isUnder, parentOf, putInode, removeSubtree} from './tree.js'
 
 const WHITEOUT_PREFIX = '.wh.'
 const OPAQUE_MARKER = '.wh..wh..opq'
+const KNOWN_TYPES = new Set(['directory', 'file', 'contiguous-file', 'symlink', 'link', 'fifo', 'character-device', 'block-device'])
 
 export interface LayerReport {
   entries: number
@@ -30,90 +38,54 @@ export interface LayerContext {
   spool: Spool
 }
 
+interface Whiteout {
+  where: string
+  /** The directory the marker sits in, root-relative and not yet resolved. */
+  dir: string
+  /** The name it hides, or undefined for the opaque marker. */
+  hidden?: string
+}
+
+interface Pending {
+  where: string
+  name: string
+  header: Headers
+  content?: ContentRef
+}
+
 export async function applyLayer(tree: Tree, tar: Readable, context: LayerContext): Promise<LayerReport> {
   const report: LayerReport = {entries: 0, files: 0, bytes: 0, whiteouts: 0, droppedDevices: []}
-  /** Paths this layer wrote: whiteouts never remove them. */
-  const addedHere = new Set<string>()
-  const keep = (p: string) => addedHere.has(p)
+  const whiteouts: Whiteout[] = []
+  const pending: Pending[] = []
   const parser = extract()
   tar.on('error', (error) => parser.destroy(error))
   tar.pipe(parser)
 
+  // First read the whole layer: file bytes go to the spool, headers (metadata only) are kept, so the
+  // whiteouts can be applied before everything else, as the image spec asks.
   try {
     for await (const entry of parser) {
       const header = entry.header
       const where = `${context.what}: "${header.name}"`
       report.entries++
       const name = normalizeEntryName(header.name, context.what)
-      if (name === ROOT) {
-        // The root's own entry ("./"): only its metadata matters.
-        if (header.type === 'directory') putInode(tree, ROOT, dirInode(header))
-        entry.resume()
-        continue
-      }
+      if (!KNOWN_TYPES.has(header.type ?? '')) throw badInputError(`${where}: unsupported tar entry type "${header.type}"`)
       const base = baseName(name)
-
-      if (base.startsWith(WHITEOUT_PREFIX) && header.type !== 'directory') {
+      if (name !== ROOT && base.startsWith(WHITEOUT_PREFIX) && header.type !== 'directory') {
         entry.resume()
         report.whiteouts++
-        const parent = resolveFully(tree, parentOf(name), where)
-        if (base === OPAQUE_MARKER) {
-          for (const p of [...tree.entries.keys()]) if (isUnder(p, parent) && p !== parent && !keep(p)) tree.entries.delete(p)
-          continue
-        }
-        const hidden = base.slice(WHITEOUT_PREFIX.length)
-        if (hidden === '' || hidden === '.' || hidden === '..' || hidden.startsWith(WHITEOUT_PREFIX))
-          throw badInputError(`${where}: invalid whiteout name`)
-        const target = parent === ROOT ? hidden : `${parent}/${hidden}`
-        removeSubtree(tree, target, keep)
+        whiteouts.push(whiteoutOf(name, base, where))
         continue
       }
-
-      const path = resolveParent(tree, name, where)
-      if (path === ROOT) throw badInputError(`${where}: entry resolves to the image root`)
-      addedHere.add(path)
-      switch (header.type) {
-        case 'directory':
-          putInode(tree, path, dirInode(header))
-          entry.resume()
-          break
-        case 'file':
-        case 'contiguous-file': {
-          const content = await context.spool.putStream(entry as AsyncIterable<Uint8Array>, header.size ?? 0, where)
-          putInode(tree, path, {...baseInode(header, 'file'), content})
-          report.files++
-          report.bytes += content.size
-          break
-        }
-        case 'symlink':
-          if (!header.linkname) throw badInputError(`${where}: symlink with an empty target`)
-          putInode(tree, path, {...baseInode(header, 'symlink'), target: header.linkname})
-          entry.resume()
-          break
-        case 'link': {
-          entry.resume()
-          const sourceName = normalizeEntryName(header.linkname ?? '', `${where} (hardlink target)`)
-          const source = resolveParent(tree, sourceName, where)
-          const inode = tree.entries.get(source)
-          if (!inode) throw badInputError(`${where}: hardlink to "${header.linkname}", which does not exist`)
-          if (inode.type === 'dir') throw badInputError(`${where}: hardlink to a directory ("${header.linkname}")`)
-          if (source !== path) putInode(tree, path, inode)
-          break
-        }
-        case 'fifo':
-          putInode(tree, path, baseInode(header, 'fifo'))
-          entry.resume()
-          break
-        case 'character-device':
-        case 'block-device':
-          report.droppedDevices.push(path)
-          addedHere.delete(path)
-          entry.resume()
-          break
-        default:
-          entry.resume()
-          throw badInputError(`${where}: unsupported tar entry type "${header.type}"`)
+      if (header.type === 'file' || header.type === 'contiguous-file') {
+        const content = await context.spool.putStream(entry as AsyncIterable<Uint8Array>, header.size ?? 0, where)
+        pending.push({where, name, header, content})
+        report.files++
+        report.bytes += content.size
+        continue
       }
+      entry.resume()
+      pending.push({where, name, header})
     }
   } catch (error) {
     parser.destroy()
@@ -121,7 +93,72 @@ export async function applyLayer(tree: Tree, tar: Readable, context: LayerContex
     if ((error as {exitCode?: number}).exitCode) throw error
     throw badInputError(`${context.what}: corrupt layer (${(error as Error).message})`)
   }
+
+  for (const whiteout of whiteouts) applyWhiteout(tree, whiteout)
+  for (const entry of pending) applyEntry(tree, entry, report)
   return report
+}
+
+function whiteoutOf(name: string, base: string, where: string): Whiteout {
+  const dir = parentOf(name)
+  if (base === OPAQUE_MARKER) return {where, dir}
+  const hidden = base.slice(WHITEOUT_PREFIX.length)
+  if (hidden === '' || hidden === '.' || hidden === '..' || hidden.startsWith(WHITEOUT_PREFIX))
+    throw badInputError(`${where}: invalid whiteout name (".wh." must be followed by the name of what it deletes)`)
+  return {where, dir, hidden}
+}
+
+function applyWhiteout(tree: Tree, {where, dir, hidden}: Whiteout): void {
+  const parent = resolveFully(tree, dir, where)
+  if (hidden === undefined) {
+    for (const p of [...tree.entries.keys()]) if (isUnder(p, parent)) tree.entries.delete(p)
+    return
+  }
+  removeSubtree(tree, parent === ROOT ? hidden : `${parent}/${hidden}`)
+}
+
+function applyEntry(tree: Tree, {where, name, header, content}: Pending, report: LayerReport): void {
+  if (name === ROOT) {
+    // The root's own entry ("./"): only its metadata matters.
+    if (header.type !== 'directory') throw badInputError(`${where}: a ${header.type} entry names the image root`)
+    putInode(tree, ROOT, baseInode(header, 'dir'))
+    return
+  }
+  const path = resolveParent(tree, name, where)
+  if (path === ROOT) throw badInputError(`${where}: entry resolves to the image root`)
+  switch (header.type) {
+    case 'directory':
+      putInode(tree, path, baseInode(header, 'dir'))
+      break
+    case 'file':
+    case 'contiguous-file':
+      putInode(tree, path, {...baseInode(header, 'file'), content})
+      break
+    case 'symlink':
+      if (!header.linkname) throw badInputError(`${where}: symlink with an empty target`)
+      putInode(tree, path, {...baseInode(header, 'symlink'), target: header.linkname})
+      break
+    case 'link': {
+      const source = resolveLinkTarget(tree, header.linkname ?? '', where)
+      const inode = tree.entries.get(source)
+      // A link to a device node this layer dropped is dropped with it, not refused.
+      if (!inode && report.droppedDevices.includes(source)) {
+        report.droppedDevices.push(path)
+        break
+      }
+      if (!inode) throw badInputError(`${where}: hardlink to "${header.linkname}", which does not exist`)
+      if (inode.type === 'dir') throw badInputError(`${where}: hardlink to a directory ("${header.linkname}")`)
+      if (source !== path) putInode(tree, path, inode)
+      break
+    }
+    case 'fifo':
+      putInode(tree, path, baseInode(header, 'fifo'))
+      break
+    case 'character-device':
+    case 'block-device':
+      report.droppedDevices.push(path)
+      break
+  }
 }
 
 function baseInode(header: Headers, type: Inode['type']): Inode {
@@ -135,10 +172,6 @@ function baseInode(header: Headers, type: Inode['type']): Inode {
   const xattrs = xattrsOf(header)
   if (xattrs) inode.xattrs = xattrs
   return inode
-}
-
-function dirInode(header: Headers): Inode {
-  return baseInode(header, 'dir')
 }
 
 function xattrsOf(header: Headers): Record<string, Uint8Array> | undefined {

@@ -55,11 +55,11 @@ export function compareUtf8(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
 }
 
-/** Removes a path and, for a directory, everything below it; `keep` spares paths (and their parents' links). */
-export function removeSubtree(tree: Tree, path: string, keep?: (p: string) => boolean): void {
+/** Removes a path and, for a directory, everything below it (never the root itself). */
+export function removeSubtree(tree: Tree, path: string): void {
   for (const p of [...tree.entries.keys()]) {
     if (p === ROOT) continue
-    if ((p === path || isUnder(p, path)) && !keep?.(p)) tree.entries.delete(p)
+    if (p === path || isUnder(p, path)) tree.entries.delete(p)
   }
 }
 
