@@ -4,7 +4,9 @@
 //  - both are applied before the layer's other entries, whatever the tar order, so an entry of the same
 //    layer always survives, and its missing parents are created afresh (umoci MissingUpperAncestor);
 //  - a whiteout's parent is resolved like any path (paths.ts rule 3) against the lower tree; a whiteout
-//    of something absent is a no-op: it creates no parent and changes no metadata (not even the parent's);
+//    of something absent is a no-op: it creates no parent and changes no metadata (not even the parent's).
+//    So "d/.wh.x" removes etc/x when the lower d -> /etc, even if this layer also turns d into a directory
+//    (containerd does the same when the whiteout comes first in the tar; we do it whatever the order);
 //  - ".wh." alone, ".wh..", ".wh..." and ".wh..wh.x" other than the opaque marker are refused;
 //    a directory entry named ".wh.x/", or a ".wh.x" directory component, is not a whiteout.
 // Entries replace what is at their path (a directory over a directory only updates its metadata).
