@@ -125,11 +125,16 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
   const documents = new Map<Digest, Buffer>()
 
   /** Sends a request with retries (network errors, 5xx, 429) and answers 401 challenges once each. */
-  async function request(url: URL, headers: Record<string, string>, auth: Authenticator | undefined, authOrigin: string): Promise<Response> {
+  async function request(
+    url: URL,
+    headers: Record<string, string>,
+    auth: Pick<Authenticator, 'header'> & Partial<Pick<Authenticator, 'answer'>>,
+    authOrigin: string,
+  ): Promise<Response> {
     for (let attempt = 1; ; attempt++) {
       let response: Response
       try {
-        response = await fetchFollowingRedirects(url, {headers}, auth?.header(), authOrigin)
+        response = await fetchFollowingRedirects(url, {headers}, auth.header(), authOrigin)
       } catch (error) {
         if (attempt >= retry.attempts)
           throw usageError(
@@ -139,7 +144,8 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
         await sleep(backoffDelay(retry, attempt))
         continue
       }
-      if (response.status === 401 && auth) {
+      // Without a way to answer (a token request), the caller reads the 401 itself.
+      if (response.status === 401 && auth.answer) {
         const challenge = response.headers.get('www-authenticate')
         await response.body?.cancel()
         if (await auth.answer(challenge, scope)) {
@@ -167,8 +173,7 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
     // Token requests get the same retries; their Authorization (basic) goes only to the realm's origin.
     fetchToken: (url, headers) => {
       const {authorization, ...rest} = headers
-      const tokenAuth: Authenticator = {header: () => authorization, answer: async () => false}
-      return request(url, rest, tokenAuth, url.origin)
+      return request(url, rest, {header: () => authorization}, url.origin)
     },
   })
 
