@@ -99,9 +99,10 @@ export async function openStore(path: string): Promise<ContentStore> {
     },
 
     async readTag(identity, tag) {
+      const path = tagPath(identity, tag)
       let text: string
       try {
-        text = await readFile(tagPath(identity, tag), 'utf8')
+        text = await readFile(path, 'utf8')
       } catch {
         return undefined
       }
