@@ -120,8 +120,9 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
 
   const logFile = resolve(options.logFile ?? defaultLogFile())
   const log = await openLog(logFile)
-  const runDir = await mkdtemp(join(tmpdir(), 'stagex-boot-'))
+  let runDir: string | undefined
   try {
+    runDir = await mkdtemp(join(tmpdir(), 'stagex-boot-'))
     const plan: QemuPlan = {
       accel: accel.accel,
       memoryMiB: options.memoryMiB ?? DEFAULT_MEMORY_MIB,
@@ -208,6 +209,6 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
     }
   } finally {
     await closeLog(log)
-    await rm(runDir, {recursive: true, force: true})
+    if (runDir) await rm(runDir, {recursive: true, force: true})
   }
 }

@@ -55,6 +55,17 @@ function signalPromise<T>(): {promise: Promise<T>; resolve: (value: T) => void} 
 
 const sleep = (seconds: number) => new Promise<void>((r) => setTimeout(r, seconds * 1000))
 
+/** True if `promise` settles within `seconds`. Clears its timer, so a caller's process can exit at once. */
+async function settlesWithin(promise: Promise<unknown>, seconds: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), seconds * 1000)))
+  try {
+    return await Promise.race([promise.then(() => true), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 export async function runQemu(options: QemuRunOptions): Promise<QemuRunEnd> {
   const graceSeconds = options.graceSeconds ?? 3
   const started = performance.now()
@@ -134,7 +145,7 @@ export async function runQemu(options: QemuRunOptions): Promise<QemuRunEnd> {
     signalGroup(pid, 'SIGKILL')
     await waitForGroupToVanish(pid, 2)
     // Let the last console bytes drain into onConsole, but never wait on a pipe held open forever.
-    await Promise.race([closed.promise, sleep(2)])
+    await settlesWithin(closed.promise, 2)
     child.stdout!.destroy()
     child.stderr!.destroy()
     untrackGroup(pid)
@@ -152,9 +163,8 @@ async function waitForGroupToVanish(pgid: number, seconds: number): Promise<void
 /** SIGTERM lets QEMU close its files; SIGKILL follows if it has not exited within the grace period. */
 async function stopGroup(pid: number, exited: Promise<unknown>, graceSeconds: number): Promise<void> {
   signalGroup(pid, 'SIGTERM')
-  const gone = await Promise.race([exited.then(() => true), sleep(graceSeconds).then(() => false)])
-  if (gone) return
+  if (await settlesWithin(exited, graceSeconds)) return
   signalGroup(pid, 'SIGKILL')
   // A process in uninterruptible sleep may take a moment even after SIGKILL.
-  await Promise.race([exited, sleep(graceSeconds)])
+  await settlesWithin(exited, graceSeconds)
 }

@@ -1,12 +1,21 @@
 // End to end: the `boot` command against the real Debian kernel and a busybox initramfs, under TCG.
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
+import {createHash} from 'node:crypto'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {liveGroupMembers} from '../../src/qemu/process-group.js'
 import type {BootResult} from '../../src/qemu/types.js'
-import {buildTestInitramfs, ensureTestKernel, processesMentioning, PROJECT_ROOT} from '../helpers/boot-fixtures.js'
+import {
+  buildTestFatDisk,
+  buildTestInitramfs,
+  buildTestUki,
+  ensureTestKernel,
+  processesMentioning,
+  PROJECT_ROOT,
+  uefiFixturesMissing,
+} from '../helpers/boot-fixtures.js'
 
 interface CliRun {
   status: number | null
@@ -15,10 +24,10 @@ interface CliRun {
   seconds: number
 }
 
-/** Runs the CLI from the sources; `whileRunning` may act on the live child (e.g. interrupt it). */
+/** Runs `stagex-image ...` from the sources; `whileRunning` may act on the live child (e.g. interrupt it). */
 function runCli(args: string[], whileRunning?: (child: ReturnType<typeof spawn>) => void): Promise<CliRun> {
   const started = Date.now()
-  const child = spawn('node', ['--import', 'tsx', 'bin/dev.js', ...args], {cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe']})
+  const child = spawn('node', ['--import', 'tsx', 'test/helpers/run-command-from-source.ts', ...args], {cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe']})
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (c) => (stdout += c))
@@ -117,6 +126,37 @@ describe('e2e: boot (QEMU, TCG)', function () {
     const result = bootResultOf(run)
     assert.equal(result.accel, 'tcg')
     assert.match(result.accelReason, /^auto: .*using tcg$/)
+  })
+
+  describe('under OVMF', () => {
+    let uki = ''
+    before(function () {
+      const missing = uefiFixturesMissing()
+      if (missing) {
+        console.log(`      skipping UEFI boots: ${missing}`)
+        this.skip()
+      }
+      uki = buildTestUki(work, kernel, initrd, 'console=ttyS0 panic=-1 stagex.test=ok')
+    })
+
+    it('boots a UKI from a throwaway ESP (exit 0)', async () => {
+      const run = await runCli(['boot', uki, '--accel', 'tcg', '--expect', 'STAGEX-BOOT-OK', '--timeout', '60', '--json'])
+      assert.equal(run.status, 0, run.stderr)
+      const result = bootResultOf(run)
+      assert.ok(result.qemuArgv.some((a) => a.includes('if=pflash')))
+      assert.ok(result.qemuArgv.some((a) => a.includes('file=fat:')))
+      console.log(`      UKI: marker seen after ${result.seen[0].atSeconds.toFixed(1)}s under TCG`)
+    })
+
+    it('boots a disk image without writing to it (exit 0)', async () => {
+      const disk = buildTestFatDisk(work, uki)
+      const digest = () => createHash('sha256').update(readFileSync(disk)).digest('hex')
+      const before = digest()
+      const run = await runCli(['boot', disk, '--accel', 'tcg', '--expect', 'STAGEX-BOOT-OK', '--timeout', '60', '--json'])
+      assert.equal(run.status, 0, run.stderr)
+      assert.ok(bootResultOf(run).qemuArgv.some((a) => a.includes('snapshot=on')))
+      assert.equal(digest(), before)
+    })
   })
 
   it('kills QEMU when the command itself is interrupted (SIGINT)', async () => {

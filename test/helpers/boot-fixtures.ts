@@ -56,6 +56,51 @@ export function buildTestInitramfs(dir: string): string {
   return archive
 }
 
+export const SYSTEMD_EFI_STUB = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub'
+
+const hostTool = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0
+
+/** Why UEFI fixtures cannot be built here, or undefined when they can. */
+export function uefiFixturesMissing(): string | undefined {
+  if (!existsSync(SYSTEMD_EFI_STUB)) return `no EFI stub at ${SYSTEMD_EFI_STUB} (systemd-boot-efi)`
+  for (const tool of ['objcopy', 'mkfs.vfat', 'mcopy', 'mmd']) if (!hostTool(tool)) return `${tool} is not installed`
+  return undefined
+}
+
+function run(command: string, args: string[]): void {
+  const result = spawnSync(command, args)
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr.toString()}`)
+}
+
+/**
+ * `<dir>/test-uki.efi`: systemd's EFI stub with the kernel, initrd and command line added as
+ * sections by the host's objcopy. A stand-in for our own UKI writer, to test booting a UKI.
+ */
+export function buildTestUki(dir: string, kernel: string, initrd: string, cmdline: string): string {
+  writeFileSync(join(dir, 'uki-cmdline'), cmdline)
+  writeFileSync(join(dir, 'uki-os-release'), 'ID=stagex-test\nNAME="stagex boot test"\n')
+  const uki = join(dir, 'test-uki.efi')
+  // Section addresses above the stub's own (which end below 0x20000), as systemd's docs lay them out.
+  run('objcopy', [
+    ...['--add-section', `.osrel=${join(dir, 'uki-os-release')}`, '--change-section-vma', '.osrel=0x20000'],
+    ...['--add-section', `.cmdline=${join(dir, 'uki-cmdline')}`, '--change-section-vma', '.cmdline=0x30000'],
+    ...['--add-section', `.linux=${kernel}`, '--change-section-vma', '.linux=0x2000000'],
+    ...['--add-section', `.initrd=${initrd}`, '--change-section-vma', '.initrd=0x3000000'],
+    SYSTEMD_EFI_STUB,
+    uki,
+  ])
+  return uki
+}
+
+/** `<dir>/test-disk.img`: a partitionless FAT32 disk holding `efiBinary` as EFI/BOOT/BOOTX64.EFI. */
+export function buildTestFatDisk(dir: string, efiBinary: string): string {
+  const disk = join(dir, 'test-disk.img')
+  run('mkfs.vfat', ['-C', '-F', '32', '-n', 'STAGEXTEST', disk, String(64 * 1024)])
+  run('mmd', ['-i', disk, '::/EFI', '::/EFI/BOOT'])
+  run('mcopy', ['-i', disk, efiBinary, '::/EFI/BOOT/BOOTX64.EFI'])
+  return disk
+}
+
 /** Pids of running processes whose command line contains `text` (e.g. a test's own temp dir). */
 export function processesMentioning(text: string): number[] {
   const pids: number[] = []
