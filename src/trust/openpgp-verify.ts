@@ -9,6 +9,7 @@
 // expired before it signed does not.
 import * as openpgp from 'openpgp'
 import {copiesOf, fingerprintOf, type Keyring, keysWithKeyId} from './keyring.js'
+import {parseV3SignaturePacket, type V3Signature, verifyV3RsaSignature} from './openpgp-v3.js'
 import {refuse, SignatureRefusal} from './refusal.js'
 
 export interface VerifiedSignature {
@@ -57,12 +58,26 @@ async function parseMessage(bytes: Uint8Array): Promise<openpgp.Message<Uint8Arr
   }
 }
 
+/** What a well-formed message holds: a v4/v6 signature openpgp.js reads, or a v3 one it cannot (see openpgp-v3.ts). */
+type MessageShape =
+  | {version: 'current'; keyID: openpgp.KeyID}
+  | {version: 3; signature: V3Signature; document: Uint8Array; onePass?: OnePass}
+
+/** The fields of a one-pass signature packet that must agree with the signature it announces. */
+interface OnePass {
+  issuerKeyID: openpgp.KeyID
+  signatureType: number
+  hashAlgorithm: number
+  publicKeyAlgorithm: number
+}
+
 /**
  * Reads the whole message once, before any verification, and checks its shape: one compressed
  * packet or none; inside, only one-pass signature, literal data and signature packets; exactly one
- * literal data packet and exactly one signature. Returns the signer's key ID.
+ * literal data packet and exactly one signature. Returns the signer's key ID, or, for a v3
+ * signature packet openpgp.js could not parse, the parsed packet and the signed document.
  */
-async function checkMessageShape(bytes: Uint8Array): Promise<openpgp.KeyID> {
+async function checkMessageShape(bytes: Uint8Array): Promise<MessageShape> {
   const message = await parseMessage(bytes)
   const outer = tagsOf(message.packets)
   if (outer.includes(openpgp.enums.packet.compressedData) && outer.length !== 1)
@@ -82,8 +97,7 @@ async function checkMessageShape(bytes: Uint8Array): Promise<openpgp.KeyID> {
   }
   const inner = tagsOf(packets)
   for (const tag of inner) {
-    if (tag === -openpgp.enums.packet.signature)
-      refuse('openpgp', 'unsupported signature packet version (openpgp.js reads v4 and v6 signatures; v3 is deprecated)')
+    if (tag === -openpgp.enums.packet.signature) continue // maybe v3: read below
     if (tag < 0) refuse('openpgp', `unsupported or malformed packet (tag ${-tag})`)
     if (!ALLOWED_TAGS.has(tag)) {
       const name = openpgp.enums.read(openpgp.enums.packet, tag) ?? `tag ${tag}`
@@ -93,12 +107,22 @@ async function checkMessageShape(bytes: Uint8Array): Promise<openpgp.KeyID> {
   const count = (wanted: number) => inner.filter((tag) => tag === wanted).length
   const literals = count(openpgp.enums.packet.literalData)
   if (literals !== 1) refuse('openpgp', `a signed message holds exactly one literal data packet, this one ${literals}`)
-  const signatures = count(openpgp.enums.packet.signature)
+  const signatures = count(openpgp.enums.packet.signature) + count(-openpgp.enums.packet.signature)
   if (signatures === 0) refuse('openpgp', 'not signed: the message holds no signature packet')
   if (signatures > 1 || count(openpgp.enums.packet.onePassSignature) > 1)
     refuse('openpgp', `expected exactly one signature, found ${signatures}`)
+  const unparsed = packets.find((packet) => packet instanceof openpgp.UnparseablePacket) as openpgp.UnparseablePacket | undefined
+  if (unparsed) {
+    // openpgp.js reads v4 and v6 signatures only; a v3 one is verified by openpgp-v3.ts.
+    const signature = parseV3SignaturePacket(unparsed.write())
+    const literal = packets.find((packet) => packet instanceof openpgp.LiteralDataPacket) as unknown as {getBytes(): unknown}
+    const document = literal.getBytes()
+    if (!(document instanceof Uint8Array)) return refuse('openpgp', 'cannot read the literal data of a v3-signed message')
+    const onePass = packets.find((packet) => packet instanceof openpgp.OnePassSignaturePacket) as unknown as OnePass | undefined
+    return {version: 3, signature, document, onePass}
+  }
   const signature = packets.find((packet) => packet instanceof openpgp.SignaturePacket) as openpgp.SignaturePacket
-  return signature.issuerKeyID
+  return {version: 'current', keyID: signature.issuerKeyID}
 }
 
 async function verifyWith(
@@ -131,8 +155,17 @@ async function verifyWith(
   if (!signingKey) return refuse('openpgp', 'signing key vanished from the keyring')
   if (packet.issuerFingerprint && Buffer.from(packet.issuerFingerprint).toString('hex').toUpperCase() !== fingerprintOf(signingKey))
     refuse('openpgp', 'issuer fingerprint subpacket does not match the signing key')
-  // Revoked now, in any copy of the key the keyring holds? (Hard revocations also reach back in time
-  // through openpgp.js's own check; this adds soft ones and revocations found in other copies.)
+  await checkNotRevokedNow(key, signingKey, keyring, now)
+  return verifiedBy(key, signingKey, result.data, created)
+}
+
+type AnyKey = openpgp.PublicKey | openpgp.Subkey
+
+/**
+ * Revoked now, in any copy of the key the keyring holds? (Hard revocations also reach back in time
+ * through openpgp.js's own check; this adds soft ones and revocations found in other copies.)
+ */
+async function checkNotRevokedNow(key: openpgp.PublicKey, signingKey: AnyKey, keyring: Keyring, now: Date): Promise<void> {
   for (const copy of copiesOf(keyring, fingerprintOf(key))) {
     if (await copy.isRevoked(undefined, undefined, now)) refuse('openpgp', `primary key ${fingerprintOf(key)} is revoked`)
     if (signingKey instanceof openpgp.Subkey) {
@@ -142,20 +175,56 @@ async function verifyWith(
       }
     }
   }
+}
 
+async function verifiedBy(key: openpgp.PublicKey, signingKey: AnyKey, payload: Uint8Array, created: Date): Promise<VerifiedSignature> {
   let userId: string | undefined
   try {
     userId = (await key.getPrimaryUser(created)).user.userID?.userID
   } catch {
     userId = key.getUserIDs()[0]
   }
-  return {
-    payload: result.data,
-    primaryFingerprint: fingerprintOf(key),
-    signingKeyFingerprint: fingerprintOf(signingKey),
-    userId,
-    created,
+  return {payload, primaryFingerprint: fingerprintOf(key), signingKeyFingerprint: fingerprintOf(signingKey), userId, created}
+}
+
+/**
+ * A v3 signature (see openpgp-v3.ts), under the rules openpgp.js applies to v4 ones: a binary
+ * document signature, not made in the future, by a key not newer than the signature, that (with its
+ * primary) was a valid signing key when it signed and is not revoked now. v3 signatures cannot expire.
+ */
+async function verifyV3With(
+  key: openpgp.PublicKey,
+  keyring: Keyring,
+  shape: Extract<MessageShape, {version: 3}>,
+  now: Date,
+): Promise<VerifiedSignature> {
+  const {signature, document, onePass} = shape
+  if (signature.signatureType !== openpgp.enums.signature.binary)
+    refuse('openpgp', `signature type ${signature.signatureType}; only binary-document signatures (0x00) are accepted`)
+  if (onePass) {
+    const same =
+      onePass.issuerKeyID.toHex().toUpperCase() === signature.issuerKeyId &&
+      onePass.signatureType === signature.signatureType &&
+      onePass.hashAlgorithm === signature.hashAlgorithm &&
+      onePass.publicKeyAlgorithm === signature.publicKeyAlgorithm
+    if (!same) refuse('openpgp', 'the one-pass signature packet does not match the signature packet')
   }
+  if (signature.created.getTime() > now.getTime()) refuse('openpgp', `signature creation time ${signature.created.toISOString()} is in the future`)
+  const signingKey = key.getKeys().find((k) => k.getKeyID().toHex().toUpperCase() === signature.issuerKeyId)
+  if (!signingKey) return refuse('openpgp', 'signing key vanished from the keyring')
+  const keyPacket = signingKey.keyPacket as unknown as {algorithm: number; publicParams: {n?: Uint8Array; e?: Uint8Array}}
+  if (keyPacket.algorithm !== signature.publicKeyAlgorithm || !keyPacket.publicParams.n || !keyPacket.publicParams.e)
+    refuse('openpgp', `signature verification failed: key ${fingerprintOf(signingKey)} is not the RSA key the v3 signature names`)
+  verifyV3RsaSignature(signature, document, {n: keyPacket.publicParams.n!, e: keyPacket.publicParams.e!})
+  if (signingKey.getCreationTime() > signature.created) refuse('openpgp', 'Key is newer than the signature')
+  try {
+    // As openpgp.js does for v4: the key (and its primary) must have been a valid signing key when it signed.
+    await key.getSigningKey(signingKey.getKeyID(), signature.created)
+  } catch (error) {
+    return refuse('openpgp', errorText(error))
+  }
+  await checkNotRevokedNow(key, signingKey, keyring, now)
+  return verifiedBy(key, signingKey, document, signature.created)
 }
 
 /**
@@ -168,13 +237,17 @@ export async function verifySignedMessage(
   options: VerifyOptions = {},
 ): Promise<VerifiedSignature> {
   const now = options.now ?? new Date()
-  const keyID = await checkMessageShape(bytes)
-  const candidates = keysWithKeyId(keyring, keyID)
-  if (candidates.length === 0) refuse('openpgp', `signed by key ${keyID.toHex().toUpperCase()}, which is not in the keyring`)
+  const shape = await checkMessageShape(bytes)
+  const candidates =
+    shape.version === 3
+      ? keyring.keys.filter((key) => key.getKeys().some((k) => k.getKeyID().toHex().toUpperCase() === shape.signature.issuerKeyId))
+      : keysWithKeyId(keyring, shape.keyID)
+  const keyIdHex = shape.version === 3 ? shape.signature.issuerKeyId : shape.keyID.toHex().toUpperCase()
+  if (candidates.length === 0) refuse('openpgp', `signed by key ${keyIdHex}, which is not in the keyring`)
   let first: SignatureRefusal | undefined
   for (const key of candidates) {
     try {
-      return await verifyWith(key, keyring, bytes, now)
+      return shape.version === 3 ? await verifyV3With(key, keyring, shape, now) : await verifyWith(key, keyring, bytes, now)
     } catch (error) {
       if (!(error instanceof SignatureRefusal)) throw error
       first ??= error
