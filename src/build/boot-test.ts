@@ -22,11 +22,8 @@ export async function buildAndBootTest(options: BootTestOptions): Promise<BootTe
   const built = await build(options)
   const {profile} = built
   const steps = profile.test.steps.length > 0 ? profile.test.steps : [{expect: 'Run /init|Freeing unused kernel'}]
-  const output = (kind: string) => built.outputs.find((o) => o.kind === kind)?.path
   const boot = await bootAndExpect({
-    kernel: output('kernel'),
-    initrd: output('initramfs'),
-    append: profile.cmdline,
+    ...bootMediumOf(built),
     expect: steps.map((s) => s.expect),
     timeoutSeconds: options.timeoutSeconds ?? profile.test.timeout,
     accel: options.accel,
@@ -41,6 +38,19 @@ export async function buildAndBootTest(options: BootTestOptions): Promise<BootTe
   }
   if (options.junitFile) await writeFileAtomically(options.junitFile, Buffer.from(junitXml(profile.name, result), 'utf8'))
   return result
+}
+
+/**
+ * What the test boots: the disk under OVMF when the profile writes one, else the UKI under OVMF,
+ * else the kernel and initramfs directly.
+ */
+export function bootMediumOf(built: BuildResult): {disk?: string; uki?: string; kernel?: string; initrd?: string; append?: string} {
+  const output = (kind: string) => built.outputs.find((o) => o.kind === kind)?.path
+  const disk = output('disk')
+  if (disk) return {disk}
+  const uki = output('uki')
+  if (uki) return {uki}
+  return {kernel: output('kernel'), initrd: output('initramfs'), append: built.profile.cmdline}
 }
 
 const xmlEscape = (text: string) =>

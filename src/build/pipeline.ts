@@ -96,7 +96,9 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
           describeMismatches(check, profile.relativePath(profile.kernel.config!)),
       )
 
-    const image = await writeImageOutputs({profile, tree, kernel, outDir, sourceDateEpoch, progress})
+    const bootPackages = packages.filter((p) => p.request.role === 'boot')
+    const bootTree = bootPackages.length > 0 ? await bootTreeOf(bootPackages, spool) : undefined
+    const image = await writeImageOutputs({profile, tree, kernel, bootTree, outDir, sourceDateEpoch, progress})
     const outputs: BuildOutput[] = image.outputs
     const record: BuildRecord = {
       schema: BUILD_RECORD_SCHEMA,
@@ -116,6 +118,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         },
         ...image.stages,
       },
+      seed: image.seed,
       outputs: Object.fromEntries(outputs.map((o) => [o.kind, {file: o.path.slice(outDir.length + 1), size: o.size, sha256: o.sha256}])),
     }
     const recordPath = join(outDir, 'build.json')
@@ -151,6 +154,13 @@ async function kernelOf(kernelPackage: ResolvedPackage, spool: Spool): Promise<K
   const tree: Tree = createTree()
   await flattenInto(tree, [asFlattenInput(kernelPackage)], spool)
   return kernelFilesOf(tree, kernelPackage.request.name)
+}
+
+/** The boot packages (boot.packages, boot.stub) in a tree of their own: loader files, never in the initramfs. */
+async function bootTreeOf(bootPackages: ResolvedPackage[], spool: Spool): Promise<{packages: string[]; tree: Tree}> {
+  const tree: Tree = createTree()
+  await flattenInto(tree, bootPackages.map(asFlattenInput), spool)
+  return {packages: bootPackages.map((p) => p.request.name), tree}
 }
 
 function recordedInput(p: ResolvedPackage, flatten: FlattenReport): RecordedInput {

@@ -1,5 +1,6 @@
 // build.json: what went in (profile hash, every input digest and signer), what each stage made (sha256).
 // Its bytes depend only on the inputs: no absolute paths, no times, no host facts.
+import type {ImageStages, RecordedSeed} from '../image/outputs.js'
 import type {PackageRole} from './packages.js'
 
 export const BUILD_RECORD_SCHEMA = 'stagex-image/build-record/v1'
@@ -32,8 +33,9 @@ export interface BuildRecord {
     flatten: {sha256: string; entries: number}
     shape: {sha256: string; entries: number; files: string[]; init?: string; pruned: {path: string; reason: string}[]}
     kernel: {package: string; sha256: string; configSha256: string; fragmentChecked: number; cmdline: string}
-    initramfs: {sha256: string; size: number; uncompressedSha256: string; uncompressedSize: number; compression: string; entries: number}
-  }
+  } & ImageStages
+  /** The build seed every GUID and volume serial comes from, and what it is a hash of (src/image/seed.ts). */
+  seed: RecordedSeed
   outputs: Record<string, RecordedOutput>
 }
 

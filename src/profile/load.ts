@@ -50,6 +50,7 @@ export function parseProfile(bytes: Uint8Array, path: string, displayName = path
     const messages = (validate.errors ?? []).map((e) => describeSchemaError(e, doc, at))
     throw profileError(messages.join('\n'), {problems: messages})
   }
+  checkOutputs(raw, locate)
   const profileDir = dirname(path)
   const relativeTo = (p: string) => resolve(profileDir, p)
   const files: ProfileFile[] = (raw.files ?? []).map((f) => ({
@@ -90,6 +91,9 @@ export function parseProfile(bytes: Uint8Array, path: string, displayName = path
       stub: raw.boot?.stub,
       packages: raw.boot?.packages ?? [],
       espSize: raw.boot?.espSize,
+      syslinuxEfi: raw.boot?.syslinuxEfi,
+      ldlinux: raw.boot?.ldlinux,
+      stubPath: raw.boot?.stubPath,
     },
     init: raw.init,
     files,
@@ -191,4 +195,23 @@ function patternHint(path: (string | number)[]): string {
     default:
       return 'see the profile schema'
   }
+}
+
+/** What the schema cannot say: outputs that need a loader, a stub, or that we do not write. */
+function checkOutputs(raw: RawProfile, locate: ProfileLocator): void {
+  const outputs = raw.outputs ?? []
+  const at = (kind: string) => locate(['outputs', outputs.indexOf(kind as never)])
+  const loader = raw.boot?.loader ?? 'none'
+  if (outputs.includes('qcow2'))
+    throw profileError(
+      `${at('qcow2')}: the qcow2 output is not offered: stagex-image writes only bytes it can reproduce, and it has no qcow2 writer of its own ` +
+        '(qemu-img\'s output depends on its version). Use the raw disk ("disk"); convert it yourself if you need qcow2: qemu-img convert -O qcow2 disk.raw disk.qcow2',
+    )
+  for (const kind of ['disk', 'esp'] as const)
+    if (outputs.includes(kind) && loader === 'none')
+      throw profileError(`${at(kind)}: the "${kind}" output needs a boot loader on the ESP: set boot.loader to syslinux or uki`)
+  if (loader === 'uki' && !raw.boot?.stub)
+    throw profileError(`${locate(['boot', 'loader'])}: boot.loader uki needs boot.stub, the package holding the EFI stub (e.g. user-systemd-stub)`)
+  if (outputs.includes('uki') && !raw.boot?.stub)
+    throw profileError(`${at('uki')}: the "uki" output needs boot.stub, the package holding the EFI stub (e.g. user-systemd-stub)`)
 }

@@ -38,7 +38,16 @@ export interface Profile {
   trust?: TrustSettings
   packages: string[]
   kernel: {package: string; config?: string; cmdline: string}
-  boot: {loader: LoaderKind; stub?: string; packages: string[]; espSize?: string}
+  boot: {
+    loader: LoaderKind
+    stub?: string
+    packages: string[]
+    espSize?: string
+    /** Paths inside the boot packages that override the search (root-relative, a leading "/" allowed). */
+    syslinuxEfi?: string
+    ldlinux?: string
+    stubPath?: string
+  }
   init?: string
   files: ProfileFile[]
   prune: 'default' | 'none'
@@ -59,7 +68,7 @@ export interface RawProfile {
   trust?: {keyring?: string; threshold?: number; lookaside?: string; legacy?: boolean; policy?: string; registriesD?: string}
   packages: string[]
   kernel: {package: string; config?: string; cmdline?: string}
-  boot?: {loader?: LoaderKind; stub?: string; packages?: string[]; espSize?: string}
+  boot?: {loader?: LoaderKind; stub?: string; packages?: string[]; espSize?: string; syslinuxEfi?: string; ldlinux?: string; stubPath?: string}
   init?: string
   files?: {path: string; contents: string; mode?: string; uid?: number; gid?: number}[]
   prune?: 'default' | 'none'
