@@ -46,3 +46,5 @@ fi
 
 # The fixture world: StageX-shaped OCI images built from the Debian packages above (reused when unchanged).
 node --import tsx scripts/world/build-fixtures.ts
+# The world signs: test maintainer keys (gpg) and a lookaside with two signatures per fixture image (reused when unchanged).
+node --import tsx scripts/world/signing.ts

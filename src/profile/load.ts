@@ -6,6 +6,7 @@ import {Ajv, type ErrorObject} from 'ajv'
 import {isMap, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode} from 'yaml'
 import {profileError, usageError} from '../errors.js'
 import type {Digest} from '../oci/digest.js'
+import {resolveLookasideUrl} from '../trust/lookaside.js'
 import {PROFILE_SCHEMA} from './schema.js'
 import type {Profile, ProfileFile, ProfileLocator, RawProfile} from './types.js'
 
@@ -74,7 +75,7 @@ export function parseProfile(bytes: Uint8Array, path: string, displayName = path
       ? {
           keyring: raw.trust.keyring === undefined ? undefined : relativeTo(raw.trust.keyring),
           threshold: raw.trust.threshold ?? 2,
-          lookaside: raw.trust.lookaside,
+          lookaside: raw.trust.lookaside === undefined ? undefined : resolveLookasideUrl(raw.trust.lookaside, profileDir),
           legacy: raw.trust.legacy ?? false,
           policy: raw.trust.policy === undefined ? undefined : relativeTo(raw.trust.policy),
           registriesD: raw.trust.registriesD === undefined ? undefined : relativeTo(raw.trust.registriesD),

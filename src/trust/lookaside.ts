@@ -8,7 +8,8 @@
 // or a file over the size limit fails the whole fetch: a signature we could not read might be one
 // we needed, so it is never treated as "no more signatures".
 import {open} from 'node:fs/promises'
-import {fileURLToPath} from 'node:url'
+import {resolve} from 'node:path'
+import {fileURLToPath, pathToFileURL} from 'node:url'
 import {badInputError, isStagexError, trustError, usageError} from '../errors.js'
 import {type Digest, digestHex, parseDigest} from '../oci/digest.js'
 import {parseRegistryReference} from '../oci/reference.js'
@@ -37,6 +38,18 @@ export interface FetchSignaturesOptions {
   timeoutMs?: number
   /** For tests: a fetch implementation (defaults to Node's global fetch). */
   fetch?: typeof fetch
+}
+
+/**
+ * A profile's lookaside as an absolute URL. `file://` followed by a path that does not start with "/"
+ * (`file://../sigs`, `file://sigs`) and `file:../sigs` name a folder relative to `baseDir` (the
+ * profile's folder); `file:///abs/path`, http:// and https:// are kept as they are.
+ */
+export function resolveLookasideUrl(value: string, baseDir: string): string {
+  const relativeFile = /^file:(?:\/\/)?(?!\/)(.+)$/.exec(value)
+  if (!relativeFile) return value
+  const url = pathToFileURL(resolve(baseDir, decodeURIComponent(relativeFile[1]!))).href
+  return value.endsWith('/') && !url.endsWith('/') ? `${url}/` : url
 }
 
 /** `stagex/core-busybox` for docker.io/stagex/core-busybox: the path under the lookaside. */
