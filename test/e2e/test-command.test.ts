@@ -24,7 +24,7 @@ describe('e2e: test profiles/minimal.yaml (build, then boot under TCG)', functio
     assert.equal(report.boot.outcome, 'passed')
     assert.equal(report.boot.accel, 'tcg')
     assert.deepEqual(report.steps.map((s: {passed: boolean}) => s.passed), [true])
-    assert.match(await readFile(log, 'utf8'), /STAGEX-APPLIANCE-OK minimal \d+\.\d+/)
+    assert.match(await readFile(log, 'utf8'), /STAGEX-APPLIANCE-OK minimal/)
     const xml = await readFile(junit, 'utf8')
     assert.match(xml, /<testsuite name="minimal" tests="1" failures="0"/)
   })
