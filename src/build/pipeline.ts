@@ -19,6 +19,7 @@ import {TOOL_VERSION} from '../version.js'
 import {type FetchEvent, fetchPackages} from './fetch.js'
 import {type PackageRequest, packageRequests} from './packages.js'
 import {type BuildRecord, BUILD_RECORD_SCHEMA, type RecordedInput, serializeRecord} from './record.js'
+import {type TrustGate, trustGate} from './trust-gate.js'
 import {resolveSourceDateEpoch} from './source-date-epoch.js'
 
 export interface BuildOptions {
@@ -40,6 +41,8 @@ export interface BuildOptions {
   source?: string
   /** Download progress (bytes and images) of the fetch stage. */
   onFetch?: (event: FetchEvent) => void
+  /** Warnings that must reach the user (an unverified build); default: stderr. */
+  warn?: (message: string) => void
 }
 
 export interface BuildOutput {
@@ -74,7 +77,9 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const spool = await openSpool(join(work, 'spool'))
 
     progress(`resolve: ${packageRequests(profile).length} images`)
-    const packages = await resolvePackages(profile, options)
+    // The trust stage runs inside resolve/fetch: after every manifest digest is known, before any layer.
+    const trust = trustGate(profile, {progress, warn: options.warn})
+    const packages = await resolvePackages(profile, options, trust)
 
     progress('flatten: applying layers')
     const roots = packages.filter((p) => p.request.role === 'package')
@@ -105,7 +110,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       tool: {name: 'stagex-image', version: TOOL_VERSION},
       profile: {name: profile.name, sha256: profile.sha256},
       sourceDateEpoch,
-      inputs: packages.map((p) => recordedInput(p, flattenReport)),
+      trust: trust.result().mode === 'none' ? 'none' : {threshold: profile.trust!.threshold},
+      inputs: packages.map((p) => recordedInput(p, flattenReport, trust)),
       stages: {
         flatten: {sha256: flattenSha, entries: flattenEntries},
         shape: {sha256: treeDigest(tree, sourceDateEpoch), entries: tree.entries.size, files: shape.files, init: shape.init, pruned: shape.pruned},
@@ -131,8 +137,9 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
 }
 
 /** Resolve and fetch (src/build/fetch.ts): registry images land in the store and are read from there. */
-async function resolvePackages(profile: Profile, options: BuildOptions): Promise<ResolvedPackage[]> {
+async function resolvePackages(profile: Profile, options: BuildOptions, trust: TrustGate): Promise<ResolvedPackage[]> {
   const {packages} = await fetchPackages(profile, {
+    beforeLayers: trust.beforeLayers,
     store: options.store,
     offline: options.offline,
     locked: options.locked,
@@ -163,7 +170,7 @@ async function bootTreeOf(bootPackages: ResolvedPackage[], spool: Spool): Promis
   return {packages: bootPackages.map((p) => p.request.name), tree}
 }
 
-function recordedInput(p: ResolvedPackage, flatten: FlattenReport): RecordedInput {
+function recordedInput(p: ResolvedPackage, flatten: FlattenReport, trust: TrustGate): RecordedInput {
   const diffIds = new Map(flatten.layers.map((l) => [l.digest, l.diffId]))
   return {
     role: p.request.role,
@@ -178,6 +185,6 @@ function recordedInput(p: ResolvedPackage, flatten: FlattenReport): RecordedInpu
       diffId: diffIds.get(l.digest) ?? p.image.config.rootfs?.diff_ids?.[i] ?? '',
       size: l.size,
     })),
-    signers: [],
+    signers: trust.signersOf(p.request.identity, p.image.manifestDigest),
   }
 }

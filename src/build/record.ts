@@ -28,6 +28,8 @@ export interface BuildRecord {
   tool: {name: 'stagex-image'; version: string}
   profile: {name: string; sha256: string}
   sourceDateEpoch: number
+  /** "none" when the profile has no trust: section (the images were NOT verified); else the threshold each input met. */
+  trust: 'none' | {threshold: number}
   inputs: RecordedInput[]
   stages: {
     flatten: {sha256: string; entries: number}

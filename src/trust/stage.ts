@@ -1,0 +1,139 @@
+// The trust stage of the pipeline: for every resolved image, its signatures from the lookaside,
+// verified against the profile's keyring, at least `threshold` distinct primary keys. It runs after
+// resolve (manifest digests known) and before any layer is downloaded or applied.
+//
+// Identity: an image is judged as its canonical repository (docker.io/stagex/<name>), wherever it is
+// read from (a registry, a mirror, an OCI layout folder), at its linux/amd64 manifest digest.
+// Keys and lookaside come from the profile's `trust:` (keyring, lookaside), or from an existing
+// containers set-up (policy: policy.json's signedBy keys; registriesD: its lookaside); a keyring or
+// lookaside given in the profile wins over the containers set-up's.
+import {readFile} from 'node:fs/promises'
+import {isStagexError, profileError, StagexError, usageError} from '../errors.js'
+import type {Digest} from '../oci/digest.js'
+import type {Profile, TrustSettings} from '../profile/types.js'
+import {containersTrustFor} from './containers-config.js'
+import {type Keyring, readKeyring} from './keyring.js'
+import {fetchSignatures} from './lookaside.js'
+import {verifyImageSignatures} from './policy.js'
+import type {TrustedSigner} from './threshold.js'
+import type {TrustRow} from './trust-table.js'
+
+export interface TrustStageImage {
+  /** Short name, for messages. */
+  name: string
+  /** Canonical repository, e.g. docker.io/stagex/core-busybox. */
+  identity: string
+  /** The platform manifest digest: what maintainers sign. */
+  manifestDigest: Digest
+}
+
+export interface ImageTrust {
+  name: string
+  identity: string
+  manifestDigest: Digest
+  lookaside: string
+  signers: TrustedSigner[]
+  table: TrustRow[]
+  threshold: number
+}
+
+export type TrustStageResult = {mode: 'none'} | {mode: 'verified'; threshold: number; images: ImageTrust[]}
+
+export interface TrustStageOptions {
+  /** "Now" for revocation and expiry; defaults to the clock. */
+  now?: Date
+  /** Per signature file. */
+  maxSignatureBytes?: number
+  /** Called once per image that passed. */
+  onImage?: (image: ImageTrust) => void
+}
+
+export const UNVERIFIED_WARNING =
+  'warning: the profile has no trust: section, so its images are NOT verified against maintainer signatures. ' +
+  'Add trust: {keyring, threshold, lookaside} to refuse images too few maintainers signed.'
+
+/** Where one image's keys and signatures come from. */
+interface Sources {
+  keyring: Keyring
+  lookaside: string
+}
+
+/** Reads each keyring file once; `where` names the profile field in errors. */
+function keyringReader(): (path: string, where: string) => Promise<Keyring> {
+  const cache = new Map<string, Promise<Keyring>>()
+  return (path, where) => {
+    let keyring = cache.get(path)
+    if (!keyring) {
+      keyring = readFile(path)
+        .catch((error: NodeJS.ErrnoException) => {
+          throw profileError(`${where}: cannot read the keyring ${path} (${error.code ?? error.message})`)
+        })
+        .then((bytes) => readKeyring(bytes, path))
+      cache.set(path, keyring)
+    }
+    return keyring
+  }
+}
+
+async function sourcesFor(profile: Profile, trust: TrustSettings, identity: string, readKeys: ReturnType<typeof keyringReader>): Promise<Sources> {
+  let keyring: Keyring | undefined
+  let lookaside = trust.lookaside
+  if (trust.keyring) keyring = await readKeys(trust.keyring, profile.locate(['trust', 'keyring']))
+  if (trust.policy && (!keyring || !lookaside)) {
+    const containers = await containersTrustFor({policyPath: trust.policy, registriesDir: trust.registriesD, reference: identity})
+    keyring ??= containers.keyring
+    lookaside ??= containers.lookaside
+  }
+  if (!keyring)
+    throw profileError(`${profile.locate(['trust'])}: trust needs a keyring (trust.keyring) or a containers policy.json (trust.policy) naming the maintainers' keys`)
+  if (!lookaside)
+    throw profileError(
+      `${profile.locate(['trust'])}: no lookaside for ${identity}: set trust.lookaside (file://, http:// or https://)` +
+        (trust.policy ? ', or give trust.registriesD with a lookaside for it' : ''),
+    )
+  return {keyring, lookaside}
+}
+
+/**
+ * Verifies every image against the profile's trust settings. Returns {mode: 'none'} for a profile
+ * without `trust:` (the caller warns). Throws StagexError 'trust' (exit 3) for the first image with
+ * fewer than `threshold` distinct trusted signers (message: image, found, needed, and the table), or
+ * whose lookaside answers anything but a signature or "not found".
+ */
+export async function trustStage(profile: Profile, images: readonly TrustStageImage[], options: TrustStageOptions = {}): Promise<TrustStageResult> {
+  const trust = profile.trust
+  if (!trust) return {mode: 'none'}
+  if (trust.registriesD && !trust.policy)
+    throw usageError(`${profile.locate(['trust', 'registriesD'])}: registriesD is read together with policy (a containers policy.json)`)
+  const readKeys = keyringReader()
+  const verified: ImageTrust[] = []
+  for (const image of images) {
+    const {keyring, lookaside} = await sourcesFor(profile, trust, image.identity, readKeys)
+    const signatures = await fetchSignatures({
+      lookaside,
+      repository: image.identity,
+      manifestDigest: image.manifestDigest,
+      maxSignatureBytes: options.maxSignatureBytes,
+    }).catch((error: unknown) => {
+      // Name the image: a lookaside we cannot read fully leaves it untrusted.
+      if (!isStagexError(error) || error.kind === 'usage') throw error
+      throw new StagexError(error.kind, `image ${image.identity}@${image.manifestDigest} is not trusted: ${error.message}`, {
+        image: `${image.identity}@${image.manifestDigest}`,
+        ...error.details,
+      })
+    })
+    const result = await verifyImageSignatures({
+      repository: image.identity,
+      manifestDigest: image.manifestDigest,
+      signatures,
+      keyring,
+      threshold: trust.threshold,
+      legacy: trust.legacy,
+      now: options.now,
+    })
+    const done: ImageTrust = {...image, lookaside, signers: result.counted, table: result.table, threshold: trust.threshold}
+    options.onImage?.(done)
+    verified.push(done)
+  }
+  return {mode: 'verified', threshold: trust.threshold, images: verified}
+}
