@@ -6,6 +6,7 @@ export default class Version extends BaseCommand {
   static override examples = ['<%= config.bin %> version', '<%= config.bin %> version --json']
 
   async run(): Promise<{version: string; node: string}> {
+    await this.parse(Version)
     const result = {version: TOOL_VERSION, node: process.version}
     this.log(`stagex-image ${TOOL_VERSION}`)
     return result
