@@ -8,10 +8,15 @@ import type {Digest} from '../oci/digest.js'
 import {writeLayoutImage} from '../oci/layout-writer.js'
 import {indexMediaTypes} from '../oci/media-types.js'
 import {loadProfile} from '../profile/load.js'
+import type {TrustedSigner} from '../trust/threshold.js'
 import {type FetchedPackage, type FetchOptions, fetchPackages} from './fetch.js'
+import {trustGate} from './trust-gate.js'
 
-export interface PullOptions extends Omit<FetchOptions, 'documentsOnly'> {
+export interface PullOptions extends Omit<FetchOptions, 'documentsOnly' | 'beforeLayers'> {
   profilePath: string
+  /** Trust progress lines and the unverified-pull warning (default: stderr). */
+  progress?: (message: string) => void
+  warn?: (message: string) => void
   /** `oci:DIR`: also write every image as an OCI layout DIR/<package>. */
   to?: string
 }
@@ -27,17 +32,21 @@ export interface PulledImage {
   size: number
   /** Set when the tag named another image the last time this store resolved it. */
   movedFrom?: Digest
+  /** The distinct maintainers whose signatures counted (empty when the profile has no trust:). */
+  signers: TrustedSigner[]
 }
 
 export interface PullResult {
   profile: {name: string; path: string}
   store?: string
+  /** "none": the profile has no trust: section and nothing was verified. */
+  trust: 'none' | 'verified'
   images: PulledImage[]
   /** The folder written by --to. */
   exported?: string
 }
 
-export function pulledImage(p: FetchedPackage): PulledImage {
+export function pulledImage(p: FetchedPackage, signers: TrustedSigner[] = []): PulledImage {
   const {manifest} = p.image
   return {
     role: p.request.role,
@@ -48,6 +57,7 @@ export function pulledImage(p: FetchedPackage): PulledImage {
     manifestDigest: p.image.manifestDigest,
     size: manifest.config.size + manifest.layers.reduce((sum, l) => sum + l.size, 0),
     movedFrom: p.movedFrom,
+    signers,
   }
 }
 
@@ -59,12 +69,15 @@ export async function pull(options: PullOptions): Promise<PullResult> {
       throw usageError(`--to "${options.to}": expected oci:DIR (a folder that receives one OCI layout per package)`)
     exportDir = resolve(options.to.slice(4))
   }
-  const {packages, storeDir} = await fetchPackages(profile, options)
+  // Trust runs once every image is resolved, before any layer is downloaded.
+  const trust = trustGate(profile, {progress: options.progress, warn: options.warn})
+  const {packages, storeDir} = await fetchPackages(profile, {...options, beforeLayers: trust.beforeLayers})
   if (exportDir) await exportLayouts(exportDir, packages)
   return {
     profile: {name: profile.name, path: profile.path},
     store: storeDir,
-    images: packages.map(pulledImage),
+    trust: trust.result().mode,
+    images: packages.map((p) => pulledImage(p, trust.signersOf(p.request.identity, p.image.manifestDigest))),
     exported: exportDir,
   }
 }

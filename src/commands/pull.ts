@@ -16,8 +16,13 @@ airgapped room; there, build with --source oci:DIR (or the profile's source: oci
 Credentials come from $DOCKER_CONFIG/config.json (default ~/.docker/config.json), "auths" only.
 A tag that now names another image than the last pull saw is reported.
 
-Exit codes: 0 every image present; 2 usage, invalid profile, unreachable registry or refused
-credentials; 4 bad input (digest mismatch, corrupt manifest).`
+With a trust: section in the profile, every image must carry signatures of at least
+trust.threshold distinct maintainers before any of its layers is downloaded; without one, the
+pull warns that nothing was verified.
+
+Exit codes: 0 every image present (and trusted); 2 usage, invalid profile, unreachable registry or
+refused credentials; 3 trust failure (too few maintainer signatures, lookaside error); 4 bad input
+(digest mismatch, corrupt manifest, oversized signature).`
   static override examples = [
     '<%= config.bin %> pull profiles/minimal-registry.yaml --mirror 127.0.0.1:5000/stagex',
     '<%= config.bin %> pull profiles/minimal-registry.yaml --to oci:carry/minimal',
