@@ -26,6 +26,11 @@ export interface LockedPackage {
   platform: string
   /** Size of the manifest in bytes (with mediaType and manifestDigest, its full descriptor). */
   size: number
+  /**
+   * The distinct maintainers whose signatures counted when the lock was written (absent when the
+   * profile had no trust: section). `build --locked` fails when fewer than the threshold of them still count.
+   */
+  signers?: {fingerprint: string; name?: string}[]
 }
 
 export interface LockFile {
@@ -51,6 +56,7 @@ export function serializeLock(lock: LockFile): string {
     mediaType: p.mediaType,
     platform: p.platform,
     size: p.size,
+    ...(p.signers === undefined ? {} : {signers: p.signers.map((s) => (s.name === undefined ? {fingerprint: s.fingerprint} : {fingerprint: s.fingerprint, name: s.name}))}),
   }))
   return `${JSON.stringify({lockVersion: lock.lockVersion, profile: lock.profile, packages}, null, 2)}\n`
 }
@@ -89,6 +95,14 @@ export async function readLock(path: string): Promise<LockFile> {
     if (p.indexDigest !== undefined && !isSha256Digest(p.indexDigest)) throw bad(`${at}.indexDigest is not a sha256 digest`)
     if (p.tag !== undefined && typeof p.tag !== 'string') throw bad(`${at}.tag is not a string`)
     if (!Number.isSafeInteger(p.size) || p.size < 0) throw bad(`${at}.size is not a size`)
+    if (p.signers !== undefined) {
+      if (!Array.isArray(p.signers)) throw bad(`${at}.signers is not a list`)
+      for (const [j, s] of p.signers.entries()) {
+        if (typeof s !== 'object' || s === null || typeof s.fingerprint !== 'string' || !/^[0-9A-F]{40,64}$/.test(s.fingerprint))
+          throw bad(`${at}.signers[${j}] has no upper-case hex fingerprint`)
+        if (s.name !== undefined && typeof s.name !== 'string') throw bad(`${at}.signers[${j}].name is not a string`)
+      }
+    }
   }
   return lock as LockFile
 }

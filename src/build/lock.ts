@@ -4,9 +4,13 @@ import {loadProfile} from '../profile/load.js'
 import {writeFileAtomically} from '../store/atomic.js'
 import {type FetchOptions, fetchPackages} from './fetch.js'
 import {LOCK_VERSION, type LockFile, lockPathFor, serializeLock} from './lock-file.js'
+import {trustGate} from './trust-gate.js'
 
-export interface LockOptions extends Omit<FetchOptions, 'documentsOnly' | 'locked'> {
+export interface LockOptions extends Omit<FetchOptions, 'documentsOnly' | 'locked' | 'beforeLayers'> {
   profilePath: string
+  /** Trust progress lines and the unverified warning (default: stderr). */
+  progress?: (message: string) => void
+  warn?: (message: string) => void
 }
 
 export interface LockResult {
@@ -17,7 +21,10 @@ export interface LockResult {
 
 export async function lockProfile(options: LockOptions): Promise<LockResult> {
   const profile = await loadProfile(options.profilePath)
-  const {packages, storeDir} = await fetchPackages(profile, {...options, documentsOnly: true})
+  // The lock records who signed each image: the trust stage runs as for a build.
+  const trust = trustGate(profile, {progress: options.progress, warn: options.warn})
+  const {packages, storeDir} = await fetchPackages(profile, {...options, documentsOnly: true, beforeLayers: trust.beforeLayers})
+  const verified = trust.result().mode === 'verified'
   const lock: LockFile = {
     lockVersion: LOCK_VERSION,
     profile: profile.name,
@@ -32,6 +39,7 @@ export async function lockProfile(options: LockOptions): Promise<LockResult> {
       mediaType: p.image.manifestDescriptor.mediaType,
       platform: `${p.image.config.os ?? 'linux'}/${p.image.config.architecture ?? 'amd64'}`,
       size: p.image.manifestDescriptor.size,
+      signers: verified ? trust.signersOf(p.request.identity, p.image.manifestDigest) : undefined,
     })),
   }
   const lockPath = lockPathFor(profile.path)

@@ -78,7 +78,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
 
     progress(`resolve: ${packageRequests(profile).length} images`)
     // The trust stage runs inside resolve/fetch: after every manifest digest is known, before any layer.
-    const trust = trustGate(profile, {progress, warn: options.warn})
+    const trust = trustGate(profile, {progress, warn: options.warn, locked: options.locked})
     const packages = await resolvePackages(profile, options, trust)
 
     progress('flatten: applying layers')

@@ -34,6 +34,8 @@ describe('e2e: test profiles/minimal.yaml (build, then boot under TCG)', functio
     const text = (await readFile(join(REPO, 'profiles/minimal.yaml'), 'utf8'))
       .replace('oci:../.cache/world/oci', `oci:${join(REPO, '.cache/world/oci')}`)
       .replace('../kernel/initramfs-boot.config', join(REPO, 'kernel/initramfs-boot.config'))
+      .replace('../.cache/world/keys/maintainers.pgp', join(REPO, '.cache/world/keys/maintainers.pgp'))
+      .replace('file://../.cache/world/sigs', `file://${join(REPO, '.cache/world/sigs')}`)
       .replace('    - expect: "STAGEX-APPLIANCE-OK minimal"', '    - expect: "THIS-NEVER-APPEARS"')
       .replace('poweroff -f', 'sleep 600')
     await writeFile(profile, text)
