@@ -87,27 +87,8 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
   const progress = input.progress ?? (() => {})
   const wants = (kind: string) => (profile.outputs as string[]).includes(kind)
 
-  progress('initrd: writing the initramfs')
-  const initrdName = profile.initramfs.compression === 'gzip' ? 'initramfs.cpio.gz' : 'initramfs.cpio'
-  const initrd = await writeInitramfs(tree, sourceDateEpoch, profile.initramfs.compression, join(outDir, initrdName))
-  const kernelOut = await copyFileAtomically(kernel.image.path, join(outDir, OUTPUT_FILES.kernel))
-
-  const outputs: ImageOutput[] = [
-    {kind: 'kernel', path: join(outDir, OUTPUT_FILES.kernel), size: kernelOut.size, sha256: kernelOut.sha256},
-    {kind: 'initramfs', path: initrd.path, size: initrd.size, sha256: initrd.sha256},
-  ]
-  const stages: ImageStages = {
-    initramfs: {
-      sha256: initrd.sha256,
-      size: initrd.size,
-      uncompressedSha256: initrd.uncompressedSha256,
-      uncompressedSize: initrd.uncompressedSize,
-      compression: initrd.compression,
-      entries: initrd.entries,
-    },
-  }
-
-  // Loader inputs, from the signed packages: the boot packages' own tree first, then the root tree.
+  // Loader inputs first, so a missing one fails the build before any output is written. From the
+  // signed packages: the boot packages' own tree first, then the root tree.
   const loader = profile.boot.loader
   const needUki = loader === 'uki' || wants('uki')
   const searchIn = [...(input.bootTree ? [{name: 'boot', tree: input.bootTree.tree}] : []), {name: 'rootfs', tree}]
@@ -143,6 +124,26 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
     const osRelease = new TextDecoder().decode(osReleaseBytes)
     ukiParts = {stub, osRelease}
   }
+  progress('initrd: writing the initramfs')
+  const initrdName = profile.initramfs.compression === 'gzip' ? 'initramfs.cpio.gz' : 'initramfs.cpio'
+  const initrd = await writeInitramfs(tree, sourceDateEpoch, profile.initramfs.compression, join(outDir, initrdName))
+  const kernelOut = await copyFileAtomically(kernel.image.path, join(outDir, OUTPUT_FILES.kernel))
+
+  const outputs: ImageOutput[] = [
+    {kind: 'kernel', path: join(outDir, OUTPUT_FILES.kernel), size: kernelOut.size, sha256: kernelOut.sha256},
+    {kind: 'initramfs', path: initrd.path, size: initrd.size, sha256: initrd.sha256},
+  ]
+  const stages: ImageStages = {
+    initramfs: {
+      sha256: initrd.sha256,
+      size: initrd.size,
+      uncompressedSha256: initrd.uncompressedSha256,
+      uncompressedSize: initrd.uncompressedSize,
+      compression: initrd.compression,
+      entries: initrd.entries,
+    },
+  }
+
   if (loader !== 'none' || needUki)
     stages.loader = {
       kind: loader,
