@@ -8,10 +8,10 @@ import type {ImageSource, ResolvedImage} from '../oci/source.js'
 import {loadProfile} from '../profile/load.js'
 import type {Profile} from '../profile/types.js'
 import {writeImageOutputs} from '../image/outputs.js'
-import {type KernelFiles, checkKernelConfig, describeMismatches, kernelFilesOf} from '../kernel/package.js'
+import {type KernelCheck, type KernelFiles, checkKernelConfig, describeMismatches, kernelFilesOf} from '../kernel/package.js'
 import {treeDigest} from '../rootfs/digest.js'
 import {type FlattenReport, flattenInto} from '../rootfs/flatten.js'
-import {shapeTree} from '../rootfs/shape.js'
+import {type ShapeReport, shapeTree} from '../rootfs/shape.js'
 import {createTree, type Tree} from '../rootfs/tree.js'
 import {writeFileAtomically} from '../store/atomic.js'
 import {openSpool, type Spool} from '../store/spool.js'
@@ -60,46 +60,79 @@ export interface BuildResult {
   outputs: BuildOutput[]
 }
 
-interface ResolvedPackage {
+export interface ResolvedPackage {
   request: PackageRequest
   source: ImageSource
   image: ResolvedImage
 }
 
-export async function build(options: BuildOptions): Promise<BuildResult> {
+/** What every command that needs the image's root tree shares: resolve, trust, flatten, shape, kernel. */
+export interface PreparedRoot {
+  profile: Profile
+  sourceDateEpoch: number
+  packages: ResolvedPackage[]
+  trust: TrustGate
+  tree: Tree
+  flattenReport: FlattenReport
+  flattenSha: string
+  flattenEntries: number
+  shape: ShapeReport
+  kernelPackage: ResolvedPackage
+  kernel: KernelFiles
+  kernelCheck: KernelCheck
+  spool: Spool
+}
+
+/**
+ * The stages up to the shaped tree and the kernel, in a work folder the caller removes.
+ * The kernel fragment is checked but not enforced: `build` refuses a mismatch, `check` reports it.
+ */
+export async function prepareRoot(options: Omit<BuildOptions, 'outDir'>, work: string): Promise<PreparedRoot> {
   const progress = options.progress ?? (() => {})
   const profile = await loadProfile(options.profilePath)
   const sourceDateEpoch = resolveSourceDateEpoch(options.sourceDateEpoch, options.env ?? process.env, profile)
-  const outDir = resolve(options.outDir)
-  await mkdir(outDir, {recursive: true})
+  const spool = await openSpool(join(work, 'spool'))
+
+  progress(`resolve: ${packageRequests(profile).length} images`)
+  // The trust stage runs inside resolve/fetch: after every manifest digest is known, before any layer.
+  const trust = trustGate(profile, {progress, warn: options.warn, locked: options.locked})
+  const packages = await resolvePackages(profile, options, trust)
+
+  progress('flatten: applying layers')
+  const roots = packages.filter((p) => p.request.role === 'package')
+  const tree = createTree()
+  const flattenReport = await flattenInto(tree, roots.map(asFlattenInput), spool)
+  const flattenSha = treeDigest(tree, sourceDateEpoch)
+  const flattenEntries = tree.entries.size
+
+  progress('shape: files, init, prune')
+  const shape = await shapeTree(tree, profile, spool)
+
+  progress('kernel: reading the kernel package')
+  const kernelPackage = packages.find((p) => p.request.role === 'kernel')!
+  const kernel = await kernelOf(kernelPackage, spool)
+  const kernelCheck = await checkKernelConfig(kernel, profile.kernel.config, profile.locate(['kernel', 'config']))
+  return {profile, sourceDateEpoch, packages, trust, tree, flattenReport, flattenSha, flattenEntries, shape, kernelPackage, kernel, kernelCheck, spool}
+}
+
+export function kernelMismatchError(root: PreparedRoot) {
+  const {profile, kernelPackage, kernelCheck} = root
+  return profileError(
+    `${profile.locate(['kernel', 'config'])}: the kernel of ${kernelPackage.request.name} does not meet the profile's config fragment:\n` +
+      describeMismatches(kernelCheck, profile.relativePath(profile.kernel.config!)),
+  )
+}
+
+export async function build(options: BuildOptions): Promise<BuildResult> {
+  const progress = options.progress ?? (() => {})
   const work = await mkdtemp(join(tmpdir(), 'stagex-image-'))
   try {
-    const spool = await openSpool(join(work, 'spool'))
-
-    progress(`resolve: ${packageRequests(profile).length} images`)
-    // The trust stage runs inside resolve/fetch: after every manifest digest is known, before any layer.
-    const trust = trustGate(profile, {progress, warn: options.warn, locked: options.locked})
-    const packages = await resolvePackages(profile, options, trust)
-
-    progress('flatten: applying layers')
-    const roots = packages.filter((p) => p.request.role === 'package')
-    const tree = createTree()
-    const flattenReport = await flattenInto(tree, roots.map(asFlattenInput), spool)
-    const flattenSha = treeDigest(tree, sourceDateEpoch)
-    const flattenEntries = tree.entries.size
-
-    progress('shape: files, init, prune')
-    const shape = await shapeTree(tree, profile, spool)
-
-    progress('kernel: reading the kernel package')
-    const kernelPackage = packages.find((p) => p.request.role === 'kernel')!
-    const kernel = await kernelOf(kernelPackage, spool)
-    const check = await checkKernelConfig(kernel, profile.kernel.config, profile.locate(['kernel', 'config']))
-    if (check.mismatches.length > 0)
-      throw profileError(
-        `${profile.locate(['kernel', 'config'])}: the kernel of ${kernelPackage.request.name} does not meet the profile's config fragment:\n` +
-          describeMismatches(check, profile.relativePath(profile.kernel.config!)),
-      )
+    const root = await prepareRoot(options, work)
+    const {profile, sourceDateEpoch, packages, trust, tree, flattenReport, flattenSha, flattenEntries, shape, kernelPackage, kernel, spool} = root
+    const check = root.kernelCheck
+    if (check.mismatches.length > 0) throw kernelMismatchError(root)
+    const outDir = resolve(options.outDir)
+    await mkdir(outDir, {recursive: true})
 
     const bootPackages = packages.filter((p) => p.request.role === 'boot')
     const bootTree = bootPackages.length > 0 ? await bootTreeOf(bootPackages, spool) : undefined
@@ -137,7 +170,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
 }
 
 /** Resolve and fetch (src/build/fetch.ts): registry images land in the store and are read from there. */
-async function resolvePackages(profile: Profile, options: BuildOptions, trust: TrustGate): Promise<ResolvedPackage[]> {
+async function resolvePackages(profile: Profile, options: Omit<BuildOptions, 'outDir'>, trust: TrustGate): Promise<ResolvedPackage[]> {
   const {packages} = await fetchPackages(profile, {
     beforeLayers: trust.beforeLayers,
     store: options.store,

@@ -1,0 +1,57 @@
+import {Args} from '@oclif/core'
+import {BaseCommand} from '../cli/base-command.js'
+import {fetchFlags} from '../cli/fetch-flags.js'
+import {fetchProgress} from '../cli/fetch-progress.js'
+import {StagexError} from '../errors.js'
+import {checkProfile, type CheckResult} from '../build/rootfs.js'
+
+export default class Check extends BaseCommand {
+  static override summary = 'Check what a profile would build, without writing any output.'
+  static override description = `Resolves, verifies, flattens and shapes the profile like \`build\`, then checks:
+  - kernel: every option of the profile's kernel.config fragment holds in the kernel package's /linux.config;
+  - ELF closure: every dynamically linked program finds its interpreter and libraries in the image;
+  - no compilers: no compiler, build tool, package manager, header or static library is left.
+
+Exit codes: 0 every check holds; 2 invalid profile or the kernel misses a required option;
+3 trust failure; 4 the image fails the ELF or no-compiler check (or bad input).`
+  static override examples = ['<%= config.bin %> check profiles/minimal.yaml', '<%= config.bin %> check profiles/airgap-signer.yaml --json']
+  static override args = {profile: Args.string({description: 'profile YAML file', required: true})}
+  static override flags = {...fetchFlags}
+
+  async run(): Promise<CheckResult> {
+    const {args, flags} = await this.parse(Check)
+    const fetch = fetchProgress(!this.jsonEnabled())
+    let result: CheckResult
+    try {
+      result = await checkProfile({
+        profilePath: args.profile,
+        progress: (message) => this.progress(message),
+        store: flags.store,
+        offline: flags.offline,
+        mirror: flags.mirror,
+        source: flags.source,
+        onFetch: fetch.onEvent,
+      })
+    } finally {
+      fetch.done()
+    }
+    const lines = [
+      `kernel   ${result.kernel.mismatches.length === 0 ? 'ok  ' : 'FAIL'} ${result.kernel.required} required options checked in ${result.kernel.package}`,
+      ...result.kernel.mismatches.map((m) => `           ${m.option} must be ${m.required}, the kernel has it ${m.actual}`),
+      `elf      ${result.elf.problems.length === 0 ? 'ok  ' : 'FAIL'} ${result.elf.files} ELF files, ${result.elf.dynamic} dynamically linked`,
+      ...result.elf.problems.map((p) => `           ${p.path}: ${p.problem}`),
+      `compiler ${result.compilers.length === 0 ? 'ok  ' : 'FAIL'} no compilers, package managers, headers or static libraries`,
+      ...result.compilers.map((c) => `           ${c.path}: ${c.reason}`),
+    ]
+    if (!this.jsonEnabled()) this.log(lines.join('\n'))
+    if (!result.passed) {
+      const kind = result.kernel.mismatches.length > 0 ? 'profile' : 'bad-input'
+      throw new StagexError(kind, `${result.profile} fails ${[
+        result.kernel.mismatches.length > 0 && 'the kernel check',
+        result.elf.problems.length > 0 && 'the ELF closure check',
+        result.compilers.length > 0 && 'the no-compiler check',
+      ].filter(Boolean).join(' and ')}`, {result})
+    }
+    return result
+  }
+}

@@ -1,0 +1,46 @@
+// The shaped tree as a deterministic tar (the `rootfs` command and the `rootfs-tar` output):
+// UTF-8 path order, times clamped to SOURCE_DATE_EPOCH, numeric owners, hardlinks as tar links
+// to the first path of their group.
+import {createReadStream} from 'node:fs'
+import {type TarEntry, writeTar} from '../formats/tar.js'
+import {type Inode, type Tree, ROOT, sortedPaths} from '../rootfs/tree.js'
+import {writeFileAtomically, type WrittenFile} from '../store/atomic.js'
+
+export function tarEntriesOf(tree: Tree, sourceDateEpoch: number): TarEntry[] {
+  const firstPathOf = new Map<Inode, string>()
+  const entries: TarEntry[] = []
+  for (const path of sortedPaths(tree)) {
+    if (path === ROOT) continue
+    const inode = tree.entries.get(path)!
+    const base = {name: path, mode: inode.mode & 0o7777, uid: inode.uid, gid: inode.gid, mtime: Math.min(inode.mtime, sourceDateEpoch), size: 0}
+    const first = firstPathOf.get(inode)
+    if (first !== undefined) {
+      entries.push({...base, type: 'hardlink', linkName: first})
+      continue
+    }
+    firstPathOf.set(inode, path)
+    switch (inode.type) {
+      case 'file': {
+        const content = inode.content!
+        entries.push({...base, type: 'file', size: content.size, data: () => createReadStream(content.path)})
+        break
+      }
+      case 'symlink':
+        entries.push({...base, type: 'symlink', linkName: inode.target})
+        break
+      case 'char':
+      case 'block':
+        entries.push({...base, type: inode.type, devMajor: inode.rdev?.major ?? 0, devMinor: inode.rdev?.minor ?? 0})
+        break
+      default:
+        entries.push({...base, type: inode.type})
+    }
+  }
+  return entries
+}
+
+export async function writeRootfsTar(tree: Tree, sourceDateEpoch: number, outPath: string): Promise<WrittenFile & {entries: number}> {
+  const entries = tarEntriesOf(tree, sourceDateEpoch)
+  const written = await writeFileAtomically(outPath, writeTar(entries))
+  return {...written, entries: entries.length}
+}
