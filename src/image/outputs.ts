@@ -15,6 +15,7 @@ import type {Tree} from '../rootfs/tree.js'
 import {copyFileAtomically, writeFileAtomically} from '../store/atomic.js'
 import {buildDisk, parseSize, sha256Hex} from './disk.js'
 import {writeInitramfs} from './initramfs.js'
+import {writeRootfsTar} from './rootfs-tar.js'
 import {
   findFile,
   generatedOsRelease,
@@ -80,7 +81,7 @@ export interface ImageOutputs {
   seed: RecordedSeed
 }
 
-export const OUTPUT_FILES = {kernel: 'vmlinuz', uki: 'uki.efi', esp: 'esp.img', disk: 'disk.raw'} as const
+export const OUTPUT_FILES = {kernel: 'vmlinuz', uki: 'uki.efi', esp: 'esp.img', disk: 'disk.raw', rootfsTar: 'rootfs.tar'} as const
 
 export async function writeImageOutputs(input: ImageOutputsInput): Promise<ImageOutputs> {
   const {profile, tree, kernel, outDir, sourceDateEpoch} = input
@@ -133,6 +134,11 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
     {kind: 'kernel', path: join(outDir, OUTPUT_FILES.kernel), size: kernelOut.size, sha256: kernelOut.sha256},
     {kind: 'initramfs', path: initrd.path, size: initrd.size, sha256: initrd.sha256},
   ]
+  if (wants('rootfs-tar')) {
+    progress('rootfs: writing the tree as a tar')
+    const tar = await writeRootfsTar(tree, sourceDateEpoch, join(outDir, OUTPUT_FILES.rootfsTar))
+    outputs.push({kind: 'rootfs-tar', path: join(outDir, OUTPUT_FILES.rootfsTar), size: tar.size, sha256: tar.sha256})
+  }
   const stages: ImageStages = {
     initramfs: {
       sha256: initrd.sha256,

@@ -37,7 +37,7 @@ describe('e2e: build profiles/minimal.yaml', function () {
   })
 
   it('writes kernel, initramfs and build.json, each with its sha256', async () => {
-    assert.deepEqual(first.outputs.map((o) => o.kind), ['kernel', 'initramfs', 'record'])
+    assert.deepEqual(first.outputs.map((o) => o.kind), ['kernel', 'initramfs', 'rootfs-tar', 'record'])
     for (const output of first.outputs) assert.equal(sha256(await readFile(output.path)), output.sha256, output.kind)
     const record = JSON.parse(await readFile(join(firstDir, 'out', 'build.json'), 'utf8'))
     assert.equal(record.profile.name, 'minimal')
