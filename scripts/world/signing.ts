@@ -305,6 +305,37 @@ export async function copyLookaside(signing: SigningWorld): Promise<string> {
   return dir;
 }
 
+/** What pushSigned needs of a test registry (scripts/world/registry.ts's Registry). */
+export interface SigningRegistry {
+  host: string;
+  credentials?: { username: string; password: string };
+}
+
+/**
+ * Pushes a fixture image's linux/amd64 manifest to `<registry>/stagex/<name>:latest` with
+ * `skopeo copy --sign-by`: skopeo signs it for `docker.io/stagex/<name>:latest` (its identity; the
+ * registry is a mirror) and writes signature-1 into `lookaside` (a registries.d `lookaside-staging`).
+ * Returns the manifest digest pushed.
+ */
+export async function pushSigned(registry: SigningRegistry, signing: SigningWorld, name: string, fingerprint: string, lookaside: string): Promise<string> {
+  const registriesD = await mkdtemp(join(tmpdir(), 'stagex-registries.d-'));
+  try {
+    await writeFile(
+      join(registriesD, 'staging.yaml'),
+      `docker:\n  ${registry.host}:\n    lookaside-staging: ${pathToFileURL(lookaside).href}\n`,
+    );
+    const args = ['copy', '--quiet', '--dest-tls-verify=false', '--preserve-digests', '--registries.d', registriesD];
+    if (registry.credentials) args.push('--dest-creds', `${registry.credentials.username}:${registry.credentials.password}`);
+    args.push('--sign-by', fingerprint, '--sign-identity', `docker.io/stagex/${name}:latest`);
+    args.push(`oci:${signing.world.packages[name]!.layout}:latest`, `docker://${registry.host}/stagex/${name}:latest`);
+    await run('skopeo', args, { ...process.env, GNUPGHOME: signing.gnupgHome });
+  } finally {
+    await stopGpgAgent(signing.gnupgHome);
+    await rm(registriesD, { recursive: true, force: true });
+  }
+  return signing.world.packages[name]!.manifestDigest;
+}
+
 export interface LookasideServer {
   /** http://127.0.0.1:PORT */
   url: string;
