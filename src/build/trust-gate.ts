@@ -48,7 +48,7 @@ export function trustGate(profile: Profile, options: TrustGateOptions = {}): Tru
       // One image may appear twice (a package and the kernel): verify it once.
       const seen = new Set<string>()
       const images = packages
-        .map((p) => ({name: p.request.name, identity: p.request.identity, manifestDigest: p.image.manifestDigest}))
+        .map((p) => ({name: p.request.name, identity: p.request.identity, manifestDigest: p.image.manifestDigest, indexDigest: p.image.indexDigest}))
         .filter((image) => !seen.has(key(image.identity, image.manifestDigest)) && seen.add(key(image.identity, image.manifestDigest)))
       result = await trustStage(profile, images, {
         onImage: (image) =>

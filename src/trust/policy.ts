@@ -26,6 +26,8 @@ export interface VerifyImageSignaturesInput {
   tag?: string
   /** "Now" for revocation and signature expiry; defaults to the clock. */
   now?: Date
+  /** false: return the table and the counted signers without refusing (the caller combines several lists). */
+  enforce?: boolean
 }
 
 const isKeyring = (value: unknown): value is Keyring =>
@@ -71,5 +73,6 @@ export async function verifyImageSignatures(input: VerifyImageSignaturesInput): 
   for (const signature of input.signatures) table.push(await verifyOne(signature, input, keyring, manifestDigest))
   const counted = countDistinctSigners(table)
   const image = `${canonicalRepository(repository)}@${manifestDigest}`
-  return enforceThreshold(image, {counted, table, distinctSigners: counted.length, threshold: input.threshold})
+  const result = {counted, table, distinctSigners: counted.length, threshold: input.threshold}
+  return input.enforce === false ? result : enforceThreshold(image, result)
 }

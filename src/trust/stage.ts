@@ -15,7 +15,7 @@ import {containersTrustFor} from './containers-config.js'
 import {type Keyring, readKeyring} from './keyring.js'
 import {fetchSignatures} from './lookaside.js'
 import {verifyImageSignatures} from './policy.js'
-import type {TrustedSigner} from './threshold.js'
+import {countDistinctSigners, enforceThreshold, type TrustedSigner} from './threshold.js'
 import type {TrustRow} from './trust-table.js'
 
 export interface TrustStageImage {
@@ -25,6 +25,8 @@ export interface TrustStageImage {
   identity: string
   /** The platform manifest digest: what maintainers sign. */
   manifestDigest: Digest
+  /** The index the tag pointed to: StageX's legacy signatures (before June 2025) signed this one. */
+  indexDigest?: Digest
 }
 
 export interface ImageTrust {
@@ -109,28 +111,37 @@ export async function trustStage(profile: Profile, images: readonly TrustStageIm
   const verified: ImageTrust[] = []
   for (const image of images) {
     const {keyring, lookaside} = await sourcesFor(profile, trust, image.identity, readKeys)
-    const signatures = await fetchSignatures({
-      lookaside,
-      repository: image.identity,
-      manifestDigest: image.manifestDigest,
-      maxSignatureBytes: options.maxSignatureBytes,
-    }).catch((error: unknown) => {
-      // Name the image: a lookaside we cannot read fully leaves it untrusted.
-      if (!isStagexError(error) || error.kind === 'usage') throw error
-      throw new StagexError(error.kind, `image ${image.identity}@${image.manifestDigest} is not trusted: ${error.message}`, {
-        image: `${image.identity}@${image.manifestDigest}`,
-        ...error.details,
+    const fetchFor = (digest: Digest) =>
+      fetchSignatures({lookaside, repository: image.identity, manifestDigest: digest, maxSignatureBytes: options.maxSignatureBytes}).catch(
+        (error: unknown) => {
+          // Name the image: a lookaside we cannot read fully leaves it untrusted.
+          if (!isStagexError(error) || error.kind === 'usage') throw error
+          throw new StagexError(error.kind, `image ${image.identity}@${image.manifestDigest} is not trusted: ${error.message}`, {
+            image: `${image.identity}@${image.manifestDigest}`,
+            ...error.details,
+          })
+        },
+      )
+    const verifyAt = async (digest: Digest) =>
+      verifyImageSignatures({
+        repository: image.identity,
+        manifestDigest: digest,
+        signatures: await fetchFor(digest),
+        keyring,
+        threshold: trust.threshold,
+        legacy: trust.legacy,
+        now: options.now,
+        enforce: false,
       })
-    })
-    const result = await verifyImageSignatures({
-      repository: image.identity,
-      manifestDigest: image.manifestDigest,
-      signatures,
-      keyring,
-      threshold: trust.threshold,
-      legacy: trust.legacy,
-      now: options.now,
-    })
+    // Legacy StageX signatures were filed under (and signed) the index digest the tag pointed to:
+    // with trust.legacy, those count too, next to the ones filed under the manifest digest.
+    const parts = [{digest: image.manifestDigest, result: await verifyAt(image.manifestDigest)}]
+    if (trust.legacy && image.indexDigest && image.indexDigest !== image.manifestDigest)
+      parts.push({digest: image.indexDigest, result: await verifyAt(image.indexDigest)})
+    const table =
+      parts.length === 1 ? parts[0]!.result.table : parts.flatMap((p) => p.result.table.map((row) => ({...row, file: `${p.digest.slice(7, 19)}/${row.file}`})))
+    const counted = countDistinctSigners(table)
+    const result = enforceThreshold(`${image.identity}@${image.manifestDigest}`, {counted, table, distinctSigners: counted.length, threshold: trust.threshold})
     const done: ImageTrust = {...image, lookaside, signers: result.counted, table: result.table, threshold: trust.threshold}
     options.onImage?.(done)
     verified.push(done)
