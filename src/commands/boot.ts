@@ -2,16 +2,17 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {StagexError} from '../errors.js'
 import {bootAndExpect, classifyBootImage, type BootResult} from '../qemu/index.js'
+import {prose} from '../cli/prose.js'
 
 export default class Boot extends BaseCommand {
   static override summary = 'Boot a disk image, a UKI, or a kernel and initrd under QEMU and check the serial console.'
-  static override description = `Boots under QEMU with a hard deadline and watches the guest's serial console (ttyS0) for each --expect regular expression, in the order given. A disk image or UKI boots under OVMF (UEFI); a disk is attached with snapshot=on and a UKI is put on a throwaway ESP, so neither file is ever written. --kernel boots directly; console=ttyS0 and panic=-1 are added to --append unless given.
+  static override description = prose(`Boots under QEMU with a hard deadline and watches the guest's serial console (ttyS0) for each --expect regular expression, in the order given. A disk image or UKI boots under OVMF (UEFI); a disk is attached with snapshot=on and a UKI is put on a throwaway ESP, so neither file is ever written. --kernel boots directly; console=ttyS0 and panic=-1 are added to --append unless given.
 
 The run ends as soon as every expectation was seen (exit 0), at a kernel panic, a --fail-on match, or QEMU exiting early (exit 5), or at the deadline (exit 6). QEMU runs in its own process group, which is killed at the end in every case, also when this command is interrupted.
 
 --accel auto boots a kernel under KVM for a few seconds first and uses KVM only if the kernel prints its banner; otherwise it falls back to TCG (and says so).
 
-The raw console goes to --log (default: a new file in the temp directory); on a terminal it is also shown on stderr as it arrives.`
+The raw console goes to --log (default: a new file in the temp directory); on a terminal it is also shown on stderr as it arrives.`)
 
   static override examples = [
     {

@@ -3,10 +3,11 @@ import {BaseCommand} from '../cli/base-command.js'
 import {build, type BuildResult} from '../build/pipeline.js'
 import {fetchFlags} from '../cli/fetch-flags.js'
 import {fetchProgress} from '../cli/fetch-progress.js'
+import {prose} from '../cli/prose.js'
 
 export default class Build extends BaseCommand {
   static override summary = 'Build an appliance image from a profile: kernel, initramfs and build.json.'
-  static override description = `Runs the whole pipeline: resolves every package of PROFILE to its linux/amd64 manifest,
+  static override description = prose(`Runs the whole pipeline: resolves every package of PROFILE to its linux/amd64 manifest,
 flattens the layers into one tree, adds the profile's files and init, prunes package managers and
 compilers, checks the kernel's config against the profile's fragment, and writes the outputs into
 --out with a temp file and a rename each (an interrupted build leaves the previous outputs intact).
@@ -19,7 +20,7 @@ $XDG_CACHE_HOME/stagex-image) and read from there; --offline uses only the store
 what <profile>.lock.json pins and fails when the profile disagrees with it (exit 2) or a tag has
 moved since (exit 3).
 
-Exit codes: 0 built; 2 invalid profile or usage; 3 trust failure or moved tag; 4 bad or unsafe input.`
+Exit codes: 0 built; 2 invalid profile or usage; 3 trust failure or moved tag; 4 bad or unsafe input.`)
   static override examples = [
     '<%= config.bin %> build profiles/minimal.yaml --out out/minimal',
     'SOURCE_DATE_EPOCH=1700000000 <%= config.bin %> build profiles/minimal.yaml --out out --json',

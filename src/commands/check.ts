@@ -4,16 +4,17 @@ import {fetchFlags} from '../cli/fetch-flags.js'
 import {fetchProgress} from '../cli/fetch-progress.js'
 import {StagexError} from '../errors.js'
 import {checkProfile, type CheckResult} from '../build/rootfs.js'
+import {prose} from '../cli/prose.js'
 
 export default class Check extends BaseCommand {
   static override summary = 'Check what a profile would build, without writing any output.'
-  static override description = `Resolves, verifies, flattens and shapes the profile like \`build\`, then checks:
+  static override description = prose(`Resolves, verifies, flattens and shapes the profile like \`build\`, then checks:
   - kernel: every option of the profile's kernel.config fragment holds in the kernel package's /linux.config;
   - ELF closure: every dynamically linked program finds its interpreter and libraries in the image;
   - no compilers: no compiler, build tool, package manager, header or static library is left.
 
 Exit codes: 0 every check holds; 2 invalid profile or the kernel misses a required option;
-3 trust failure; 4 the image fails the ELF or no-compiler check (or bad input).`
+3 trust failure; 4 the image fails the ELF or no-compiler check (or bad input).`)
   static override examples = ['<%= config.bin %> check profiles/minimal.yaml', '<%= config.bin %> check profiles/airgap-signer.yaml --json']
   static override args = {profile: Args.string({description: 'profile YAML file', required: true})}
   static override flags = {...fetchFlags}

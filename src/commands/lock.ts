@@ -3,17 +3,18 @@ import {type LockResult, lockProfile} from '../build/lock.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {fetchFlags} from '../cli/fetch-flags.js'
 import {fetchProgress} from '../cli/fetch-progress.js'
+import {prose} from '../cli/prose.js'
 
 export default class Lock extends BaseCommand {
   static override summary = 'Resolve every package of a profile and write <profile>.lock.json.'
-  static override description = `Resolves each package's tag to its image index and linux/amd64 manifest and writes, next to
+  static override description = prose(`Resolves each package's tag to its image index and linux/amd64 manifest and writes, next to
 the profile, <profile>.lock.json: for each package its canonical repository, tag, index digest,
 manifest digest, platform and size. Only indexes, manifests and configs are fetched.
 
 \`build --locked\` then builds exactly these images, and fails when the profile and the lock
 disagree or when a tag has moved since: a moved tag is reported, never followed.
 
-Exit codes: 0 lock written; 2 usage, invalid profile or unreachable registry; 4 bad input.`
+Exit codes: 0 lock written; 2 usage, invalid profile or unreachable registry; 4 bad input.`)
   static override examples = [
     '<%= config.bin %> lock profiles/minimal-registry.yaml --mirror 127.0.0.1:5000/stagex',
     '<%= config.bin %> lock profiles/minimal-registry.yaml --offline',

@@ -3,10 +3,11 @@ import {type PullResult, pull} from '../build/pull.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {fetchFlags} from '../cli/fetch-flags.js'
 import {fetchProgress} from '../cli/fetch-progress.js'
+import {prose} from '../cli/prose.js'
 
 export default class Pull extends BaseCommand {
   static override summary = 'Fetch every image of a profile into the content store, or export them as OCI layouts.'
-  static override description = `Resolves every package of PROFILE to its linux/amd64 manifest and downloads what the store
+  static override description = prose(`Resolves every package of PROFILE to its linux/amd64 manifest and downloads what the store
 does not hold yet. Every blob is checked against its sha256 while it streams and enters the store
 (blobs/sha256/<hex>) only through a temp file renamed after the digest matched.
 
@@ -22,7 +23,7 @@ pull warns that nothing was verified.
 
 Exit codes: 0 every image present (and trusted); 2 usage, invalid profile, unreachable registry or
 refused credentials; 3 trust failure (too few maintainer signatures, lookaside error); 4 bad input
-(digest mismatch, corrupt manifest, oversized signature).`
+(digest mismatch, corrupt manifest, oversized signature).`)
   static override examples = [
     '<%= config.bin %> pull profiles/minimal-registry.yaml --mirror 127.0.0.1:5000/stagex',
     '<%= config.bin %> pull profiles/minimal-registry.yaml --to oci:carry/minimal',

@@ -3,16 +3,17 @@ import {BaseCommand} from '../cli/base-command.js'
 import {fetchFlags} from '../cli/fetch-flags.js'
 import {fetchProgress} from '../cli/fetch-progress.js'
 import {buildRootfsTar, type RootfsTarResult} from '../build/rootfs.js'
+import {prose} from '../cli/prose.js'
 
 export default class Rootfs extends BaseCommand {
   static override summary = "Write a profile's root tree (flattened and shaped) as a deterministic tar."
-  static override description = `Resolves, verifies and flattens the profile's packages, adds its files and init and
+  static override description = prose(`Resolves, verifies and flattens the profile's packages, adds its files and init and
 prunes it, exactly as \`build\` does, then writes the tree as a tar instead of an initramfs: sorted
 by UTF-8 path, numeric owners, times clamped to SOURCE_DATE_EPOCH, hardlinks kept as tar links.
 Use it to inspect what an appliance holds, or to feed another tool. The file is written to a temp
 file and renamed, so a failed run leaves the previous one intact.
 
-Exit codes: 0 written; 2 invalid profile; 3 trust failure; 4 bad or unsafe input.`
+Exit codes: 0 written; 2 invalid profile; 3 trust failure; 4 bad or unsafe input.`)
   static override examples = [
     '<%= config.bin %> rootfs profiles/minimal.yaml --out out/minimal-rootfs.tar',
     '<%= config.bin %> rootfs profiles/minimal.yaml --out rootfs.tar --json && tar -tvf rootfs.tar | head',

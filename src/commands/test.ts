@@ -2,15 +2,16 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {StagexError} from '../errors.js'
 import {buildAndBootTest, type BootTestResult} from '../build/boot-test.js'
+import {prose} from '../cli/prose.js'
 
 export default class Test extends BaseCommand {
   static override summary = "Build a profile, then boot it under QEMU and check the profile's test steps."
-  static override description = `Builds PROFILE like \`build\`, then boots the result under QEMU with a hard deadline
+  static override description = prose(`Builds PROFILE like \`build\`, then boots the result under QEMU with a hard deadline
 (test.timeout in the profile, or --timeout) and matches each of the profile's test.steps[].expect
 regular expressions, in order, against the serial console.
 
 Exit codes: 0 every step passed; 2 invalid profile; 3 trust failure; 4 bad input;
-5 a step failed (kernel panic, QEMU ended early); 6 the deadline passed.`
+5 a step failed (kernel panic, QEMU ended early); 6 the deadline passed.`)
   static override examples = [
     '<%= config.bin %> test profiles/minimal.yaml',
     '<%= config.bin %> test profiles/minimal.yaml --out out/minimal --accel tcg --junit out/junit.xml',

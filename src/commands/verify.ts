@@ -2,10 +2,11 @@ import {Args, Flags} from '@oclif/core'
 import {DEFAULT_LOOKASIDE, DEFAULT_THRESHOLD, verifyImage, type VerifyResult} from '../build/verify.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {formatTrustTable} from '../trust/trust-table.js'
+import {prose} from '../cli/prose.js'
 
 export default class Verify extends BaseCommand {
   static override summary = 'Check that at least N distinct maintainers signed one image (the trust stage alone).'
-  static override description = `Resolves IMAGE_REF to its linux/amd64 manifest digest, reads every signature-N of that digest
+  static override description = prose(`Resolves IMAGE_REF to its linux/amd64 manifest digest, reads every signature-N of that digest
 from the lookaside (<lookaside>/<repository path>@sha256=<hex>/signature-N, until the first one
 missing), and verifies each as an OpenPGP signed message against the keyring. A signature counts
 when its key (or the primary of the subkey that made it) is in the keyring, was valid when it
@@ -20,7 +21,7 @@ Relative file:// lookasides (file://sigs, file:../sigs) are folders relative to 
 
 Exit codes: 0 at least N distinct trusted signers; 2 usage (bad reference, unreadable keyring);
 3 fewer than N, or a lookaside that answered neither a signature nor "not found"; 4 bad input
-(an oversized signature file, a corrupt manifest).`
+(an oversized signature file, a corrupt manifest).`)
   static override examples = [
     '<%= config.bin %> verify oci:.cache/world/oci/core-busybox:latest --identity docker.io/stagex/core-busybox --keyring .cache/world/keys/maintainers.pgp --lookaside file://.cache/world/sigs',
     '<%= config.bin %> verify stagex/core-busybox:latest --keyring maintainers.pgp --threshold 3',
