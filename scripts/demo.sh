@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# `npm run demo`: set up (idempotent), build profiles/minimal.yaml from the local fixture world, and
-# boot-test it under QEMU. Offline: everything comes from Debian's packages and the world cache.
+# `npm run demo`: set up (idempotent), then scripts/demo.ts: push the fixture images to a local
+# registry, and `stagex-image test` the example profile from it (pull, 2-of-3 trust, build, boot).
+# Offline: everything comes from Debian's packages, the world cache and loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 npm run -s build
-echo
-echo "== stagex-image test profiles/minimal.yaml --out out/minimal"
-node bin/run.js test profiles/minimal.yaml --out out/minimal --accel auto --console --junit out/minimal/junit.xml
+exec node --import tsx scripts/demo.ts

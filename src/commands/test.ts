@@ -1,5 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
+import {fetchFlags} from '../cli/fetch-flags.js'
+import {fetchProgress} from '../cli/fetch-progress.js'
 import {StagexError} from '../errors.js'
 import {buildAndBootTest, type BootTestResult} from '../build/boot-test.js'
 import {prose} from '../cli/prose.js'
@@ -25,12 +27,17 @@ Exit codes: 0 every step passed; 2 invalid profile; 3 trust failure; 4 bad input
     junit: Flags.string({description: 'write a JUnit XML report here'}),
     log: Flags.string({description: 'file for the raw serial console'}),
     console: Flags.boolean({description: 'show the serial console on stderr (default: on a terminal, not with --json)', allowNo: true}),
+    ...fetchFlags,
+    locked: Flags.boolean({description: 'build what <profile>.lock.json pins; fail when the profile or a tag disagrees with it', default: false}),
   }
 
   async run(): Promise<BootTestResult> {
     const {args, flags} = await this.parse(Test)
     const showConsole = flags.console ?? (process.stderr.isTTY && !this.jsonEnabled())
-    const result = await buildAndBootTest({
+    const fetch = fetchProgress(!this.jsonEnabled())
+    let result: BootTestResult
+    try {
+      result = await buildAndBootTest({
       profilePath: args.profile,
       outDir: flags.out,
       sourceDateEpoch: flags['source-date-epoch'],
@@ -40,7 +47,16 @@ Exit codes: 0 every step passed; 2 invalid profile; 3 trust failure; 4 bad input
       logFile: flags.log,
       progress: (message) => this.progress(message),
       echo: showConsole ? (chunk) => process.stderr.write(chunk) : undefined,
-    })
+      store: flags.store,
+      offline: flags.offline,
+      mirror: flags.mirror,
+      source: flags.source,
+      locked: flags.locked,
+      onFetch: fetch.onEvent,
+      })
+    } finally {
+      fetch.done()
+    }
     const {build, boot} = result
     if (!this.jsonEnabled()) {
       this.log(`built ${build.profile.name}:`)
