@@ -4,11 +4,12 @@
 //   node --import tsx scripts/world/build-fixtures.ts [--force]
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { prepareLayer, writeOciImageLayout } from './oci-layout.js';
 import { CONTAINER_CONFIG, coreFilesystemEntries, defaultSources, packageDefs, type Sources } from './packages.js';
+import { withLock } from './lock.js';
 import { normalizeEntries } from './tar.js';
 
 /** Bump when the fixtures change in a way the inputs' hashes don't show. */
@@ -88,48 +89,6 @@ async function readStamp(oci: string): Promise<string | null> {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * A lock directory beside the world, so two builders never race. It holds the owner's pid; a lock
- * whose owner is gone (or that is older than 10 minutes) is stale and taken over.
- */
-async function withLock<T>(world: string, fn: () => Promise<T>): Promise<T> {
-  const lock = join(world, '.oci.lock');
-  const deadline = Date.now() + 15 * 60_000;
-  for (;;) {
-    try {
-      await mkdir(lock);
-      await writeFile(join(lock, 'pid'), `${process.pid}\n`);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const st = await stat(lock).catch(() => null);
-      const pid = Number.parseInt(await readFile(join(lock, 'pid'), 'utf8').catch(() => ''), 10);
-      const age = st ? Date.now() - st.mtimeMs : 0;
-      // No pid yet: the owner may be between mkdir and writeFile, so give it a few seconds.
-      const stale = age > 10 * 60_000 || (Number.isInteger(pid) ? !alive(pid) : age > 5_000);
-      if (st && stale) await rm(lock, { recursive: true, force: true });
-      else if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock}`);
-      else await sleep(200);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await rm(lock, { recursive: true, force: true });
-  }
-}
-
 export interface BuildOptions {
   world?: string;
   force?: boolean;
@@ -165,7 +124,7 @@ export async function buildFixtures(opts: BuildOptions = {}): Promise<{ built: b
   }
 
   await mkdir(world, { recursive: true });
-  return withLock(world, async () => {
+  return withLock(join(world, '.oci.lock'), async () => {
     const again = await current();
     if (again) {
       printWorld(again, log, 'up to date');

@@ -17,13 +17,14 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { ensureWorld, PACKAGE_NAMES, type World, worldDir } from './build-fixtures.js';
+import { withLock } from './lock.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -102,43 +103,6 @@ async function fingerprintsOf(home: string, userId: string): Promise<{ primary: 
   }
   if (!primary || !signing) throw new Error(`gpg lists no signing key for ${userId}`);
   return { primary, signing };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** A lock folder holding the owner's pid, so two test runs never sign at once; a dead owner's lock is taken over. */
-async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 10 * 60_000;
-  for (;;) {
-    try {
-      await mkdir(path);
-      await writeFile(join(path, 'pid'), `${process.pid}\n`);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const st = await stat(path).catch(() => null);
-      const pid = Number.parseInt(await readFile(join(path, 'pid'), 'utf8').catch(() => ''), 10);
-      const age = st ? Date.now() - st.mtimeMs : 0;
-      const stale = age > 10 * 60_000 || (Number.isInteger(pid) ? !alive(pid) : age > 5_000);
-      if (st && stale) await rm(path, { recursive: true, force: true });
-      else if (Date.now() > deadline) throw new Error(`timed out waiting for ${path}`);
-      else await sleep(200);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await rm(path, { recursive: true, force: true });
-  }
 }
 
 const tempBeside = (path: string) => `${dirname(path)}/.${path.split(sep).pop()}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
