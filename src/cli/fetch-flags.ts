@@ -10,3 +10,8 @@ export const fetchFlags = {
   }),
   source: Flags.string({description: "read the packages from a folder of OCI layouts (as `pull --to` writes), in place of the profile's source", helpValue: 'oci:DIR'}),
 }
+
+/** The pipeline options the fetch flags stand for. */
+export function fetchOptionsOf(flags: {store?: string; offline: boolean; mirror?: string; source?: string}) {
+  return {store: flags.store, offline: flags.offline, mirror: flags.mirror, source: flags.source}
+}

@@ -58,3 +58,13 @@ export function fetchProgress(enabled: boolean, stream: NodeJS.WriteStream = pro
     },
   }
 }
+
+/** Runs a fetching pipeline call with progress shown (unless `enabled` is false) and always closed. */
+export async function withFetchProgress<T>(enabled: boolean, run: (onFetch: (event: FetchEvent) => void) => Promise<T>): Promise<T> {
+  const progress = fetchProgress(enabled)
+  try {
+    return await run(progress.onEvent)
+  } finally {
+    progress.done()
+  }
+}

@@ -1,8 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {build, type BuildResult} from '../build/pipeline.js'
-import {fetchFlags} from '../cli/fetch-flags.js'
-import {fetchProgress} from '../cli/fetch-progress.js'
+import {fetchFlags, fetchOptionsOf} from '../cli/fetch-flags.js'
+import {withFetchProgress} from '../cli/fetch-progress.js'
 import {prose} from '../cli/prose.js'
 
 export default class Build extends BaseCommand {
@@ -41,24 +41,17 @@ Exit codes: 0 built; 2 invalid profile or usage; 3 trust failure or moved tag; 4
   async run(): Promise<BuildResult> {
     const {args, flags} = await this.parse(Build)
     const started = Date.now()
-    const fetch = fetchProgress(!this.jsonEnabled())
-    let result: BuildResult
-    try {
-      result = await build({
+    const result: BuildResult = await withFetchProgress(!this.jsonEnabled(), (onFetch) =>
+      build({
         profilePath: args.profile,
         outDir: flags.out,
         sourceDateEpoch: flags['source-date-epoch'],
         progress: (message) => this.progress(message),
-        store: flags.store,
-        offline: flags.offline,
         locked: flags.locked,
-        mirror: flags.mirror,
-        source: flags.source,
-        onFetch: fetch.onEvent,
-      })
-    } finally {
-      fetch.done()
-    }
+        ...fetchOptionsOf(flags),
+        onFetch,
+      }),
+    )
     if (!this.jsonEnabled()) {
       this.log(`built ${result.profile.name} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
       for (const output of result.outputs) this.log(`  ${output.kind.padEnd(10)} ${output.path}  sha256:${output.sha256}  ${output.size} bytes`)

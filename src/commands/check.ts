@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
-import {fetchFlags} from '../cli/fetch-flags.js'
-import {fetchProgress} from '../cli/fetch-progress.js'
+import {fetchFlags, fetchOptionsOf} from '../cli/fetch-flags.js'
+import {withFetchProgress} from '../cli/fetch-progress.js'
 import {StagexError} from '../errors.js'
 import {checkProfile, type CheckResult} from '../build/rootfs.js'
 import {prose} from '../cli/prose.js'
@@ -21,21 +21,14 @@ Exit codes: 0 every check holds; 2 invalid profile or the kernel misses a requir
 
   async run(): Promise<CheckResult> {
     const {args, flags} = await this.parse(Check)
-    const fetch = fetchProgress(!this.jsonEnabled())
-    let result: CheckResult
-    try {
-      result = await checkProfile({
+    const result: CheckResult = await withFetchProgress(!this.jsonEnabled(), (onFetch) =>
+      checkProfile({
         profilePath: args.profile,
         progress: (message) => this.progress(message),
-        store: flags.store,
-        offline: flags.offline,
-        mirror: flags.mirror,
-        source: flags.source,
-        onFetch: fetch.onEvent,
-      })
-    } finally {
-      fetch.done()
-    }
+        ...fetchOptionsOf(flags),
+        onFetch,
+      }),
+    )
     const lines = [
       `kernel   ${result.kernel.mismatches.length === 0 ? 'ok  ' : 'FAIL'} ${result.kernel.required} required options checked in ${result.kernel.package}`,
       ...result.kernel.mismatches.map((m) => `           ${m.option} must be ${m.required}, the kernel has it ${m.actual}`),

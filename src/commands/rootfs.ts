@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
-import {fetchFlags} from '../cli/fetch-flags.js'
-import {fetchProgress} from '../cli/fetch-progress.js'
+import {fetchFlags, fetchOptionsOf} from '../cli/fetch-flags.js'
+import {withFetchProgress} from '../cli/fetch-progress.js'
 import {buildRootfsTar, type RootfsTarResult} from '../build/rootfs.js'
 import {prose} from '../cli/prose.js'
 
@@ -27,23 +27,16 @@ Exit codes: 0 written; 2 invalid profile; 3 trust failure; 4 bad or unsafe input
 
   async run(): Promise<RootfsTarResult> {
     const {args, flags} = await this.parse(Rootfs)
-    const fetch = fetchProgress(!this.jsonEnabled())
-    let result: RootfsTarResult
-    try {
-      result = await buildRootfsTar({
+    const result: RootfsTarResult = await withFetchProgress(!this.jsonEnabled(), (onFetch) =>
+      buildRootfsTar({
         profilePath: args.profile,
         outFile: flags.out,
         sourceDateEpoch: flags['source-date-epoch'],
         progress: (message) => this.progress(message),
-        store: flags.store,
-        offline: flags.offline,
-        mirror: flags.mirror,
-        source: flags.source,
-        onFetch: fetch.onEvent,
-      })
-    } finally {
-      fetch.done()
-    }
+        ...fetchOptionsOf(flags),
+        onFetch,
+      }),
+    )
     this.log(`${result.path}  sha256:${result.sha256}  ${result.size} bytes, ${result.entries} entries`)
     return result
   }

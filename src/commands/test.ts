@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
-import {fetchFlags} from '../cli/fetch-flags.js'
-import {fetchProgress} from '../cli/fetch-progress.js'
+import {fetchFlags, fetchOptionsOf} from '../cli/fetch-flags.js'
+import {withFetchProgress} from '../cli/fetch-progress.js'
 import {StagexError} from '../errors.js'
 import {buildAndBootTest, type BootTestResult} from '../build/boot-test.js'
 import {prose} from '../cli/prose.js'
@@ -34,29 +34,22 @@ Exit codes: 0 every step passed; 2 invalid profile; 3 trust failure; 4 bad input
   async run(): Promise<BootTestResult> {
     const {args, flags} = await this.parse(Test)
     const showConsole = flags.console ?? (process.stderr.isTTY && !this.jsonEnabled())
-    const fetch = fetchProgress(!this.jsonEnabled())
-    let result: BootTestResult
-    try {
-      result = await buildAndBootTest({
-      profilePath: args.profile,
-      outDir: flags.out,
-      sourceDateEpoch: flags['source-date-epoch'],
-      accel: flags.accel,
-      timeoutSeconds: flags.timeout,
-      junitFile: flags.junit,
-      logFile: flags.log,
-      progress: (message) => this.progress(message),
-      echo: showConsole ? (chunk) => process.stderr.write(chunk) : undefined,
-      store: flags.store,
-      offline: flags.offline,
-      mirror: flags.mirror,
-      source: flags.source,
-      locked: flags.locked,
-      onFetch: fetch.onEvent,
-      })
-    } finally {
-      fetch.done()
-    }
+    const result: BootTestResult = await withFetchProgress(!this.jsonEnabled(), (onFetch) =>
+      buildAndBootTest({
+        profilePath: args.profile,
+        outDir: flags.out,
+        sourceDateEpoch: flags['source-date-epoch'],
+        accel: flags.accel,
+        timeoutSeconds: flags.timeout,
+        junitFile: flags.junit,
+        logFile: flags.log,
+        progress: (message) => this.progress(message),
+        echo: showConsole ? (chunk) => process.stderr.write(chunk) : undefined,
+        locked: flags.locked,
+        ...fetchOptionsOf(flags),
+        onFetch,
+      }),
+    )
     const {build, boot} = result
     if (!this.jsonEnabled()) {
       this.log(`built ${build.profile.name}:`)
