@@ -11,10 +11,8 @@ import {readFile} from 'node:fs/promises'
 import {isStagexError, profileError, StagexError, usageError} from '../errors.js'
 import type {Digest} from '../oci/digest.js'
 import type {Profile, TrustSettings} from '../profile/types.js'
-import {containersTrustFor} from './containers-config.js'
-import {type Keyring, readKeyring} from './keyring.js'
+import type {Keyring} from './keyring.js'
 import {fetchSignatures} from './lookaside.js'
-import {verifyImageSignatures} from './policy.js'
 import {countDistinctSigners, enforceThreshold, type TrustedSigner} from './threshold.js'
 import type {TrustRow} from './trust-table.js'
 
@@ -60,8 +58,23 @@ interface Sources {
   lookaside: string
 }
 
+/**
+ * The modules that parse keys and verify signatures. They pull in openpgp.js, which takes longer to
+ * load than the rest of a pull: loaded only when a profile has trust:, not at every start of the CLI.
+ */
+async function loadVerifier() {
+  const [{readKeyring}, {verifyImageSignatures}, {containersTrustFor}] = await Promise.all([
+    import('./keyring.js'),
+    import('./policy.js'),
+    import('./containers-config.js'),
+  ])
+  return {readKeyring, verifyImageSignatures, containersTrustFor}
+}
+
+type Verifier = Awaited<ReturnType<typeof loadVerifier>>
+
 /** Reads each keyring file once; `where` names the profile field in errors. */
-function keyringReader(): (path: string, where: string) => Promise<Keyring> {
+function keyringReader({readKeyring}: Verifier): (path: string, where: string) => Promise<Keyring> {
   const cache = new Map<string, Promise<Keyring>>()
   return (path, where) => {
     let keyring = cache.get(path)
@@ -77,7 +90,13 @@ function keyringReader(): (path: string, where: string) => Promise<Keyring> {
   }
 }
 
-async function sourcesFor(profile: Profile, trust: TrustSettings, identity: string, readKeys: ReturnType<typeof keyringReader>): Promise<Sources> {
+async function sourcesFor(
+  profile: Profile,
+  trust: TrustSettings,
+  identity: string,
+  readKeys: ReturnType<typeof keyringReader>,
+  {containersTrustFor}: Verifier,
+): Promise<Sources> {
   let keyring: Keyring | undefined
   let lookaside = trust.lookaside
   if (trust.keyring) keyring = await readKeys(trust.keyring, profile.locate(['trust', 'keyring']))
@@ -107,10 +126,12 @@ export async function trustStage(profile: Profile, images: readonly TrustStageIm
   if (!trust) return {mode: 'none'}
   if (trust.registriesD && !trust.policy)
     throw usageError(`${profile.locate(['trust', 'registriesD'])}: registriesD is read together with policy (a containers policy.json)`)
-  const readKeys = keyringReader()
+  const verifier = await loadVerifier()
+  const {verifyImageSignatures} = verifier
+  const readKeys = keyringReader(verifier)
   const verified: ImageTrust[] = []
   for (const image of images) {
-    const {keyring, lookaside} = await sourcesFor(profile, trust, image.identity, readKeys)
+    const {keyring, lookaside} = await sourcesFor(profile, trust, image.identity, readKeys, verifier)
     const fetchFor = (digest: Digest) =>
       fetchSignatures({lookaside, repository: image.identity, manifestDigest: digest, maxSignatureBytes: options.maxSignatureBytes}).catch(
         (error: unknown) => {
