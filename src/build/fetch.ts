@@ -6,7 +6,7 @@ import {isStagexError, StagexError, usageError} from '../errors.js'
 import {type Credentials, credentialsFor} from '../oci/auth.js'
 import type {Digest} from '../oci/digest.js'
 import type {Descriptor} from '../oci/manifest.js'
-import {backoffDelay, DEFAULT_RETRY, openRegistry, type RetryPolicy} from '../oci/registry.js'
+import {backoffDelay, DEFAULT_RETRY, describeNetworkError, openRegistry, type RetryPolicy} from '../oci/registry.js'
 import {type ImageSource, type ResolvedImage, resolveImage} from '../oci/source.js'
 import type {Profile} from '../profile/types.js'
 import {type ContentStore, defaultStoreDir, openStore} from '../store/content-store.js'
@@ -299,7 +299,7 @@ export async function fetchPackages(profile: Profile, options: FetchOptions = {}
       } catch (error) {
         if (received > 0) emit({type: 'bytes', count: -received})
         if (isStagexError(error)) throw error
-        const reason = (error as {cause?: {code?: string}})?.cause?.code ?? (error as Error)?.message ?? String(error)
+        const reason = describeNetworkError(error)
         if (attempt >= retry.attempts)
           throw usageError(`${remote.description}: downloading ${descriptor.digest} failed ${attempt} times (${reason}); the store keeps what was complete, pull again to go on`)
         emit({type: 'retry', what: descriptor.digest, attempt, reason})

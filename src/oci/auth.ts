@@ -3,7 +3,8 @@
 import {readFile} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
-import {usageError} from '../errors.js'
+import {isStagexError, usageError} from '../errors.js'
+import type {HttpResponse} from './registry.js'
 
 export interface Credentials {
   username: string
@@ -101,8 +102,11 @@ export interface AuthenticatorOptions {
   registry: string
   credentials?: Credentials
   /** Sends a token request (the registry client's fetch with its retries). */
-  fetchToken: (url: URL, headers: Record<string, string>) => Promise<Response>
+  fetchToken: (url: URL, headers: Record<string, string>) => Promise<HttpResponse>
 }
+
+/** A token answer is a small JSON document; a larger one is refused. */
+const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024
 
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
   const {registry, credentials} = options
@@ -122,7 +126,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (credentials) headers.authorization = basicAuthorization(credentials)
     const response = await options.fetchToken(realm, headers)
     if (response.status === 401 || response.status === 403) {
-      await response.body?.cancel()
+      await response.discard()
       throw usageError(
         credentials
           ? `registry ${registry}: the token service ${realm.origin} refused the credentials of "${credentials.username}" (HTTP ${response.status}); check the password in your Docker config (DOCKER_CONFIG or ~/.docker/config.json)`
@@ -130,15 +134,17 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       )
     }
     if (!response.ok) {
-      await response.body?.cancel()
+      await response.discard()
       throw usageError(`registry ${registry}: the token service ${realm.origin} answered HTTP ${response.status}`)
     }
     let body: {token?: unknown; access_token?: unknown}
     try {
-      body = (await response.json()) as typeof body
-    } catch {
+      body = JSON.parse((await response.read(MAX_TOKEN_RESPONSE_BYTES, `registry ${registry}: the token service ${realm.origin}`)).toString('utf8'))
+    } catch (error) {
+      if (isStagexError(error)) throw error
       throw usageError(`registry ${registry}: the token service ${realm.origin} did not answer JSON`)
     }
+    if (body === null || typeof body !== 'object') throw usageError(`registry ${registry}: the token service ${realm.origin} answered no token`)
     const token = typeof body.token === 'string' && body.token !== '' ? body.token : body.access_token
     if (typeof token !== 'string' || token === '') throw usageError(`registry ${registry}: the token service ${realm.origin} answered no token`)
     return token
