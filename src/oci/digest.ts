@@ -1,6 +1,6 @@
 // Digests: one parser and one digest-checking reader for every byte that enters the tool.
 import {createHash} from 'node:crypto'
-import {Transform, type TransformCallback} from 'node:stream'
+import {type Readable, Transform, type TransformCallback} from 'node:stream'
 import {badInputError} from '../errors.js'
 
 export type Digest = `sha256:${string}`
@@ -52,7 +52,7 @@ export function sha256Of(data: Uint8Array | string): Digest {
 export function digestCheckingStream(expected: Digest, expectedSize: number | undefined, what: string): Transform {
   const hash = createHash('sha256')
   let seen = 0
-  return new Transform({
+  const stream = new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
       seen += chunk.length
       if (expectedSize !== undefined && seen > expectedSize) {
@@ -75,6 +75,20 @@ export function digestCheckingStream(expected: Digest, expectedSize: number | un
       callback()
     },
   })
+  checking.set(stream, {digest: expected, size: expectedSize})
+  return stream
+}
+
+/** Every stream digestCheckingStream made, with what it checks. Only this module can add to it. */
+const checking = new WeakMap<Readable, {digest: Digest; size: number | undefined}>()
+
+/**
+ * True when `stream` is one of ours that checks exactly this digest and size: it ends only when
+ * they matched and fails otherwise, so a consumer need not hash its bytes a second time.
+ */
+export function isCheckedAs(stream: Readable, digest: Digest, size: number): boolean {
+  const checks = checking.get(stream)
+  return checks !== undefined && checks.digest === digest && checks.size === size
 }
 
 /** Checks small in-memory content (manifests, configs) against its descriptor. */

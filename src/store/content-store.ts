@@ -13,7 +13,7 @@ import {dirname, join, resolve} from 'node:path'
 import type {Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {badInputError, usageError} from '../errors.js'
-import {type Digest, checkBytes, digestCheckingStream, digestHex} from '../oci/digest.js'
+import {type Digest, checkBytes, digestCheckingStream, digestHex, isCheckedAs} from '../oci/digest.js'
 import {type Descriptor, documentMediaType, parseDescriptor} from '../oci/manifest.js'
 import type {ImageSource} from '../oci/source.js'
 import {tempPathFor, writeFileAtomically} from './atomic.js'
@@ -74,10 +74,13 @@ export async function openStore(path: string): Promise<ContentStore> {
 
     async ingest(descriptor, content, onBytes) {
       const temp = tempPath(descriptor.digest)
-      const check = digestCheckingStream(descriptor.digest, descriptor.size, descriptor.digest)
+      // A stream that already checks this digest and size (a registry's blob) is not hashed twice:
+      // it fails before its end when the bytes differ, and the rename below waits for that end.
+      const checked = isCheckedAs(content, descriptor.digest, descriptor.size)
+      const check = checked ? content : digestCheckingStream(descriptor.digest, descriptor.size, descriptor.digest)
       if (onBytes) check.on('data', (chunk: Buffer) => onBytes(chunk.length))
       try {
-        await pipeline(content, check, createWriteStream(temp, {mode: 0o644}))
+        await pipeline([...(checked ? [] : [content]), check, createWriteStream(temp, {mode: 0o644})])
         await rename(temp, blobPath(descriptor.digest))
       } catch (error) {
         await rm(temp, {force: true})
