@@ -2,16 +2,17 @@
 import {createHash} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
 import {dirname, relative, resolve} from 'node:path'
-import {Ajv, type ErrorObject} from 'ajv'
+import type {ErrorObject, ValidateFunction} from 'ajv'
 import {isMap, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode} from 'yaml'
 import {profileError, usageError} from '../errors.js'
 import type {Digest} from '../oci/digest.js'
 import {resolveLookasideUrl} from '../trust/lookaside.js'
 import {PROFILE_SCHEMA} from './schema.js'
 import type {Profile, ProfileFile, ProfileLocator, RawProfile} from './types.js'
+import {validate as generatedValidate} from './validate.generated.js'
 
-const ajv = new Ajv({allErrors: true, strict: true})
-const validate = ajv.compile<RawProfile>(PROFILE_SCHEMA)
+/** PROFILE_SCHEMA (schema.ts) compiled ahead of time by ajv (scripts/profile-validator.ts): no ajv at start-up. */
+const validate = generatedValidate as ValidateFunction<RawProfile>
 
 export const DEFAULT_REGISTRY = 'docker.io/stagex'
 
