@@ -66,6 +66,12 @@ export interface FetchResult {
 
 const DEFAULT_JOBS = 4
 
+/**
+ * Images resolved at once, at least: each is a chain of small requests (tag, index, manifest,
+ * config) that waits on the registry more than it transfers, so more of them overlap than layers do.
+ */
+const RESOLVE_JOBS = 8
+
 /** Runs `work` over `items`, at most `limit` at once; the first failure stops new work and is thrown once the rest settled. */
 export async function runLimited<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length)
@@ -171,7 +177,7 @@ export async function fetchPackages(profile: Profile, options: FetchOptions = {}
   }
 
   // Resolve: tags -> digests -> the linux/amd64 manifest and its config.
-  const packages = await runLimited(requests, jobs, async (request, i) => {
+  const packages = await runLimited(requests, Math.max(jobs, RESOLVE_JOBS), async (request, i) => {
     try {
       return await resolveOne(request, origins[i]!, locked?.[i])
     } catch (error) {
@@ -233,8 +239,12 @@ export async function fetchPackages(profile: Profile, options: FetchOptions = {}
   if (!options.documentsOnly) await fetchLayers(packages)
 
   // The store remembers what each tag named, so an offline build and a later moved tag both know.
-  if (store && !options.offline)
-    for (const p of packages) if (p.origin === 'registry' && p.tag) await store.writeTag(p.request.identity, p.tag, p.top)
+  // One write per tag record, all at once (the last package naming a tag wins, as in profile order).
+  if (store && !options.offline) {
+    const records = new Map<string, FetchedPackage>()
+    for (const p of packages) if (p.origin === 'registry' && p.tag) records.set(`${p.request.identity}:${p.tag}`, p)
+    await Promise.all([...records.values()].map((p) => store.writeTag(p.request.identity, p.tag!, p.top)))
+  }
 
   return {packages, storeDir: store?.dir, lockPath}
 
