@@ -1,6 +1,6 @@
 // Nothing partial is left behind: outputs go to a temp file in the same folder and are renamed at the end.
 import {createHash, randomBytes} from 'node:crypto'
-import {createReadStream, createWriteStream} from 'node:fs'
+import {createReadStream, createWriteStream, type WriteStream} from 'node:fs'
 import {rename, rm} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 import {pipeline} from 'node:stream/promises'
@@ -9,6 +9,15 @@ export interface WrittenFile {
   size: number
   /** Hex sha256 of the bytes written. */
   sha256: string
+}
+
+/**
+ * Removes a temp file after a failed write. A write stream opens its file asynchronously, so the
+ * file can appear after pipeline() has already rejected: wait for the stream to close first.
+ */
+export async function removeTempFile(path: string, stream?: WriteStream): Promise<void> {
+  if (stream && !stream.closed) await new Promise<void>((resolve) => stream.once('close', () => resolve()))
+  await rm(path, {force: true})
 }
 
 export const tempPathFor = (path: string) =>
@@ -32,11 +41,12 @@ export async function writeFileAtomically(path: string, source: AsyncIterable<Ui
       yield chunk
     }
   }
+  const out = createWriteStream(temp, {mode: 0o644})
   try {
-    await pipeline(counted(), createWriteStream(temp, {mode: 0o644}))
+    await pipeline(counted(), out)
     await rename(temp, path)
   } catch (error) {
-    await rm(temp, {force: true})
+    await removeTempFile(temp, out)
     throw error
   }
   return {size, sha256: hash.digest('hex')}

@@ -16,7 +16,7 @@ import {badInputError, usageError} from '../errors.js'
 import {type Digest, checkBytes, digestCheckingStream, digestHex, isCheckedAs} from '../oci/digest.js'
 import {type Descriptor, documentMediaType, parseDescriptor} from '../oci/manifest.js'
 import type {ImageSource} from '../oci/source.js'
-import {tempPathFor, writeFileAtomically} from './atomic.js'
+import {removeTempFile, tempPathFor, writeFileAtomically} from './atomic.js'
 
 const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
 
@@ -85,11 +85,12 @@ export async function openStore(path: string): Promise<ContentStore> {
       const checked = isCheckedAs(content, descriptor.digest, descriptor.size)
       const check = checked ? content : digestCheckingStream(descriptor.digest, descriptor.size, descriptor.digest)
       if (onBytes) check.on('data', (chunk: Buffer) => onBytes(chunk.length))
+      const out = createWriteStream(temp, {mode: 0o644, highWaterMark: WRITE_BUFFER_BYTES})
       try {
-        await pipeline([...(checked ? [] : [content]), check, createWriteStream(temp, {mode: 0o644, highWaterMark: WRITE_BUFFER_BYTES})])
+        await pipeline([...(checked ? [] : [content]), check, out])
         await rename(temp, blobPath(descriptor.digest))
       } catch (error) {
-        await rm(temp, {force: true})
+        await removeTempFile(temp, out)
         throw error
       }
     },

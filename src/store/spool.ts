@@ -7,6 +7,7 @@ import {pipeline} from 'node:stream/promises'
 import {badInputError} from '../errors.js'
 import type {Digest} from '../oci/digest.js'
 import type {ContentRef} from '../rootfs/tree.js'
+import {removeTempFile} from './atomic.js'
 
 export interface Spool {
   dir: string
@@ -33,10 +34,11 @@ export async function openSpool(dir: string): Promise<Spool> {
           yield chunk
         }
       }
+      const out = createWriteStream(temp)
       try {
-        await pipeline(counted(), createWriteStream(temp))
+        await pipeline(counted(), out)
       } catch (error) {
-        await rm(temp, {force: true})
+        await removeTempFile(temp, out)
         throw error
       }
       if (size !== expectedSize) {
