@@ -1,8 +1,8 @@
 // Profile checks the schema cannot express: which outputs need a loader or a stub, and qcow2's refusal.
 import assert from 'node:assert/strict'
 import {join} from 'node:path'
-import {isStagexError} from '../../src/errors.js'
 import {loadProfile, parseProfile} from '../../src/profile/load.js'
+import {profileErrorOf} from '../helpers/profile.js'
 import {REPO} from '../helpers/cli.js'
 
 const base = `name: demo
@@ -12,29 +12,19 @@ kernel:
   package: user-linux-generic
 `
 
-function errorOf(text: string): string {
-  try {
-    parseProfile(Buffer.from(text), '/p/demo.yaml', 'demo.yaml')
-  } catch (error) {
-    assert.ok(isStagexError(error), `expected a StagexError, got ${error}`)
-    assert.equal(error.exitCode, 2)
-    return error.message
-  }
-  assert.fail('the profile was accepted')
-}
 
 describe('profile: boot loaders and image outputs', () => {
   it('refuses qcow2 with the reason and what to do, at the list item', () => {
-    const message = errorOf(`${base}boot:\n  loader: syslinux\noutputs: [disk, qcow2]\n`)
+    const message = profileErrorOf(`${base}boot:\n  loader: syslinux\noutputs: [disk, qcow2]\n`)
     assert.match(message, /^demo\.yaml:8:17: the qcow2 output is not offered: stagex-image writes only bytes it can reproduce/)
     assert.match(message, /qemu-img convert -O qcow2 disk\.raw disk\.qcow2/)
   })
 
   it('needs a loader for disk and esp, and a stub for uki', () => {
-    assert.match(errorOf(`${base}outputs: [kernel, disk]\n`), /demo\.yaml:6:19: the "disk" output needs a boot loader on the ESP/)
-    assert.match(errorOf(`${base}outputs: [esp]\n`), /the "esp" output needs a boot loader/)
-    assert.match(errorOf(`${base}boot:\n  loader: uki\n`), /demo\.yaml:7:11: boot\.loader uki needs boot\.stub/)
-    assert.match(errorOf(`${base}boot:\n  loader: syslinux\noutputs: [uki]\n`), /the "uki" output needs boot\.stub/)
+    assert.match(profileErrorOf(`${base}outputs: [kernel, disk]\n`), /demo\.yaml:6:19: the "disk" output needs a boot loader on the ESP/)
+    assert.match(profileErrorOf(`${base}outputs: [esp]\n`), /the "esp" output needs a boot loader/)
+    assert.match(profileErrorOf(`${base}boot:\n  loader: uki\n`), /demo\.yaml:7:11: boot\.loader uki needs boot\.stub/)
+    assert.match(profileErrorOf(`${base}boot:\n  loader: syslinux\noutputs: [uki]\n`), /the "uki" output needs boot\.stub/)
   })
 
   it('reads loader path overrides', () => {

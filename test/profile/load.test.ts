@@ -4,6 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {isStagexError} from '../../src/errors.js'
 import {loadProfile, parseProfile} from '../../src/profile/load.js'
+import {profileErrorOf} from '../helpers/profile.js'
 import {REPO, runCli} from '../helpers/cli.js'
 
 const valid = `name: demo
@@ -14,16 +15,6 @@ kernel:
   package: user-linux-generic
 `
 
-function profileErrorOf(text: string): string {
-  try {
-    parseProfile(Buffer.from(text), '/p/demo.yaml', 'demo.yaml')
-  } catch (error) {
-    assert.ok(isStagexError(error), `expected a StagexError, got ${error}`)
-    assert.equal(error.exitCode, 2)
-    return error.message
-  }
-  assert.fail('the profile was accepted')
-}
 
 describe('profile: loader', () => {
   it('loads a valid profile with defaults and paths resolved against its folder', () => {
