@@ -4,7 +4,7 @@ import {readFile} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 import {isStagexError, usageError} from '../errors.js'
-import type {HttpResponse} from './registry.js'
+import type {HttpResponse} from './http.js'
 
 export interface Credentials {
   username: string

@@ -3,11 +3,9 @@
 // with keep-alive agents (one connection serves many requests); redirects are followed by hand so
 // that the Authorization header never reaches another host; retries with backoff on 5xx, 429 and
 // broken connections.
-import {Agent as HttpAgent, type IncomingMessage, request as httpRequest} from 'node:http'
-import {Agent as HttpsAgent, request as httpsRequest} from 'node:https'
-import type {Readable} from 'node:stream'
 import {badInputError, isStagexError, usageError} from '../errors.js'
 import {type Authenticator, type Credentials, createAuthenticator} from './auth.js'
+import {describeNetworkError, type HttpResponse, requestFollowingRedirects} from './http.js'
 import {type Digest, checkBytes, digestCheckingStream, parseDigest, sha256Of} from './digest.js'
 import {type Descriptor, documentMediaType} from './manifest.js'
 import {MediaType, indexMediaTypes, manifestMediaTypes} from './media-types.js'
@@ -31,6 +29,8 @@ export interface RetryPolicy {
   maxDelayMs: number
 }
 
+export {describeNetworkError}
+
 export const DEFAULT_RETRY: RetryPolicy = {attempts: 5, baseDelayMs: 250, maxDelayMs: 4000}
 
 export interface RegistryLocation {
@@ -43,14 +43,6 @@ export interface RegistryOptions {
   credentials?: Credentials
   retry?: RetryPolicy
 }
-
-const MAX_REDIRECTS = 10
-
-/** A connection that sends nothing for this long is given up (and the request retried). */
-const IDLE_TIMEOUT_MS = 300_000
-
-/** An unread answer up to this size is read to its end so that its connection serves the next request. */
-const DRAIN_LIMIT_BYTES = 256 * 1024
 
 const isLoopback = (host: string) => /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/.test(host)
 
@@ -68,128 +60,6 @@ export function backoffDelay(policy: RetryPolicy, attempt: number, retryAfter?: 
   const exponential = Math.min(policy.baseDelayMs * 2 ** (attempt - 1), policy.maxDelayMs)
   // Jitter keeps parallel downloads from retrying in lockstep.
   return exponential * (0.8 + Math.random() * 0.4)
-}
-
-/** The short reason of a network error: its code (ECONNREFUSED, ECONNRESET, ...) when it has one. */
-export const describeNetworkError = (error: unknown): string => {
-  const cause = (error as {cause?: {code?: string; message?: string}})?.cause
-  return (error as {code?: string})?.code ?? cause?.code ?? cause?.message ?? (error as Error)?.message ?? String(error)
-}
-
-/** One answer of a registry (or of its token service, or of a host a redirect led to). */
-export interface HttpResponse {
-  status: number
-  ok: boolean
-  /** A header's value (several of the same name joined with ", "), or undefined. */
-  header(name: string): string | undefined
-  /** The body, unread; it fails with the connection. */
-  body: Readable
-  /** Leaves the body unread: a short one is drained so its connection can be reused, a long one is dropped. */
-  discard(): Promise<void>
-  /** The whole body, at most `limit` bytes (announced or sent); more is bad input. */
-  read(limit: number, what: string): Promise<Buffer>
-}
-
-// Keep-alive: the manifests, configs and layers of all images share a few connections per host.
-const agents = {
-  'http:': new HttpAgent({keepAlive: true, scheduling: 'lifo'}),
-  'https:': new HttpsAgent({keepAlive: true, scheduling: 'lifo'}),
-}
-
-function wrapResponse(message: IncomingMessage): HttpResponse {
-  // Whoever reads the body sees its errors; one that nobody reads must not end the process.
-  message.on('error', () => {})
-  const status = message.statusCode ?? 0
-  const header = (name: string) => {
-    const value = message.headers[name.toLowerCase()]
-    return Array.isArray(value) ? value.join(', ') : value
-  }
-  return {
-    status,
-    ok: status >= 200 && status < 300,
-    header,
-    body: message,
-    discard() {
-      if (message.destroyed || message.readableEnded) return Promise.resolve()
-      const declared = Number(header('content-length') ?? Number.NaN)
-      if (Number.isFinite(declared) && declared > DRAIN_LIMIT_BYTES) {
-        message.destroy()
-        return Promise.resolve()
-      }
-      return new Promise<void>((resolve) => {
-        let size = 0
-        message.on('data', (chunk: Buffer) => {
-          size += chunk.length
-          if (size > DRAIN_LIMIT_BYTES) message.destroy()
-        })
-        message.once('end', resolve)
-        message.once('close', resolve)
-        message.once('error', () => resolve())
-        message.resume()
-      })
-    },
-    async read(limit, what) {
-      const declared = Number(header('content-length') ?? Number.NaN)
-      if (Number.isFinite(declared) && declared > limit) {
-        message.destroy()
-        throw badInputError(`${what}: the registry announces ${declared} bytes, more than the ${limit} allowed`)
-      }
-      const chunks: Buffer[] = []
-      let size = 0
-      for await (const chunk of message as AsyncIterable<Buffer>) {
-        size += chunk.length
-        if (size > limit) {
-          message.destroy()
-          throw badInputError(`${what}: the registry sent more than the ${limit} bytes allowed`)
-        }
-        chunks.push(chunk)
-      }
-      return Buffer.concat(chunks, size)
-    },
-  }
-}
-
-/** One request, no redirects followed; rejects on a network error (with its code, e.g. ECONNREFUSED). */
-function send(url: URL, method: string, headers: Record<string, string>): Promise<HttpResponse> {
-  const protocol = url.protocol as keyof typeof agents
-  const agent = agents[protocol]
-  if (!agent) return Promise.reject(usageError(`${url.href}: only http and https are supported`))
-  return new Promise((resolve, reject) => {
-    const request = (protocol === 'https:' ? httpsRequest : httpRequest)(url, {method, headers, agent, timeout: IDLE_TIMEOUT_MS}, (message) =>
-      resolve(wrapResponse(message)),
-    )
-    request.on('timeout', () =>
-      request.destroy(Object.assign(new Error(`no data for ${IDLE_TIMEOUT_MS / 1000} s`), {code: 'ETIMEDOUT'})),
-    )
-    request.on('error', reject)
-    request.end()
-  })
-}
-
-/**
- * Sends a request to `url`, following redirects by hand: the Authorization header goes only to
- * `authorizedOrigin` (a blob redirected to a CDN must not carry the registry's token).
- */
-export async function requestFollowingRedirects(
-  url: URL,
-  init: {method?: string; headers: Record<string, string>},
-  authorization: string | undefined,
-  authorizedOrigin: string,
-): Promise<HttpResponse> {
-  let current = url
-  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const headers = {...init.headers}
-    if (authorization && current.origin === authorizedOrigin) headers.authorization = authorization
-    const response = await send(current, init.method ?? 'GET', headers)
-    const location = response.header('location')
-    if (response.status >= 300 && response.status < 400 && location) {
-      await response.discard()
-      current = new URL(location, current)
-      continue
-    }
-    return response
-  }
-  throw usageError(`${url.origin}: more than ${MAX_REDIRECTS} redirects for ${url.pathname}`)
 }
 
 export function openRegistry(location: RegistryLocation, options: RegistryOptions = {}): ImageSource {

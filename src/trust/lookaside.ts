@@ -12,6 +12,7 @@ import {resolve} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 import {badInputError, isStagexError, trustError, usageError} from '../errors.js'
 import {type Digest, digestHex, parseDigest} from '../oci/digest.js'
+import {describeNetworkError, requestFollowingRedirects} from '../oci/http.js'
 import {parseRegistryReference} from '../oci/reference.js'
 
 export const DEFAULT_MAX_SIGNATURE_BYTES = 64 * 1024
@@ -36,8 +37,6 @@ export interface FetchSignaturesOptions {
   maxSignatureBytes?: number
   /** Per HTTP request. */
   timeoutMs?: number
-  /** For tests: a fetch implementation (defaults to Node's global fetch). */
-  fetch?: typeof fetch
 }
 
 /**
@@ -119,57 +118,46 @@ async function readFileSignature(url: URL, limit: number): Promise<Uint8Array | 
   }
 }
 
-async function readHttpSignature(
-  url: URL,
-  limit: number,
-  timeoutMs: number,
-  fetchImpl: typeof fetch,
-): Promise<Uint8Array | undefined> {
-  let response: Response
-  try {
-    response = await fetchImpl(url, {redirect: 'follow', signal: AbortSignal.timeout(timeoutMs)})
-  } catch (error) {
-    const cause = (error as {cause?: {message?: string}}).cause?.message
+async function readHttpSignature(url: URL, limit: number, timeoutMs: number): Promise<Uint8Array | undefined> {
+  const failed = (error: unknown): never => {
+    if (isStagexError(error)) throw error
     throw trustError(
-      `cannot fetch signature ${url.href}: ${(error as Error).message}${cause ? ` (${cause})` : ''}; ` +
-        'without it the image cannot be trusted',
+      `cannot fetch signature ${url.href}: ${describeNetworkError(error)}; without it the image cannot be trusted`,
       {url: url.href},
     )
   }
+  // A lookaside is public: no credentials go with it, to its host or to one a redirect names.
+  const response = await requestFollowingRedirects(url, {headers: {}, idleTimeoutMs: timeoutMs}, undefined, url.origin).catch(failed)
   if (response.status === 404) {
-    await response.body?.cancel()
+    await response.discard()
     return undefined
   }
   if (response.status !== 200) {
-    await response.body?.cancel()
+    await response.discard()
     throw trustError(
-      `lookaside answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''} for ${url.href}; ` +
-        'only 200 (a signature) or 404 (no more signatures) are understood',
+      `lookaside answered HTTP ${response.status} for ${url.href}; only 200 (a signature) or 404 (no more signatures) are understood`,
       {url: url.href, status: response.status},
     )
   }
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN)
+  const declared = Number(response.header('content-length') ?? Number.NaN)
   if (declared > limit) {
-    await response.body?.cancel()
+    response.body.destroy()
     throw tooLarge(url, limit)
   }
-  const chunks: Uint8Array[] = []
+  const chunks: Buffer[] = []
   let length = 0
-  if (response.body) {
-    const reader = response.body.getReader()
-    try {
-      for (let next = await reader.read(); !next.done; next = await reader.read()) {
-        length += next.value.length
-        if (length > limit) {
-          await reader.cancel()
-          throw tooLarge(url, limit)
-        }
-        chunks.push(next.value)
+  try {
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      length += chunk.length
+      if (length > limit) {
+        response.body.destroy()
+        throw tooLarge(url, limit)
       }
-    } catch (error) {
-      if (isStagexError(error)) throw error
-      throw trustError(`reading signature ${url.href} failed: ${(error as Error).message}`, {url: url.href})
+      chunks.push(chunk)
     }
+  } catch (error) {
+    if (isStagexError(error)) throw error
+    throw trustError(`reading signature ${url.href} failed: ${describeNetworkError(error)}`, {url: url.href})
   }
   return new Uint8Array(Buffer.concat(chunks, length))
 }
@@ -185,12 +173,11 @@ async function readHttpSignature(
 export async function fetchSignatures(options: FetchSignaturesOptions): Promise<SignatureFile[]> {
   const limit = options.maxSignatureBytes ?? DEFAULT_MAX_SIGNATURE_BYTES
   const timeoutMs = options.timeoutMs ?? DEFAULT_LOOKASIDE_TIMEOUT_MS
-  const fetchImpl = options.fetch ?? globalThis.fetch
   const signatures: SignatureFile[] = []
   for (let index = 1; index <= MAX_LOOKASIDE_SIGNATURES + 1; index++) {
     const url = signatureUrl(options.lookaside, options.repository, options.manifestDigest, index)
     const bytes =
-      url.protocol === 'file:' ? await readFileSignature(url, limit) : await readHttpSignature(url, limit, timeoutMs, fetchImpl)
+      url.protocol === 'file:' ? await readFileSignature(url, limit) : await readHttpSignature(url, limit, timeoutMs)
     if (bytes === undefined) return signatures
     if (index > MAX_LOOKASIDE_SIGNATURES)
       throw trustError(
