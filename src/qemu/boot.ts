@@ -14,6 +14,8 @@ import type {BootOptions, BootOutcome, BootResult} from './types.js'
 
 /** After a panic, keep reading this long for the trace (QEMU usually exits first: panic=-1, -no-reboot). */
 const PANIC_TRACE_SECONDS = 2
+/** At most this long for the rest of the console line once every expectation was seen. */
+const LINE_TAIL_SECONDS = 0.5
 
 /** What the request asks to boot, once checked. */
 type BootTarget = {kind: 'kernel'; kernel: string; initrd?: string} | {kind: 'disk'; disk: string} | {kind: 'uki'; uki: string}
@@ -148,7 +150,9 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
         else if (event.kind === 'fail-pattern') decisive = {outcome: 'failed', atSeconds, pattern: event.pattern}
       }
       if (!decisive) return undefined
-      return {afterSeconds: decisive.outcome === 'panic' ? PANIC_TRACE_SECONDS : 0}
+      if (decisive.outcome === 'panic') return {afterSeconds: PANIC_TRACE_SECONDS}
+      // Let the line that completed the expectations reach the console and the log before stopping.
+      return {afterSeconds: text.endsWith('\n') ? 0 : LINE_TAIL_SECONDS}
     }
 
     options.onStart?.({accel: accel.accel, accelReason: accel.reason, logFile, qemuArgv: [qemuBinary, ...qemuArgv]})

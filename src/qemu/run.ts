@@ -117,9 +117,12 @@ export async function runQemu(options: QemuRunOptions): Promise<QemuRunEnd> {
       stopRequested.resolve()
       return
     }
-    if (!request || stopTimer) return
-    if (request.afterSeconds <= 0) stopRequested.resolve()
-    else stopTimer = setTimeout(() => stopRequested.resolve(), request.afterSeconds * 1000)
+    if (!request) return
+    // "Now" wins over a pending "later"; a second "later" does not move the first.
+    if (request.afterSeconds <= 0) {
+      clearTimeout(stopTimer)
+      stopRequested.resolve()
+    } else stopTimer ??= setTimeout(() => stopRequested.resolve(), request.afterSeconds * 1000)
   })
 
   let deadlineTimer: NodeJS.Timeout | undefined
