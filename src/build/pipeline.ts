@@ -20,6 +20,7 @@ import {type FetchEvent, fetchPackages} from './fetch.js'
 import {type PackageRequest, packageRequests} from './packages.js'
 import {type BuildRecord, BUILD_RECORD_SCHEMA, type RecordedInput, serializeRecord} from './record.js'
 import {type TrustGate, trustGate} from './trust-gate.js'
+import {buildSbom, SBOM_FILE, serializeSbom} from './sbom.js'
 import {resolveSourceDateEpoch} from './source-date-epoch.js'
 
 export interface BuildOptions {
@@ -138,13 +139,18 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const bootTree = bootPackages.length > 0 ? await bootTreeOf(bootPackages, spool) : undefined
     const image = await writeImageOutputs({profile, tree, kernel, bootTree, outDir, sourceDateEpoch, progress})
     const outputs: BuildOutput[] = image.outputs
+    const inputs = packages.map((p) => recordedInput(p, flattenReport, trust))
+    const sbomPath = join(outDir, SBOM_FILE)
+    const sbom = buildSbom({profileName: profile.name, profileSha256: profile.sha256, sourceDateEpoch, toolVersion: TOOL_VERSION, inputs})
+    const sbomWritten = await writeFileAtomically(sbomPath, Buffer.from(serializeSbom(sbom), 'utf8'))
+    outputs.push({kind: 'sbom', path: sbomPath, size: sbomWritten.size, sha256: sbomWritten.sha256})
     const record: BuildRecord = {
       schema: BUILD_RECORD_SCHEMA,
       tool: {name: 'stagex-image', version: TOOL_VERSION},
       profile: {name: profile.name, sha256: profile.sha256},
       sourceDateEpoch,
       trust: trust.result().mode === 'none' ? 'none' : {threshold: profile.trust!.threshold},
-      inputs: packages.map((p) => recordedInput(p, flattenReport, trust)),
+      inputs,
       stages: {
         flatten: {sha256: flattenSha, entries: flattenEntries},
         shape: {sha256: treeDigest(tree, sourceDateEpoch), entries: tree.entries.size, files: shape.files, init: shape.init, pruned: shape.pruned},

@@ -37,7 +37,7 @@ describe('e2e: build profiles/minimal.yaml', function () {
   })
 
   it('writes kernel, initramfs and build.json, each with its sha256', async () => {
-    assert.deepEqual(first.outputs.map((o) => o.kind), ['kernel', 'initramfs', 'rootfs-tar', 'record'])
+    assert.deepEqual(first.outputs.map((o) => o.kind), ['kernel', 'initramfs', 'rootfs-tar', 'sbom', 'record'])
     for (const output of first.outputs) assert.equal(sha256(await readFile(output.path)), output.sha256, output.kind)
     const record = JSON.parse(await readFile(join(firstDir, 'out', 'build.json'), 'utf8'))
     assert.equal(record.profile.name, 'minimal')
@@ -47,6 +47,13 @@ describe('e2e: build profiles/minimal.yaml', function () {
     for (const stage of ['flatten', 'shape', 'kernel', 'initramfs']) assert.match(record.stages[stage].sha256, /^[0-9a-f]{64}$/, stage)
     assert.equal(record.outputs.initramfs.sha256, first.outputs[1]!.sha256)
     assert.ok(!JSON.stringify(record).includes(root), 'the record holds no absolute path of this build')
+    const sbom = JSON.parse(await readFile(join(firstDir, 'out', 'sbom.spdx.json'), 'utf8'))
+    assert.equal(sbom.spdxVersion, 'SPDX-2.3')
+    assert.deepEqual(
+      sbom.packages.slice(1).map((p: {versionInfo: string}) => p.versionInfo),
+      record.inputs.map((i: {manifestDigest: string}) => i.manifestDigest),
+    )
+    assert.equal(record.outputs.sbom.file, 'sbom.spdx.json')
   })
 
   it('gives identical bytes with another TZ, umask, LANG, HOME and working folder', async () => {

@@ -66,8 +66,8 @@ describe('e2e: UEFI disk images (profiles/minimal-syslinux.yaml, profiles/minima
   })
 
   it('writes kernel, initramfs, esp, disk (and the UKI) and records the seed and each stage\'s sha256', () => {
-    assert.deepEqual(syslinux.outputs.map((o) => o.kind), ['kernel', 'initramfs', 'esp', 'disk', 'record'])
-    assert.deepEqual(uki.outputs.map((o) => o.kind), ['kernel', 'initramfs', 'uki', 'esp', 'disk', 'record'])
+    assert.deepEqual(syslinux.outputs.map((o) => o.kind), ['kernel', 'initramfs', 'esp', 'disk', 'sbom', 'record'])
+    assert.deepEqual(uki.outputs.map((o) => o.kind), ['kernel', 'initramfs', 'uki', 'esp', 'disk', 'sbom', 'record'])
     for (const built of [syslinux, uki]) {
       const {record} = built
       assert.match(record.seed.value, /^[0-9a-f]{32}$/)
