@@ -153,7 +153,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       inputs,
       stages: {
         flatten: {sha256: flattenSha, entries: flattenEntries},
-        shape: {sha256: treeDigest(tree, sourceDateEpoch), entries: tree.entries.size, files: shape.files, init: shape.init, pruned: shape.pruned},
+        shape: {sha256: treeDigest(tree, sourceDateEpoch), entries: tree.entries.size, files: shape.files, init: shape.init, pruned: shape.pruned, droppedCapabilities: shape.droppedCapabilities},
         kernel: {
           package: kernelPackage.request.name,
           sha256: kernel.image.digest.slice(7),

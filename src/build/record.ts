@@ -33,7 +33,7 @@ export interface BuildRecord {
   inputs: RecordedInput[]
   stages: {
     flatten: {sha256: string; entries: number}
-    shape: {sha256: string; entries: number; files: string[]; init?: string; pruned: {path: string; reason: string}[]}
+    shape: {sha256: string; entries: number; files: string[]; init?: string; pruned: {path: string; reason: string}[]; droppedCapabilities: string[]}
     kernel: {package: string; sha256: string; configSha256: string; fragmentChecked: number; cmdline: string}
   } & ImageStages
   /** The build seed every GUID and volume serial comes from, and what it is a hash of (src/image/seed.ts). */

@@ -100,7 +100,7 @@ export function parseProfile(bytes: Uint8Array, path: string, displayName = path
     init: raw.init,
     files,
     prune: raw.prune ?? 'default',
-    initramfs: {compression: raw.initramfs?.compression ?? 'gzip'},
+    initramfs: {compression: raw.initramfs?.compression ?? 'gzip', capabilities: raw.initramfs?.capabilities ?? 'refuse'},
     outputs: raw.outputs ?? ['kernel', 'initramfs'],
     test: {timeout: raw.test?.timeout ?? 120, steps: raw.test?.steps ?? []},
     locate,

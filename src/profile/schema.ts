@@ -65,7 +65,10 @@ export const PROFILE_SCHEMA = {
     initramfs: {
       type: 'object',
       additionalProperties: false,
-      properties: {compression: {enum: ['gzip', 'none']}},
+      properties: {
+        compression: {enum: ['gzip', 'none']},
+        capabilities: {enum: ['refuse', 'drop'], description: 'file capabilities (security.capability) cannot go in a newc cpio: refuse the build, or drop them'},
+      },
     },
     outputs: {
       type: 'array',

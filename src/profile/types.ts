@@ -51,7 +51,7 @@ export interface Profile {
   init?: string
   files: ProfileFile[]
   prune: 'default' | 'none'
-  initramfs: {compression: 'gzip' | 'none'}
+  initramfs: {compression: 'gzip' | 'none'; capabilities: 'refuse' | 'drop'}
   outputs: OutputKind[]
   test: {timeout: number; steps: {expect: string}[]}
   locate: ProfileLocator
@@ -72,7 +72,7 @@ export interface RawProfile {
   init?: string
   files?: {path: string; contents: string; mode?: string; uid?: number; gid?: number}[]
   prune?: 'default' | 'none'
-  initramfs?: {compression?: 'gzip' | 'none'}
+  initramfs?: {compression?: 'gzip' | 'none'; capabilities?: 'refuse' | 'drop'}
   outputs?: OutputKind[]
   test?: {timeout?: number; steps?: {expect: string}[]}
 }

@@ -5,7 +5,7 @@ import {createRequire} from 'node:module'
 const require = createRequire(import.meta.url)
 export const validate = validate10;
 export default validate10;
-const schema11 = {"type":"object","additionalProperties":false,"required":["name","packages","kernel"],"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,62}$","description":"name of the appliance; output files carry it"},"sourceDateEpoch":{"type":"integer","minimum":0,"maximum":4294967295,"description":"timestamp clamp (flag > env > this > 1)"},"registry":{"type":"string","minLength":1,"description":"where short package names live, e.g. docker.io/stagex"},"mirror":{"type":"string","minLength":1,"description":"pull from here; identity stays the registry"},"source":{"type":"string","pattern":"^oci:.+","description":"oci:DIR, a folder of OCI layouts, one per package"},"trust":{"type":"object","additionalProperties":false,"properties":{"keyring":{"type":"string","minLength":1},"threshold":{"type":"integer","minimum":1,"maximum":128},"lookaside":{"type":"string","minLength":1},"legacy":{"type":"boolean"},"policy":{"type":"string","minLength":1},"registriesD":{"type":"string","minLength":1}}},"packages":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"kernel":{"type":"object","additionalProperties":false,"required":["package"],"properties":{"package":{"type":"string","minLength":1},"config":{"type":"string","minLength":1},"cmdline":{"type":"string"}}},"boot":{"type":"object","additionalProperties":false,"properties":{"loader":{"enum":["syslinux","uki","none"]},"stub":{"type":"string","minLength":1},"packages":{"type":"array","items":{"type":"string","minLength":1}},"espSize":{"type":"string","pattern":"^[0-9]+(K|M|G)?$"},"syslinuxEfi":{"type":"string","minLength":1,"description":"path of syslinux.efi in the boot packages (default: usr/share then usr/lib syslinux/efi64)"},"ldlinux":{"type":"string","minLength":1,"description":"path of ldlinux.e64 in the boot packages"},"stubPath":{"type":"string","minLength":1,"description":"path of the EFI stub in boot.stub (default usr/lib/systemd/boot/efi/linuxx64.efi.stub)"}}},"init":{"type":"string","pattern":"^/"},"files":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path","contents"],"properties":{"path":{"type":"string","pattern":"^/."},"contents":{"type":"string"},"mode":{"type":"string","pattern":"^0?[0-7]{3,4}$"},"uid":{"type":"integer","minimum":0},"gid":{"type":"integer","minimum":0}}}},"prune":{"enum":["default","none"]},"initramfs":{"type":"object","additionalProperties":false,"properties":{"compression":{"enum":["gzip","none"]}}},"outputs":{"type":"array","uniqueItems":true,"items":{"enum":["kernel","initramfs","disk","esp","uki","qcow2","rootfs-tar"]}},"test":{"type":"object","additionalProperties":false,"properties":{"timeout":{"type":"integer","minimum":1,"maximum":3600},"steps":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["expect"],"properties":{"expect":{"type":"string","minLength":1}}}}}}}};
+const schema11 = {"type":"object","additionalProperties":false,"required":["name","packages","kernel"],"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,62}$","description":"name of the appliance; output files carry it"},"sourceDateEpoch":{"type":"integer","minimum":0,"maximum":4294967295,"description":"timestamp clamp (flag > env > this > 1)"},"registry":{"type":"string","minLength":1,"description":"where short package names live, e.g. docker.io/stagex"},"mirror":{"type":"string","minLength":1,"description":"pull from here; identity stays the registry"},"source":{"type":"string","pattern":"^oci:.+","description":"oci:DIR, a folder of OCI layouts, one per package"},"trust":{"type":"object","additionalProperties":false,"properties":{"keyring":{"type":"string","minLength":1},"threshold":{"type":"integer","minimum":1,"maximum":128},"lookaside":{"type":"string","minLength":1},"legacy":{"type":"boolean"},"policy":{"type":"string","minLength":1},"registriesD":{"type":"string","minLength":1}}},"packages":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"kernel":{"type":"object","additionalProperties":false,"required":["package"],"properties":{"package":{"type":"string","minLength":1},"config":{"type":"string","minLength":1},"cmdline":{"type":"string"}}},"boot":{"type":"object","additionalProperties":false,"properties":{"loader":{"enum":["syslinux","uki","none"]},"stub":{"type":"string","minLength":1},"packages":{"type":"array","items":{"type":"string","minLength":1}},"espSize":{"type":"string","pattern":"^[0-9]+(K|M|G)?$"},"syslinuxEfi":{"type":"string","minLength":1,"description":"path of syslinux.efi in the boot packages (default: usr/share then usr/lib syslinux/efi64)"},"ldlinux":{"type":"string","minLength":1,"description":"path of ldlinux.e64 in the boot packages"},"stubPath":{"type":"string","minLength":1,"description":"path of the EFI stub in boot.stub (default usr/lib/systemd/boot/efi/linuxx64.efi.stub)"}}},"init":{"type":"string","pattern":"^/"},"files":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path","contents"],"properties":{"path":{"type":"string","pattern":"^/."},"contents":{"type":"string"},"mode":{"type":"string","pattern":"^0?[0-7]{3,4}$"},"uid":{"type":"integer","minimum":0},"gid":{"type":"integer","minimum":0}}}},"prune":{"enum":["default","none"]},"initramfs":{"type":"object","additionalProperties":false,"properties":{"compression":{"enum":["gzip","none"]},"capabilities":{"enum":["refuse","drop"],"description":"file capabilities (security.capability) cannot go in a newc cpio: refuse the build, or drop them"}}},"outputs":{"type":"array","uniqueItems":true,"items":{"enum":["kernel","initramfs","disk","esp","uki","qcow2","rootfs-tar"]}},"test":{"type":"object","additionalProperties":false,"properties":{"timeout":{"type":"integer","minimum":1,"maximum":3600},"steps":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["expect"],"properties":{"expect":{"type":"string","minLength":1}}}}}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const func0 = require("ajv/dist/runtime/equal").default;
@@ -944,7 +944,7 @@ if(data.initramfs !== undefined){
 let data36 = data.initramfs;
 if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
 for(const key5 in data36){
-if(!(key5 === "compression")){
+if(!((key5 === "compression") || (key5 === "capabilities"))){
 const err74 = {instancePath:instancePath+"/initramfs",schemaPath:"#/properties/initramfs/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err74];
@@ -968,9 +968,10 @@ vErrors.push(err75);
 errors++;
 }
 }
-}
-else {
-const err76 = {instancePath:instancePath+"/initramfs",schemaPath:"#/properties/initramfs/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data36.capabilities !== undefined){
+let data38 = data36.capabilities;
+if(!((data38 === "refuse") || (data38 === "drop"))){
+const err76 = {instancePath:instancePath+"/initramfs/capabilities",schemaPath:"#/properties/initramfs/properties/capabilities/enum",keyword:"enum",params:{allowedValues: schema11.properties.initramfs.properties.capabilities.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -980,14 +981,9 @@ vErrors.push(err76);
 errors++;
 }
 }
-if(data.outputs !== undefined){
-let data38 = data.outputs;
-if(Array.isArray(data38)){
-const len3 = data38.length;
-for(let i3=0; i3<len3; i3++){
-let data39 = data38[i3];
-if(!(((((((data39 === "kernel") || (data39 === "initramfs")) || (data39 === "disk")) || (data39 === "esp")) || (data39 === "uki")) || (data39 === "qcow2")) || (data39 === "rootfs-tar"))){
-const err77 = {instancePath:instancePath+"/outputs/" + i3,schemaPath:"#/properties/outputs/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.outputs.items.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err77 = {instancePath:instancePath+"/initramfs",schemaPath:"#/properties/initramfs/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -997,19 +993,36 @@ vErrors.push(err77);
 errors++;
 }
 }
-let i4 = data38.length;
-let j0;
-if(i4 > 1){
-outer0:
-for(;i4--;){
-for(j0 = i4; j0--;){
-if(func0(data38[i4], data38[j0])){
-const err78 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i4+" are identical)"};
+if(data.outputs !== undefined){
+let data39 = data.outputs;
+if(Array.isArray(data39)){
+const len3 = data39.length;
+for(let i3=0; i3<len3; i3++){
+let data40 = data39[i3];
+if(!(((((((data40 === "kernel") || (data40 === "initramfs")) || (data40 === "disk")) || (data40 === "esp")) || (data40 === "uki")) || (data40 === "qcow2")) || (data40 === "rootfs-tar"))){
+const err78 = {instancePath:instancePath+"/outputs/" + i3,schemaPath:"#/properties/outputs/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.outputs.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err78];
 }
 else {
 vErrors.push(err78);
+}
+errors++;
+}
+}
+let i4 = data39.length;
+let j0;
+if(i4 > 1){
+outer0:
+for(;i4--;){
+for(j0 = i4; j0--;){
+if(func0(data39[i4], data39[j0])){
+const err79 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i4+" are identical)"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
 }
 errors++;
 break outer0;
@@ -1019,22 +1032,7 @@ break outer0;
 }
 }
 else {
-const err79 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err79];
-}
-else {
-vErrors.push(err79);
-}
-errors++;
-}
-}
-if(data.test !== undefined){
-let data40 = data.test;
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-for(const key6 in data40){
-if(!((key6 === "timeout") || (key6 === "steps"))){
-const err80 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+const err80 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1044,10 +1042,12 @@ vErrors.push(err80);
 errors++;
 }
 }
-if(data40.timeout !== undefined){
-let data41 = data40.timeout;
-if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
-const err81 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.test !== undefined){
+let data41 = data.test;
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+for(const key6 in data41){
+if(!((key6 === "timeout") || (key6 === "steps"))){
+const err81 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1056,9 +1056,11 @@ vErrors.push(err81);
 }
 errors++;
 }
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 > 3600 || isNaN(data41)){
-const err82 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+}
+if(data41.timeout !== undefined){
+let data42 = data41.timeout;
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
+const err82 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1067,8 +1069,9 @@ vErrors.push(err82);
 }
 errors++;
 }
-if(data41 < 1 || isNaN(data41)){
-const err83 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 > 3600 || isNaN(data42)){
+const err83 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1077,17 +1080,8 @@ vErrors.push(err83);
 }
 errors++;
 }
-}
-}
-if(data40.steps !== undefined){
-let data42 = data40.steps;
-if(Array.isArray(data42)){
-const len4 = data42.length;
-for(let i5=0; i5<len4; i5++){
-let data43 = data42[i5];
-if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
-if(data43.expect === undefined){
-const err84 = {instancePath:instancePath+"/test/steps/" + i5,schemaPath:"#/properties/test/properties/steps/items/required",keyword:"required",params:{missingProperty: "expect"},message:"must have required property '"+"expect"+"'"};
+if(data42 < 1 || isNaN(data42)){
+const err84 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1096,9 +1090,17 @@ vErrors.push(err84);
 }
 errors++;
 }
-for(const key7 in data43){
-if(!(key7 === "expect")){
-const err85 = {instancePath:instancePath+"/test/steps/" + i5,schemaPath:"#/properties/test/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+}
+}
+if(data41.steps !== undefined){
+let data43 = data41.steps;
+if(Array.isArray(data43)){
+const len4 = data43.length;
+for(let i5=0; i5<len4; i5++){
+let data44 = data43[i5];
+if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
+if(data44.expect === undefined){
+const err85 = {instancePath:instancePath+"/test/steps/" + i5,schemaPath:"#/properties/test/properties/steps/items/required",keyword:"required",params:{missingProperty: "expect"},message:"must have required property '"+"expect"+"'"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1107,12 +1109,9 @@ vErrors.push(err85);
 }
 errors++;
 }
-}
-if(data43.expect !== undefined){
-let data44 = data43.expect;
-if(typeof data44 === "string"){
-if(func3(data44) < 1){
-const err86 = {instancePath:instancePath+"/test/steps/" + i5+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key7 in data44){
+if(!(key7 === "expect")){
+const err86 = {instancePath:instancePath+"/test/steps/" + i5,schemaPath:"#/properties/test/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1122,8 +1121,11 @@ vErrors.push(err86);
 errors++;
 }
 }
-else {
-const err87 = {instancePath:instancePath+"/test/steps/" + i5+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data44.expect !== undefined){
+let data45 = data44.expect;
+if(typeof data45 === "string"){
+if(func3(data45) < 1){
+const err87 = {instancePath:instancePath+"/test/steps/" + i5+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1133,9 +1135,8 @@ vErrors.push(err87);
 errors++;
 }
 }
-}
 else {
-const err88 = {instancePath:instancePath+"/test/steps/" + i5,schemaPath:"#/properties/test/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err88 = {instancePath:instancePath+"/test/steps/" + i5+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1147,7 +1148,7 @@ errors++;
 }
 }
 else {
-const err89 = {instancePath:instancePath+"/test/steps",schemaPath:"#/properties/test/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err89 = {instancePath:instancePath+"/test/steps/" + i5,schemaPath:"#/properties/test/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1159,7 +1160,7 @@ errors++;
 }
 }
 else {
-const err90 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err90 = {instancePath:instancePath+"/test/steps",schemaPath:"#/properties/test/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1171,12 +1172,24 @@ errors++;
 }
 }
 else {
-const err91 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err91 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err91];
 }
 else {
 vErrors.push(err91);
+}
+errors++;
+}
+}
+}
+else {
+const err92 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
 }
 errors++;
 }

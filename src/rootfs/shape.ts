@@ -10,13 +10,17 @@ export interface ShapeReport {
   files: string[]
   init?: string
   pruned: PruneReport['removed']
+  /** Files whose security.capability was dropped (initramfs.capabilities: drop). */
+  droppedCapabilities: string[]
 }
+
+const CAPABILITY_XATTR = 'security.capability'
 
 /** The kernel opens /dev/console before it starts init; without it, init's output goes nowhere. */
 const CONSOLE = {path: 'dev/console', major: 5, minor: 1, mode: 0o600}
 
 export async function shapeTree(tree: Tree, profile: Profile, spool: Spool): Promise<ShapeReport> {
-  const report: ShapeReport = {files: [], pruned: []}
+  const report: ShapeReport = {files: [], pruned: [], droppedCapabilities: []}
   if (profile.prune === 'default') report.pruned = prune(tree).removed
 
   for (const [i, file] of profile.files.entries()) {
@@ -43,12 +47,18 @@ export async function shapeTree(tree: Tree, profile: Profile, spool: Spool): Pro
     report.init = profile.init
   }
 
-  const capabilities = [...tree.entries].filter(([, inode]) => inode.xattrs && 'security.capability' in inode.xattrs)
-  if (capabilities.length > 0)
+  // newc has no room for extended attributes: a capability would be lost silently, so the profile must choose.
+  const capabilities = [...tree.entries].filter(([, inode]) => inode.xattrs && CAPABILITY_XATTR in inode.xattrs)
+  if (capabilities.length > 0 && profile.initramfs.capabilities === 'drop') {
+    for (const [path, inode] of capabilities) {
+      delete inode.xattrs![CAPABILITY_XATTR]
+      report.droppedCapabilities.push(`/${path}`)
+    }
+  } else if (capabilities.length > 0)
     throw badInputError(
       `the tree has files with file capabilities (security.capability), which an initramfs (newc cpio) cannot carry: ${capabilities
         .map(([p]) => `/${p}`)
-        .join(', ')}`,
+        .join(', ')}; set initramfs.capabilities: drop in the profile to build without them`,
     )
   return report
 }
