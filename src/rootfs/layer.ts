@@ -12,7 +12,7 @@
 // Entries replace what is at their path (a directory over a directory only updates its metadata).
 // Hardlinks share one Inode: the link's own header (mode, uid, gid, mtime) is ignored.
 // Device nodes (character and block) are not taken from layers: they are dropped and reported, and so
-// are hardlinks to them.
+// are hardlinks to them; what a lower layer had at their path is removed all the same.
 // The root's own entry ("./") only sets the root's metadata. Path rules are in paths.ts.
 import type {Readable} from 'node:stream'
 import {extract, type Header as Headers} from 'tar-stream'
@@ -158,6 +158,8 @@ function applyEntry(tree: Tree, {where, name, header, content}: Pending, report:
       break
     case 'character-device':
     case 'block-device':
+      // The layer replaces whatever a lower layer had here; dropping the node leaves nothing there.
+      if (tree.entries.has(path)) removeSubtree(tree, path)
       report.droppedDevices.push(path)
       break
   }

@@ -475,6 +475,13 @@ describe('rootfs: layer vectors (moby, containerd, umoci, go-containerregistry)'
       assert.deepEqual(walk(tree), ['etc/', 'etc/x'], 'a dropped device makes no parent')
     })
 
+    it('a dropped device node still replaces what a lower layer had at its path', async () => {
+      const tree = createTree()
+      await applyLayer(tree, Readable.from(await writeTar([{type: 'file', path: 'dev/tty', data: 'lower'}])), {what: 'lower', spool})
+      await applyLayer(tree, Readable.from(await writeTar([{type: 'char', path: 'dev/tty', major: 5, minor: 0}])), {what: 'upper', spool})
+      assert.deepEqual(walk(tree), ['dev/'])
+    })
+
     it('refuses an empty name and a non-directory naming the root', async () => {
       await assertRefused(applyAll(createTree(), [[{type: 'file', path: './', data: 'x'}]]), '"./"')
     })
