@@ -48,6 +48,9 @@ export interface TrustStageOptions {
   onImage?: (image: ImageTrust) => void
 }
 
+/** How many images are verified at once. */
+const PARALLEL_IMAGES = 4
+
 export const UNVERIFIED_WARNING =
   'warning: the profile has no trust: section, so its images are NOT verified against maintainer signatures. ' +
   'Add trust: {keyring, threshold, lookaside} to refuse images too few maintainers signed.'
@@ -129,8 +132,7 @@ export async function trustStage(profile: Profile, images: readonly TrustStageIm
   const verifier = await loadVerifier()
   const {verifyImageSignatures} = verifier
   const readKeys = keyringReader(verifier)
-  const verified: ImageTrust[] = []
-  for (const image of images) {
+  const verifyImage = async (image: TrustStageImage): Promise<ImageTrust> => {
     const {keyring, lookaside} = await sourcesFor(profile, trust, image.identity, readKeys, verifier)
     const fetchFor = (digest: Digest) =>
       fetchSignatures({lookaside, repository: image.identity, manifestDigest: digest, maxSignatureBytes: options.maxSignatureBytes}).catch(
@@ -164,8 +166,17 @@ export async function trustStage(profile: Profile, images: readonly TrustStageIm
     const counted = countDistinctSigners(table)
     const result = enforceThreshold(`${image.identity}@${image.manifestDigest}`, {counted, table, distinctSigners: counted.length, threshold: trust.threshold})
     const done: ImageTrust = {...image, lookaside, signers: result.counted, table: result.table, threshold: trust.threshold}
-    options.onImage?.(done)
-    verified.push(done)
+    return done
+  }
+  // Images are checked a few at a time; the outcome (and the first refusal reported) follows image order.
+  const settled: PromiseSettledResult<ImageTrust>[] = []
+  for (let i = 0; i < images.length; i += PARALLEL_IMAGES)
+    settled.push(...(await Promise.allSettled(images.slice(i, i + PARALLEL_IMAGES).map(verifyImage))))
+  const verified: ImageTrust[] = []
+  for (const outcome of settled) {
+    if (outcome.status === 'rejected') throw outcome.reason
+    options.onImage?.(outcome.value)
+    verified.push(outcome.value)
   }
   return {mode: 'verified', threshold: trust.threshold, images: verified}
 }
