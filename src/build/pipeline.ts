@@ -1,8 +1,8 @@
 // The pipeline driver: profile -> resolve -> fetch/trust -> flatten -> shape -> kernel -> initrd -> record.
 // Each step is a function of the previous one's output; commands and tests call `build` alike.
-import {mkdir, mkdtemp, rm} from 'node:fs/promises'
+import {mkdir, mkdtemp, rename, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
-import {join, resolve} from 'node:path'
+import {basename, join, resolve} from 'node:path'
 import {profileError} from '../errors.js'
 import type {ImageSource, ResolvedImage} from '../oci/source.js'
 import {loadProfile} from '../profile/load.js'
@@ -134,42 +134,54 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     if (check.mismatches.length > 0) throw kernelMismatchError(root)
     const outDir = resolve(options.outDir)
     await mkdir(outDir, {recursive: true})
-
-    const bootPackages = packages.filter((p) => p.request.role === 'boot')
-    const bootTree = bootPackages.length > 0 ? await bootTreeOf(bootPackages, spool) : undefined
-    const image = await writeImageOutputs({profile, tree, kernel, bootTree, outDir, sourceDateEpoch, progress})
-    const outputs: BuildOutput[] = image.outputs
-    const inputs = packages.map((p) => recordedInput(p, flattenReport, trust))
-    const sbomPath = join(outDir, SBOM_FILE)
-    const sbom = buildSbom({profileName: profile.name, profileSha256: profile.sha256, sourceDateEpoch, toolVersion: TOOL_VERSION, inputs})
-    const sbomWritten = await writeFileAtomically(sbomPath, Buffer.from(serializeSbom(sbom), 'utf8'))
-    outputs.push({kind: 'sbom', path: sbomPath, size: sbomWritten.size, sha256: sbomWritten.sha256})
-    const record: BuildRecord = {
-      schema: BUILD_RECORD_SCHEMA,
-      tool: {name: 'stagex-image', version: TOOL_VERSION},
-      profile: {name: profile.name, sha256: profile.sha256},
-      sourceDateEpoch,
-      trust: trust.result().mode === 'none' ? 'none' : {threshold: profile.trust!.threshold},
-      inputs,
-      stages: {
-        flatten: {sha256: flattenSha, entries: flattenEntries},
-        shape: {sha256: treeDigest(tree, sourceDateEpoch), entries: tree.entries.size, files: shape.files, init: shape.init, pruned: shape.pruned, droppedCapabilities: shape.droppedCapabilities},
-        kernel: {
-          package: kernelPackage.request.name,
-          sha256: kernel.image.digest.slice(7),
-          configSha256: kernel.config.digest.slice(7),
-          fragmentChecked: check.required,
-          cmdline: profile.kernel.cmdline,
+    // Every output is written into a staging folder beside the outputs and moved into place only when
+    // all of them (build.json last) are complete: a failed or interrupted build leaves the previous set.
+    const staging = await mkdtemp(join(outDir, '.stagex-build-'))
+    try {
+      const bootPackages = packages.filter((p) => p.request.role === 'boot')
+      const bootTree = bootPackages.length > 0 ? await bootTreeOf(bootPackages, spool) : undefined
+      const image = await writeImageOutputs({profile, tree, kernel, bootTree, outDir: staging, sourceDateEpoch, progress})
+      const outputs: BuildOutput[] = image.outputs
+      const inputs = packages.map((p) => recordedInput(p, flattenReport, trust))
+      const sbomPath = join(staging, SBOM_FILE)
+      const sbom = buildSbom({profileName: profile.name, profileSha256: profile.sha256, sourceDateEpoch, toolVersion: TOOL_VERSION, inputs})
+      const sbomWritten = await writeFileAtomically(sbomPath, Buffer.from(serializeSbom(sbom), 'utf8'))
+      outputs.push({kind: 'sbom', path: sbomPath, size: sbomWritten.size, sha256: sbomWritten.sha256})
+      const record: BuildRecord = {
+        schema: BUILD_RECORD_SCHEMA,
+        tool: {name: 'stagex-image', version: TOOL_VERSION},
+        profile: {name: profile.name, sha256: profile.sha256},
+        sourceDateEpoch,
+        trust: trust.result().mode === 'none' ? 'none' : {threshold: profile.trust!.threshold},
+        inputs,
+        stages: {
+          flatten: {sha256: flattenSha, entries: flattenEntries},
+          shape: {sha256: treeDigest(tree, sourceDateEpoch), entries: tree.entries.size, files: shape.files, init: shape.init, pruned: shape.pruned, droppedCapabilities: shape.droppedCapabilities},
+          kernel: {
+            package: kernelPackage.request.name,
+            sha256: kernel.image.digest.slice(7),
+            configSha256: kernel.config.digest.slice(7),
+            fragmentChecked: check.required,
+            cmdline: profile.kernel.cmdline,
+          },
+          ...image.stages,
         },
-        ...image.stages,
-      },
-      seed: image.seed,
-      outputs: Object.fromEntries(outputs.map((o) => [o.kind, {file: o.path.slice(outDir.length + 1), size: o.size, sha256: o.sha256}])),
+        seed: image.seed,
+        outputs: Object.fromEntries(outputs.map((o) => [o.kind, {file: basename(o.path), size: o.size, sha256: o.sha256}])),
+      }
+      const written = await writeFileAtomically(join(staging, 'build.json'), Buffer.from(serializeRecord(record), 'utf8'))
+      outputs.push({kind: 'record', path: join(staging, 'build.json'), size: written.size, sha256: written.sha256})
+      progress('publish: moving the outputs into place')
+      for (const output of outputs) {
+        const final = join(outDir, basename(output.path))
+        await rename(output.path, final)
+        output.path = final
+      }
+      const recordPath = join(outDir, 'build.json')
+      return {profile: {name: profile.name, path: profile.path, cmdline: profile.kernel.cmdline, test: profile.test}, outDir, recordPath, record, outputs}
+    } finally {
+      await rm(staging, {recursive: true, force: true})
     }
-    const recordPath = join(outDir, 'build.json')
-    const written = await writeFileAtomically(recordPath, Buffer.from(serializeRecord(record), 'utf8'))
-    outputs.push({kind: 'record', path: recordPath, size: written.size, sha256: written.sha256})
-    return {profile: {name: profile.name, path: profile.path, cmdline: profile.kernel.cmdline, test: profile.test}, outDir, recordPath, record, outputs}
   } finally {
     await rm(work, {recursive: true, force: true})
   }
