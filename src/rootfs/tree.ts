@@ -48,7 +48,11 @@ export const isUnder = (path: string, ancestor: string): boolean =>
 
 /** Paths in UTF-8 byte order (a parent always sorts before its children). */
 export function sortedPaths(tree: Tree): string[] {
-  return [...tree.entries.keys()].sort(compareUtf8)
+  // Each path is encoded once, not at every comparison.
+  return [...tree.entries.keys()]
+    .map((path) => ({path, bytes: Buffer.from(path, 'utf8')}))
+    .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+    .map((entry) => entry.path)
 }
 
 export function compareUtf8(a: string, b: string): number {
@@ -57,6 +61,12 @@ export function compareUtf8(a: string, b: string): number {
 
 /** Removes a path and, for a directory, everything below it (never the root itself). */
 export function removeSubtree(tree: Tree, path: string): void {
+  // Only a directory has anything below it: anything else is one entry, removed without a scan.
+  const inode = tree.entries.get(path)
+  if (inode && inode.type !== 'dir' && path !== ROOT) {
+    tree.entries.delete(path)
+    return
+  }
   for (const p of [...tree.entries.keys()]) {
     if (p === ROOT) continue
     if (p === path || isUnder(p, path)) tree.entries.delete(p)
