@@ -1,8 +1,8 @@
 import {Args} from '@oclif/core'
 import {type LockResult, lockProfile} from '../build/lock.js'
 import {BaseCommand} from '../cli/base-command.js'
-import {fetchFlags} from '../cli/fetch-flags.js'
-import {fetchProgress} from '../cli/fetch-progress.js'
+import {fetchFlags, fetchOptionsOf} from '../cli/fetch-flags.js'
+import {withFetchProgress} from '../cli/fetch-progress.js'
 import {prose} from '../cli/prose.js'
 
 export default class Lock extends BaseCommand {
@@ -26,20 +26,13 @@ Exit codes: 0 lock written; 2 usage, invalid profile or unreachable registry; 4 
 
   async run(): Promise<LockResult> {
     const {args, flags} = await this.parse(Lock)
-    const progress = fetchProgress(!this.jsonEnabled())
-    let result: LockResult
-    try {
-      result = await lockProfile({
+    const result: LockResult = await withFetchProgress(!this.jsonEnabled(), (onEvent) =>
+      lockProfile({
         profilePath: args.profile,
-        store: flags.store,
-        offline: flags.offline,
-        mirror: flags.mirror,
-        source: flags.source,
-        onEvent: progress.onEvent,
-      })
-    } finally {
-      progress.done()
-    }
+        ...fetchOptionsOf(flags),
+        onEvent,
+      }),
+    )
     if (!this.jsonEnabled()) {
       this.log(`wrote ${result.lockPath}`)
       for (const p of result.lock.packages)

@@ -1,8 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 import {type PullResult, pull} from '../build/pull.js'
 import {BaseCommand} from '../cli/base-command.js'
-import {fetchFlags} from '../cli/fetch-flags.js'
-import {fetchProgress} from '../cli/fetch-progress.js'
+import {fetchFlags, fetchOptionsOf} from '../cli/fetch-flags.js'
+import {withFetchProgress} from '../cli/fetch-progress.js'
 import {prose} from '../cli/prose.js'
 
 export default class Pull extends BaseCommand {
@@ -40,23 +40,16 @@ refused credentials; 3 trust failure (too few maintainer signatures, lookaside e
 
   async run(): Promise<PullResult> {
     const {args, flags} = await this.parse(Pull)
-    const progress = fetchProgress(!this.jsonEnabled())
     const started = Date.now()
-    let result: PullResult
-    try {
-      result = await pull({
+    const result: PullResult = await withFetchProgress(!this.jsonEnabled(), (onEvent) =>
+      pull({
         profilePath: args.profile,
-        store: flags.store,
-        offline: flags.offline,
-        mirror: flags.mirror,
-        source: flags.source,
         to: flags.to,
         jobs: flags.jobs,
-        onEvent: progress.onEvent,
-      })
-    } finally {
-      progress.done()
-    }
+        ...fetchOptionsOf(flags),
+        onEvent,
+      }),
+    )
     if (!this.jsonEnabled()) {
       this.log(`pulled ${result.images.length} images of ${result.profile.name} in ${((Date.now() - started) / 1000).toFixed(1)} s${result.store ? ` into ${result.store}` : ''}`)
       for (const image of result.images)
