@@ -36,17 +36,18 @@ function splitDigest(text: string, where: string): {rest: string; digest?: Diges
   return {rest: text.slice(0, at), digest: parseDigest(text.slice(at + 1), where)}
 }
 
+/** Splits `name:tag` at a colon after the last slash (a colon before it belongs to a registry port). */
+function splitTag(text: string): {name: string; tag?: string} {
+  const lastColon = text.lastIndexOf(':')
+  if (lastColon <= text.lastIndexOf('/')) return {name: text}
+  return {name: text.slice(0, lastColon), tag: text.slice(lastColon + 1)}
+}
+
 /** Parses `[registry/]repository[:tag][@sha256:...]`, with Docker's rules for what counts as a registry. */
 export function parseRegistryReference(text: string, where = 'image reference'): RegistryReference {
   const {rest, digest} = splitDigest(text.trim(), `${where} "${text}"`)
-  let name = rest
-  let tag: string | undefined
-  const lastColon = rest.lastIndexOf(':')
-  if (lastColon > rest.lastIndexOf('/')) {
-    tag = rest.slice(lastColon + 1)
-    name = rest.slice(0, lastColon)
-    if (!tagPattern.test(tag)) throw usageError(`${where} "${text}": "${tag}" is not a valid tag`)
-  }
+  const {name, tag} = splitTag(rest)
+  if (tag !== undefined && !tagPattern.test(tag)) throw usageError(`${where} "${text}": "${tag}" is not a valid tag`)
   const slash = name.indexOf('/')
   const first = slash < 0 ? '' : name.slice(0, slash)
   const hasRegistry = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase())
@@ -64,13 +65,7 @@ export function parseRegistryReference(text: string, where = 'image reference'):
 export function parseLayoutReference(text: string, where = 'image reference'): LayoutReference {
   if (!text.startsWith('oci:')) throw usageError(`${where} "${text}": an OCI layout reference starts with "oci:"`)
   const {rest, digest} = splitDigest(text.slice(4), `${where} "${text}"`)
-  let path = rest
-  let tag: string | undefined
-  const lastColon = rest.lastIndexOf(':')
-  if (lastColon > rest.lastIndexOf('/')) {
-    tag = rest.slice(lastColon + 1)
-    path = rest.slice(0, lastColon)
-  }
+  const {name: path, tag} = splitTag(rest)
   if (path === '') throw usageError(`${where} "${text}": the layout path is empty`)
   return {transport: 'oci', path, tag: tag === '' ? undefined : tag, digest}
 }
