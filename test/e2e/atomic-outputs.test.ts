@@ -2,10 +2,10 @@
 // previous outputs exactly as they were, and no temp or staging file.
 import assert from 'node:assert/strict'
 import {createHash} from 'node:crypto'
-import {mkdtemp, readFile, readdir, rm, writeFile} from 'node:fs/promises'
+import {mkdtemp, readFile, readdir, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {REPO, runCli} from '../helpers/cli.js'
+import {profileVariant, runCli} from '../helpers/cli.js'
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 
@@ -26,9 +26,7 @@ describe('e2e: a failed build leaves the previous outputs intact', function () {
   })
 
   it('an ESP too small for its files fails (exit 2) after the initramfs was made, and changes nothing', async () => {
-    const text = (await readFile(join(REPO, 'profiles/minimal-syslinux.yaml'), 'utf8')).replaceAll('../', `${REPO}/`)
-    const good = join(dir, 'good.yaml')
-    await writeFile(good, text)
+    const good = await profileVariant('minimal-syslinux', dir, 'good')
     const out = join(dir, 'out')
     const first = runCli(['build', good, '--out', out])
     assert.equal(first.code, 0, first.stderr)
@@ -36,8 +34,9 @@ describe('e2e: a failed build leaves the previous outputs intact', function () {
     assert.ok(before['disk.raw'] && before['build.json'])
 
     // Another init changes the initramfs; an ESP of 1 MiB cannot hold the kernel.
-    const bad = join(dir, 'bad.yaml')
-    await writeFile(bad, text.replace('STAGEX-APPLIANCE-OK', 'CHANGED-MARKER').replace(/boot:\n/, 'boot:\n  espSize: 1M\n'))
+    const bad = await profileVariant('minimal-syslinux', dir, 'bad', (text) =>
+      text.replace('STAGEX-APPLIANCE-OK', 'CHANGED-MARKER').replace(/boot:\n/, 'boot:\n  espSize: 1M\n'),
+    )
     const failed = runCli(['build', bad, '--out', out])
     assert.equal(failed.code, 2, failed.stderr)
     assert.match(failed.stderr, /espSize/)

@@ -1,18 +1,10 @@
 // `rootfs` (the tree as a deterministic tar) and `check` (kernel, ELF closure, no compilers) via the CLI.
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
-import {mkdtemp, readFile, readdir, rm, writeFile} from 'node:fs/promises'
+import {mkdtemp, readdir, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {REPO, runCli} from '../helpers/cli.js'
-
-/** profiles/minimal.yaml with absolute paths, edited for one case. */
-async function minimalVariant(dir: string, name: string, edit: (text: string) => string): Promise<string> {
-  const text = (await readFile(join(REPO, 'profiles/minimal.yaml'), 'utf8')).replaceAll('../', `${REPO}/`)
-  const path = join(dir, `${name}.yaml`)
-  await writeFile(path, edit(text))
-  return path
-}
+import {profileVariant, REPO, runCli} from '../helpers/cli.js'
 
 describe('e2e: rootfs and check', function () {
   this.timeout(300_000)
@@ -48,7 +40,7 @@ describe('e2e: rootfs and check', function () {
   })
 
   it('check exits 4 and names a compiler left in an unpruned image, writing nothing', async () => {
-    const profile = await minimalVariant(dir, 'compiler', (t) =>
+    const profile = await profileVariant('minimal', dir, 'compiler', (t) =>
       t.replace('prune: default', 'prune: none').replace('files:\n', 'files:\n  - {path: /usr/bin/gcc, mode: "0755", contents: "#!/bin/sh\\n"}\n'),
     )
     const before = await readdir(dir)
@@ -62,7 +54,7 @@ describe('e2e: rootfs and check', function () {
   it('check exits 2 and names a required kernel option the kernel lacks', async () => {
     const fragment = join(dir, 'needs-more.config')
     await writeFile(fragment, 'CONFIG_BLK_DEV_INITRD=y\nCONFIG_STAGEX_IMAGINARY=y\n')
-    const profile = await minimalVariant(dir, 'kernel', (t) => t.replace(`${REPO}/kernel/initramfs-boot.config`, fragment))
+    const profile = await profileVariant('minimal', dir, 'kernel', (t) => t.replace(`${REPO}/kernel/initramfs-boot.config`, fragment))
     const result = runCli(['check', profile])
     assert.equal(result.code, 2, result.stderr)
     assert.match(result.stdout, /CONFIG_STAGEX_IMAGINARY must be =y, the kernel has it not set/)

@@ -1,9 +1,9 @@
 // `test PROFILE` end to end: build the minimal profile and boot it under TCG to its marker.
 import assert from 'node:assert/strict'
-import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {mkdtemp, readFile, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {REPO, runCli} from '../helpers/cli.js'
+import {profileVariant, REPO, runCli} from '../helpers/cli.js'
 
 describe('e2e: test profiles/minimal.yaml (build, then boot under TCG)', function () {
   this.timeout(600_000)
@@ -30,15 +30,9 @@ describe('e2e: test profiles/minimal.yaml (build, then boot under TCG)', functio
   })
 
   it('exits 6 when a step never appears, naming the deadline', async () => {
-    const profile = join(dir, 'never.yaml')
-    const text = (await readFile(join(REPO, 'profiles/minimal.yaml'), 'utf8'))
-      .replace('oci:../.cache/world/oci', `oci:${join(REPO, '.cache/world/oci')}`)
-      .replace('../kernel/initramfs-boot.config', join(REPO, 'kernel/initramfs-boot.config'))
-      .replace('../.cache/world/keys/maintainers.pgp', join(REPO, '.cache/world/keys/maintainers.pgp'))
-      .replace('file://../.cache/world/sigs', `file://${join(REPO, '.cache/world/sigs')}`)
-      .replace('    - expect: "STAGEX-APPLIANCE-OK minimal"', '    - expect: "THIS-NEVER-APPEARS"')
-      .replace('poweroff -f', 'sleep 600')
-    await writeFile(profile, text)
+    const profile = await profileVariant('minimal', dir, 'never', (text) =>
+      text.replace('    - expect: "STAGEX-APPLIANCE-OK minimal"', '    - expect: "THIS-NEVER-APPEARS"').replace('poweroff -f', 'sleep 600'),
+    )
     const started = Date.now()
     const result = runCli(['test', profile, '--out', join(dir, 'out-never'), '--accel', 'tcg', '--timeout', '10'])
     assert.equal(result.code, 6, result.stderr)
