@@ -9,11 +9,15 @@ export const ExitCode = {
   badInput: 4,
   bootFailed: 5,
   bootTimeout: 6,
+  /** A registry, token service or lookaside could not be reached: worth a retry. */
+  unreachable: 7,
+  /** `reproduce` or `diff` found a difference. */
+  different: 8,
 } as const
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
 
-export type ErrorKind = 'internal' | 'usage' | 'profile' | 'trust' | 'bad-input' | 'boot-failed' | 'boot-timeout'
+export type ErrorKind = 'internal' | 'usage' | 'profile' | 'trust' | 'bad-input' | 'boot-failed' | 'boot-timeout' | 'unreachable' | 'different'
 
 const exitByKind: Record<ErrorKind, ExitCodeValue> = {
   internal: ExitCode.internal,
@@ -23,6 +27,8 @@ const exitByKind: Record<ErrorKind, ExitCodeValue> = {
   'bad-input': ExitCode.badInput,
   'boot-failed': ExitCode.bootFailed,
   'boot-timeout': ExitCode.bootTimeout,
+  unreachable: ExitCode.unreachable,
+  different: ExitCode.different,
 }
 
 export class StagexError extends Error {
@@ -46,6 +52,8 @@ export const profileError = (message: string, details?: Record<string, unknown>)
 export const trustError = (message: string, details?: Record<string, unknown>) => new StagexError('trust', message, details)
 export const badInputError = (message: string, details?: Record<string, unknown>) =>
   new StagexError('bad-input', message, details)
+export const unreachableError = (message: string, details?: Record<string, unknown>) =>
+  new StagexError('unreachable', message, details)
 export const internalError = (message: string, details?: Record<string, unknown>) =>
   new StagexError('internal', message, details)
 

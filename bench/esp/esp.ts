@@ -15,7 +15,7 @@ import {writeFat32} from '../../src/formats/fat32.js'
 import {parseSeed} from '../../src/formats/seed.js'
 import {buildDisk} from '../../src/image/disk.js'
 import {ESP_PATHS, syslinuxConfig} from '../../src/image/loader.js'
-import {build} from '../../src/build/pipeline.js'
+import {build} from '../../src/pipeline/pipeline.js'
 
 const run = promisify(execFile)
 const REPO = fileURLToPath(new URL('../..', import.meta.url))

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
-import {build, type BuildResult} from '../build/pipeline.js'
+import {build, type BuildResult} from '../pipeline/pipeline.js'
 import {fetchFlags, fetchOptionsOf} from '../cli/fetch-flags.js'
 import {withFetchProgress} from '../cli/fetch-progress.js'
 import {prose} from '../cli/prose.js'

@@ -3,7 +3,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {fetchFlags, fetchOptionsOf} from '../cli/fetch-flags.js'
 import {withFetchProgress} from '../cli/fetch-progress.js'
 import {StagexError} from '../errors.js'
-import {checkProfile, type CheckResult} from '../build/rootfs.js'
+import {checkProfile, type CheckResult} from '../pipeline/rootfs.js'
 import {prose} from '../cli/prose.js'
 
 export default class Check extends BaseCommand {

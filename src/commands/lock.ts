@@ -1,5 +1,5 @@
 import {Args} from '@oclif/core'
-import {type LockResult, lockProfile} from '../build/lock.js'
+import {type LockResult, lockProfile} from '../pipeline/lock.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {fetchFlags, fetchOptionsOf} from '../cli/fetch-flags.js'
 import {withFetchProgress} from '../cli/fetch-progress.js'

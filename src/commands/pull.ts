@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {type PullResult, pull} from '../build/pull.js'
+import {type PullResult, pull} from '../pipeline/pull.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {fetchFlags, fetchOptionsOf} from '../cli/fetch-flags.js'
 import {withFetchProgress} from '../cli/fetch-progress.js'

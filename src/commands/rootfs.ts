@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {fetchFlags, fetchOptionsOf} from '../cli/fetch-flags.js'
 import {withFetchProgress} from '../cli/fetch-progress.js'
-import {buildRootfsTar, type RootfsTarResult} from '../build/rootfs.js'
+import {buildRootfsTar, type RootfsTarResult} from '../pipeline/rootfs.js'
 import {prose} from '../cli/prose.js'
 
 export default class Rootfs extends BaseCommand {

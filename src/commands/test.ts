@@ -3,7 +3,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {fetchFlags, fetchOptionsOf} from '../cli/fetch-flags.js'
 import {withFetchProgress} from '../cli/fetch-progress.js'
 import {StagexError} from '../errors.js'
-import {buildAndBootTest, type BootTestResult} from '../build/boot-test.js'
+import {buildAndBootTest, type BootTestResult} from '../pipeline/boot-test.js'
 import {prose} from '../cli/prose.js'
 
 export default class Test extends BaseCommand {

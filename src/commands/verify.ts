@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {DEFAULT_LOOKASIDE, DEFAULT_THRESHOLD, verifyImage, type VerifyResult} from '../build/verify.js'
+import {DEFAULT_LOOKASIDE, DEFAULT_THRESHOLD, verifyImage, type VerifyResult} from '../pipeline/verify.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {formatTrustTable} from '../trust/trust-table.js'
 import {prose} from '../cli/prose.js'

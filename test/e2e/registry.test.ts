@@ -10,9 +10,9 @@ import {fileURLToPath} from 'node:url'
 import {promisify} from 'node:util'
 import {ensureWorld, type World} from '../../scripts/world/build-fixtures.js'
 import {type Registry, pushFixtures, pushLayout, startRegistry} from '../../scripts/world/registry.js'
-import type {FetchEvent} from '../../src/build/fetch.js'
-import {build} from '../../src/build/pipeline.js'
-import {pull} from '../../src/build/pull.js'
+import type {FetchEvent} from '../../src/pipeline/fetch.js'
+import {build} from '../../src/pipeline/pipeline.js'
+import {pull} from '../../src/pipeline/pull.js'
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url))
 const NEEDED = ['core-filesystem', 'core-busybox', 'user-linux-generic']

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
-import {buildSbom, ociPurl} from '../../src/build/sbom.js'
-import type {RecordedInput} from '../../src/build/record.js'
+import {buildSbom, ociPurl} from '../../src/pipeline/sbom.js'
+import type {RecordedInput} from '../../src/pipeline/record.js'
 
 const input = (name: string, role: RecordedInput['role'], hex: string, signers = 2): RecordedInput => ({
   role,

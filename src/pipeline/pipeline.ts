@@ -187,7 +187,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   }
 }
 
-/** Resolve and fetch (src/build/fetch.ts): registry images land in the store and are read from there. */
+/** Resolve and fetch (src/pipeline/fetch.ts): registry images land in the store and are read from there. */
 async function resolvePackages(profile: Profile, options: Omit<BuildOptions, 'outDir'>, trust: TrustGate): Promise<ResolvedPackage[]> {
   const {packages} = await fetchPackages(profile, {
     beforeLayers: trust.beforeLayers,
