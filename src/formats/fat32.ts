@@ -2,7 +2,11 @@
 // FSInfo at sector 1 and a backup boot sector + FSInfo at sectors 6 and 7, media 0xF8. Directories are
 // written in UTF-8 byte order of their names, with VFAT long names and deterministic 8.3 aliases
 // (NAME~N.EXT), `.` and `..` entries, and every timestamp taken from one given epoch. Files are laid
-// out contiguously, depth first. Pure: a tree of files in, the image bytes out.
+// out contiguously, depth first. Pure: a tree of files in, the image bytes out. The layout comes from
+// the file sizes alone; the volume is then streamed in order (reserved area, both FATs, data), each
+// file read from its source when its clusters come, so memory does not grow with the content.
+
+import {concatBytes, exactly, type SizedSource} from './bytes.js'
 
 const SECTOR = 512
 const DIRENT = 32
@@ -12,11 +16,19 @@ const MAX_FAT32_CLUSTERS = 0x0ffffff5 - 2
 const EOC = 0x0ffffff8
 const FAT_EPOCH_MIN = 315532800 // 1980-01-01T00:00:00Z
 const FAT_EPOCH_MAX = 4354819198 // 2107-12-31T23:59:58Z
+/** The BPB's 32-bit total-sectors field caps a volume of 512-byte sectors just under 2 TiB. */
+const MAX_TOTAL_SECTORS = 0xffffffff
+/** A directory record's 32-bit size field. */
+export const MAX_FAT_FILE_SIZE = 0xffffffff
+const MIB = 1024 * 1024
+/** Largest chunk the writer makes itself (FAT pieces, zero fill). */
+const PIECE = MIB
 
 export interface FatFileInput {
   /** Slash-separated path inside the volume ("EFI/BOOT/BOOTX64.EFI"; a leading "/" is ignored). */
   path: string
-  data: Uint8Array
+  /** The file's bytes; its size is all the layout needs, open() is called once when the file's clusters are written. */
+  source: SizedSource
 }
 
 export interface FatDirectoryInput {
@@ -34,7 +46,7 @@ export interface Fat32Options {
   label?: string
   /** Every timestamp (SOURCE_DATE_EPOCH, seconds, UTC); clamped to FAT's 1980..2107 range. */
   sourceDateEpoch: number
-  /** Total volume size in bytes (a multiple of 512). Default: content + headroom, rounded up to 1 MiB. */
+  /** Total volume size in bytes (a multiple of 512). Default: content + headroom, rounded up to 1 MiB. Too small for the files: FatLayoutError. */
   sizeBytes?: number
   /** Free space to leave when the size is computed. Default 1 MiB. */
   headroomBytes?: number
@@ -98,6 +110,7 @@ export function fat32Geometry(sizeBytes: number, sectorsPerCluster?: number, res
   const spc = sectorsPerCluster ?? defaultSectorsPerCluster(sizeBytes)
   if (![1, 2, 4, 8, 16, 32, 64, 128].includes(spc)) throw new RangeError(`sectors per cluster must be a power of 2 up to 128, got ${spc}`)
   const total = sizeBytes / SECTOR
+  if (total > MAX_TOTAL_SECTORS) throw new RangeError(`FAT32 volume too large: ${sizeBytes} bytes (at most ${MAX_TOTAL_SECTORS} sectors of ${SECTOR} bytes)`)
   let geometry: Fat32Geometry
   if (reservedSectors !== undefined) {
     if (!Number.isInteger(reservedSectors) || reservedSectors < 2 || reservedSectors > 0xffff) {
@@ -203,7 +216,9 @@ export function fatDateTime(epochSeconds: number): {date: number; time: number} 
 interface FileNode {
   kind: 'file'
   name: string
-  data: Uint8Array
+  /** The input's path, for messages. */
+  path: string
+  source: SizedSource
   cluster: number
 }
 
@@ -213,9 +228,8 @@ interface DirNode {
   children: Map<string, Node>
   /** Children in UTF-8 byte order of their names. */
   sorted: Node[]
-  entries: Uint8Array[] // 32-byte records, filled when written
-  clusters: number
   cluster: number
+  parent: DirNode | undefined
   /** Short names of the children, by child name. */
   shortNames: Map<string, string>
 }
@@ -225,12 +239,12 @@ type Node = FileNode | DirNode
 const utf8 = new TextEncoder()
 const byUtf8 = (a: string, b: string) => Buffer.compare(utf8.encode(a), utf8.encode(b))
 
-function newDir(name: string): DirNode {
-  return {kind: 'dir', name, children: new Map(), sorted: [], entries: [], clusters: 0, cluster: 0, shortNames: new Map()}
+function newDir(name: string, parent: DirNode | undefined): DirNode {
+  return {kind: 'dir', name, children: new Map(), sorted: [], cluster: 0, parent, shortNames: new Map()}
 }
 
 function buildTree(inputs: readonly FatInput[]): DirNode {
-  const root = newDir('')
+  const root = newDir('', undefined)
   const folded = new Map<DirNode, Map<string, string>>()
   const add = (dir: DirNode, name: string, path: string, node: Node): Node => {
     checkLongName(name, path)
@@ -255,10 +269,20 @@ function buildTree(inputs: readonly FatInput[]): DirNode {
       const existing = dir.children.get(name)
       if (last && !isDir) {
         if (existing) throw new RangeError(`path given twice: ${JSON.stringify(input.path)}`)
-        add(dir, name, input.path, {kind: 'file', name, data: input.data, cluster: 0})
+        const size = input.source.size
+        if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`FAT file ${JSON.stringify(input.path)}: size must be a whole number of bytes, got ${size}`)
+        if (size > MAX_FAT_FILE_SIZE) {
+          throw new FatLayoutError(
+            'file-too-large',
+            `FAT32 holds files of at most ${MAX_FAT_FILE_SIZE} bytes; ${JSON.stringify(input.path)} is ${size} bytes`,
+            size,
+            MAX_FAT_FILE_SIZE,
+          )
+        }
+        add(dir, name, input.path, {kind: 'file', name, path: input.path, source: input.source, cluster: 0})
         break
       }
-      const node = existing ?? add(dir, name, input.path, newDir(name))
+      const node = existing ?? add(dir, name, input.path, newDir(name, dir))
       if (node.kind !== 'dir') throw new RangeError(`path runs through a file: ${JSON.stringify(input.path)}`)
       dir = node
     }
@@ -330,22 +354,70 @@ function plan(inputs: readonly FatInput[], hasLabel: boolean): Plan {
 function clustersNeeded(p: Plan, clusterBytes: number): number {
   let n = 0
   for (const d of p.dirs) n += Math.max(1, Math.ceil((p.dirRecords.get(d)! * DIRENT) / clusterBytes))
-  for (const f of p.files) n += Math.ceil(f.data.length / clusterBytes)
+  for (const f of p.files) n += Math.ceil(f.source.size / clusterBytes)
   return n
 }
 
-const MIB = 1024 * 1024
+/** The first size (whole MiB) at which mkfs.fat's rule picks each cluster size. */
+const FIRST_SIZE_FOR_SPC: Record<number, number> = {1: 0, 8: 261 * MIB, 16: (8 * 1024 + 1) * MIB, 32: (16 * 1024 + 1) * MIB, 64: (32 * 1024 + 1) * MIB}
+/** The largest whole-MiB volume the BPB can describe. */
+const MAX_VOLUME_BYTES = Math.floor((MAX_TOTAL_SECTORS * SECTOR) / MIB) * MIB
+
+/** Content + headroom with `spc`-sector clusters, at least FAT32's minimum cluster count, rounded up to 1 MiB. */
+function sizeWith(p: Plan, spc: number, headroom: number, reserved: number | undefined): number {
+  const clusterBytes = spc * SECTOR
+  const clusters = Math.max(MIN_FAT32_CLUSTERS, clustersNeeded(p, clusterBytes) + Math.ceil(headroom / clusterBytes))
+  const fat = Math.ceil(((clusters + 2) * 4) / SECTOR)
+  const sectors = (reserved ?? 32 + spc) + 2 * fat + clusters * spc
+  return Math.ceil((sectors * SECTOR) / MIB) * MIB
+}
+
+function searchSize(p: Plan, headroom: number, reserved: number | undefined, forcedSpc: number | undefined): number {
+  if (forcedSpc) return sizeWith(p, forcedSpc, headroom, reserved)
+  // The first cluster size for which the size it gives is one where mkfs.fat picks that cluster size.
+  for (const spc of [1, 8, 16, 32, 64]) {
+    const size = sizeWith(p, spc, headroom, reserved)
+    if (defaultSectorsPerCluster(size) === spc) return size
+  }
+  // Content just past a step of mkfs.fat's rule: with the next cluster size the FAT is smaller and
+  // the size falls back below the step. Then the first size of that step holds it.
+  for (const spc of [8, 16, 32]) {
+    const size = Math.max(sizeWith(p, spc, headroom, reserved), FIRST_SIZE_FOR_SPC[spc]!)
+    if (defaultSectorsPerCluster(size) === spc) return size
+  }
+  return Math.max(sizeWith(p, 64, headroom, reserved), FIRST_SIZE_FOR_SPC[64]!)
+}
 
 function autoSize(p: Plan, headroom: number, reserved: number | undefined, forcedSpc: number | undefined): number {
-  for (const spc of forcedSpc ? [forcedSpc] : [1, 8, 16, 32, 64]) {
-    const clusterBytes = spc * SECTOR
-    const clusters = Math.max(MIN_FAT32_CLUSTERS, clustersNeeded(p, clusterBytes) + Math.ceil(headroom / clusterBytes))
-    const fat = Math.ceil(((clusters + 2) * 4) / SECTOR)
-    const sectors = (reserved ?? 32 + spc) + 2 * fat + clusters * spc
-    const size = Math.ceil((sectors * SECTOR) / MIB) * MIB
-    if (forcedSpc || defaultSectorsPerCluster(size) === spc) return size
+  const size = searchSize(p, headroom, reserved, forcedSpc)
+  if (size > MAX_VOLUME_BYTES) {
+    const clusterBytes = (forcedSpc ?? 64) * SECTOR
+    const bytes = clustersNeeded(p, clusterBytes) * clusterBytes
+    throw new FatLayoutError(
+      'too-large',
+      `content needs ${bytes} bytes in ${clusterBytes}-byte clusters; the largest FAT32 volume of ${SECTOR}-byte sectors is ${MAX_VOLUME_BYTES} bytes`,
+      size,
+      MAX_VOLUME_BYTES,
+    )
   }
-  throw new RangeError('FAT32 content too large')
+  return size
+}
+
+export type FatLayoutProblem = 'too-small' | 'too-large' | 'file-too-large'
+
+/** The files do not fit: the given volume size is too small, no FAT32 volume is large enough, or one file is over FAT32's 4 GiB limit. */
+export class FatLayoutError extends Error {
+  constructor(
+    readonly problem: FatLayoutProblem,
+    message: string,
+    /** Bytes needed: the smallest volume that holds the files ('too-small', 'too-large'), or the file's size. */
+    readonly neededBytes: number,
+    /** The volume size given ('too-small'), or the FAT32 limit that was exceeded. */
+    readonly limitBytes: number,
+  ) {
+    super(message)
+    this.name = 'FatLayoutError'
+  }
 }
 
 function label11(label: string | undefined): string {
@@ -402,7 +474,7 @@ export function fat32LabelEntry(label: string, sourceDateEpoch: number): Uint8Ar
   return shortEntry(label11(label), 0x08, 0, 0, fatDateTime(sourceDateEpoch))
 }
 
-/** Computes the volume size and geometry for the options without writing anything. */
+/** Computes the volume size and geometry for the options without writing anything (from the file sizes alone). */
 export function planFat32(options: Fat32Options): Fat32Geometry {
   return prepare(options).geometry
 }
@@ -412,83 +484,182 @@ function prepare(options: Fat32Options): {p: Plan; geometry: Fat32Geometry; labe
   const p = plan(options.files, options.label !== undefined)
   const size = options.sizeBytes ?? autoSize(p, options.headroomBytes ?? MIB, options.reservedSectors, options.sectorsPerCluster)
   const geometry = fat32Geometry(size, options.sectorsPerCluster, options.reservedSectors)
-  const need = clustersNeeded(p, geometry.sectorsPerCluster * SECTOR)
+  const clusterBytes = geometry.sectorsPerCluster * SECTOR
+  const need = clustersNeeded(p, clusterBytes)
   if (need > geometry.clusterCount) {
-    throw new RangeError(`content needs ${need} clusters; a ${size}-byte FAT32 volume has ${geometry.clusterCount}`)
+    let smallest: number | undefined
+    try {
+      smallest = autoSize(p, 0, options.reservedSectors, options.sectorsPerCluster)
+    } catch (error) {
+      if (!(error instanceof FatLayoutError)) throw error
+    }
+    throw new FatLayoutError(
+      'too-small',
+      `content needs ${need} clusters of ${clusterBytes} bytes (${need * clusterBytes} bytes); a ${size}-byte FAT32 volume has ${geometry.clusterCount}` +
+        (smallest === undefined ? '' : `; the smallest volume that holds it is ${smallest} bytes`),
+      smallest ?? need * clusterBytes,
+      size,
+    )
   }
   return {p, geometry, label}
 }
 
-/** Writes a FAT32 volume holding `files`. Same options, same bytes. */
-export function writeFat32(options: Fat32Options): Uint8Array {
+/** A run of clusters holding one directory or one file, in data-area order. */
+interface Extent {
+  node: Node
+  first: number
+  clusters: number
+}
+
+interface VolumeLayout {
+  p: Plan
+  g: Fat32Geometry
+  label: string
+  /** Every allocated run, contiguous from cluster 2 in this order. */
+  extents: Extent[]
+  usedClusters: number
+}
+
+function layoutVolume(options: Fat32Options): VolumeLayout {
   if (!Number.isInteger(options.volumeId) || options.volumeId < 0 || options.volumeId > 0xffffffff) {
     throw new RangeError(`FAT volume id must be a 32-bit unsigned integer, got ${options.volumeId}`)
   }
   const {p, geometry: g, label} = prepare(options)
   const clusterBytes = g.sectorsPerCluster * SECTOR
-  const image = new Uint8Array(g.totalSectors * SECTOR)
-  const fat = new Uint32Array(g.fatSectors * (SECTOR / 4))
-  fat[0] = 0x0fffff00 | 0xf8
-  fat[1] = 0x0fffffff
+  const extents: Extent[] = []
   let next = 2
-  const allocate = (bytes: number): number => {
-    const n = Math.ceil(bytes / clusterBytes)
-    if (n === 0) return 0
+  const allocate = (node: Node, bytes: number): number => {
+    const clusters = Math.ceil(bytes / clusterBytes)
+    if (clusters === 0) return 0
     const first = next
-    for (let i = 0; i < n; i++) fat[first + i] = i === n - 1 ? EOC : first + i + 1
-    next += n
+    extents.push({node, first, clusters})
+    next += clusters
     return first
   }
   // Cluster order: each directory, then its files, then its subdirectories, depth first.
   const place = (dir: DirNode) => {
-    for (const n of dir.sorted) {
-      if (n.kind === 'file') n.cluster = allocate(n.data.length)
-      else n.cluster = allocate(Math.max(1, p.dirRecords.get(n)! * DIRENT))
-    }
+    for (const n of dir.sorted) n.cluster = allocate(n, n.kind === 'file' ? n.source.size : Math.max(1, p.dirRecords.get(n)! * DIRENT))
     for (const n of dir.sorted) if (n.kind === 'dir') place(n)
   }
-  p.root.cluster = allocate(Math.max(1, p.dirRecords.get(p.root)! * DIRENT))
+  p.root.cluster = allocate(p.root, Math.max(1, p.dirRecords.get(p.root)! * DIRENT))
   place(p.root)
+  return {p, g, label, extents, usedClusters: next - 2}
+}
 
+/** One directory's 32-byte records (label or `.` and `..` first, then the children in order). */
+function directoryRecords(dir: DirNode, layout: VolumeLayout, options: Fat32Options): Uint8Array {
+  const {p} = layout
   const stamp = fatDateTime(options.sourceDateEpoch)
-  const clusterOffset = (c: number) => (g.dataStartSector + (c - 2) * g.sectorsPerCluster) * SECTOR
-  const writeDir = (dir: DirNode, parent: DirNode | undefined) => {
-    let at = clusterOffset(dir.cluster)
-    const put = (e: Uint8Array) => {
-      image.set(e, at)
-      at += DIRENT
-    }
-    if (parent === undefined) {
-      if (options.label !== undefined) put(fat32LabelEntry(label, options.sourceDateEpoch))
-    } else {
-      put(shortEntry('.          ', 0x10, dir.cluster, 0, stamp))
-      put(shortEntry('..         ', 0x10, parent === p.root ? 0 : parent.cluster, 0, stamp))
-    }
-    for (const n of dir.sorted) {
-      const short = dir.shortNames.get(n.name)!
-      if (exactShortName(n.name) !== short) for (const e of longEntries(n.name, short)) put(e)
-      if (n.kind === 'file') put(shortEntry(short, 0x20, n.cluster, n.data.length, stamp))
-      else put(shortEntry(short, 0x10, n.cluster, 0, stamp))
-    }
-    for (const n of dir.sorted) if (n.kind === 'dir') writeDir(n, dir)
+  const out = new Uint8Array(p.dirRecords.get(dir)! * DIRENT)
+  let at = 0
+  const put = (e: Uint8Array) => {
+    out.set(e, at)
+    at += DIRENT
   }
-  writeDir(p.root, undefined)
-  for (const f of p.files) if (f.data.length > 0) image.set(f.data, clusterOffset(f.cluster))
+  const parent = dir.parent
+  if (parent === undefined) {
+    if (options.label !== undefined) put(fat32LabelEntry(layout.label, options.sourceDateEpoch))
+  } else {
+    put(shortEntry('.          ', 0x10, dir.cluster, 0, stamp))
+    put(shortEntry('..         ', 0x10, parent === p.root ? 0 : parent.cluster, 0, stamp))
+  }
+  for (const n of dir.sorted) {
+    const short = dir.shortNames.get(n.name)!
+    if (exactShortName(n.name) !== short) for (const e of longEntries(n.name, short)) put(e)
+    if (n.kind === 'file') put(shortEntry(short, 0x20, n.cluster, n.source.size, stamp))
+    else put(shortEntry(short, 0x10, n.cluster, 0, stamp))
+  }
+  return out
+}
 
-  const fatBytes = new Uint8Array(fat.buffer, fat.byteOffset, fat.byteLength)
-  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('big-endian hosts are not supported')
-  for (let i = 0; i < 2; i++) image.set(fatBytes, (g.reservedSectors + i * g.fatSectors) * SECTOR)
+/** `n` zero bytes as views of one reused buffer (never one allocation of the whole run). */
+function* zeroFill(zero: Uint8Array, n: number): Generator<Uint8Array> {
+  while (n > 0) {
+    const k = Math.min(n, zero.length)
+    yield zero.subarray(0, k)
+    n -= k
+  }
+}
+
+/** One FAT, in pieces of at most 1 MiB: the used entries are made piece by piece, the free rest is zero fill. */
+function* fatTable(layout: VolumeLayout, zero: Uint8Array): Generator<Uint8Array> {
+  const {extents} = layout
+  const usedBytes = (2 + layout.usedClusters) * 4
+  let e = 0
+  for (let start = 0; start < usedBytes; start += PIECE) {
+    const piece = new Uint8Array(Math.min(PIECE, usedBytes - start))
+    const v = new DataView(piece.buffer)
+    for (let at = 0; at < piece.length; at += 4) {
+      const cluster = (start + at) / 4
+      let value: number
+      if (cluster < 2) {
+        value = cluster === 0 ? 0x0fffff00 | 0xf8 : 0x0fffffff // media byte; clean-shutdown end of chain
+      } else {
+        while (cluster >= extents[e]!.first + extents[e]!.clusters) e++
+        value = cluster === extents[e]!.first + extents[e]!.clusters - 1 ? EOC : cluster + 1
+      }
+      v.setUint32(at, value, true)
+    }
+    yield piece
+  }
+  yield* zeroFill(zero, layout.g.fatSectors * SECTOR - usedBytes)
+}
+
+/**
+ * Streams a FAT32 volume holding `files`, in order: reserved area, both FATs, then the data area cluster
+ * by cluster, each file read from its source when its turn comes. Same options and source bytes, same
+ * volume. Layout errors (names, sizes: FatLayoutError) are thrown by this call, before anything is read;
+ * a source that yields more or fewer bytes than its size fails the stream.
+ */
+export function writeFat32Stream(options: Fat32Options): AsyncGenerator<Uint8Array> {
+  return streamVolume(layoutVolume(options), options)
+}
+
+async function* streamVolume(layout: VolumeLayout, options: Fat32Options): AsyncGenerator<Uint8Array> {
+  const {g} = layout
+  const clusterBytes = g.sectorsPerCluster * SECTOR
+  const zero = new Uint8Array(PIECE)
 
   const boot = fat32BootSector(g, options.volumeId, options.label, options.hiddenSectors ?? 0)
-  const used = next - 2
-  const info = fat32FsInfo(g.clusterCount - used)
-  image.set(boot, 0)
-  image.set(info, SECTOR)
+  const info = fat32FsInfo(g.clusterCount - layout.usedClusters)
+  const head = new Uint8Array(Math.min(g.reservedSectors, 8) * SECTOR) // boot sector, FSInfo, and their backups at 6 and 7
+  head.set(boot, 0)
+  head.set(info, SECTOR)
   if (g.backupBootSector) {
-    image.set(boot, g.backupBootSector * SECTOR)
-    image.set(info, (g.backupBootSector + 1) * SECTOR)
+    head.set(boot, g.backupBootSector * SECTOR)
+    head.set(info, (g.backupBootSector + 1) * SECTOR)
   }
-  return image
+  yield head
+  yield* zeroFill(zero, g.reservedSectors * SECTOR - head.length)
+  for (let i = 0; i < 2; i++) yield* fatTable(layout, zero)
+
+  for (const {node, clusters} of layout.extents) {
+    let written: number
+    if (node.kind === 'dir') {
+      const records = directoryRecords(node, layout, options)
+      if (records.length > 0) yield records
+      written = records.length
+    } else {
+      const {path, source} = node
+      yield* exactly(source.open(), source.size, (seen) => {
+        const got = seen > source.size ? `more than ${source.size} bytes` : `${seen} bytes`
+        return new Error(`FAT file ${JSON.stringify(path)}: its source gave ${got}, but the volume was laid out for ${source.size} (did it change while being read?)`)
+      })
+      written = source.size
+    }
+    yield* zeroFill(zero, clusters * clusterBytes - written)
+  }
+  yield* zeroFill(zero, (g.totalSectors - g.dataStartSector) * SECTOR - layout.usedClusters * clusterBytes)
+}
+
+/** The whole volume in one buffer (tests and small volumes), from the same stream. */
+export function writeFat32(options: Fat32Options): Promise<Uint8Array> {
+  const stream = writeFat32Stream(options) // layout errors are thrown here, not as a rejection
+  return (async () => {
+    const parts: Uint8Array[] = []
+    for await (const chunk of stream) parts.push(chunk)
+    return concatBytes(parts)
+  })()
 }
 
 /** Boot code: no OS here, so ask the BIOS for the next boot device (int 18h), then halt. */

@@ -214,10 +214,11 @@ export interface GptDiskInput extends Omit<GptLayoutInput, 'partitions'> {
 
 const ZERO_CHUNK = 1024 * 1024
 
-function* zeros(n: number): Generator<Uint8Array> {
+/** `n` zero bytes as views of one reused buffer: gaps and padding cost no memory that grows with the disk. */
+function* zeros(zero: Uint8Array, n: number): Generator<Uint8Array> {
   while (n > 0) {
-    const k = Math.min(n, ZERO_CHUNK)
-    yield new Uint8Array(k)
+    const k = Math.min(n, zero.length)
+    yield zero.subarray(0, k)
     n -= k
   }
 }
@@ -246,15 +247,16 @@ export function layoutGptDisk(input: GptDiskInput): GptLayout {
 /**
  * The whole disk image as chunks, in order: head, gap, each partition's content padded to its size,
  * gaps, tail. Content longer than its partition is an error. Chunks of content are passed through
- * as given (not copied).
+ * as given (not copied), one at a time: nothing of the disk is held beyond the chunk in hand.
  */
 export async function* writeGptDisk(input: GptDiskInput): AsyncGenerator<Uint8Array> {
   const layout = layoutGptDisk(input)
+  const zero = new Uint8Array(ZERO_CHUNK)
   const head = gptHead(layout)
   yield head
   let pos = head.length
   for (const [i, p] of layout.partitions.entries()) {
-    yield* zeros(p.offsetBytes - pos)
+    yield* zeros(zero, p.offsetBytes - pos)
     pos = p.offsetBytes
     let written = 0
     const content = input.partitions[i]!.content
@@ -267,10 +269,10 @@ export async function* writeGptDisk(input: GptDiskInput): AsyncGenerator<Uint8Ar
         if (chunk.length > 0) yield chunk
       }
     }
-    yield* zeros(p.sizeBytes - written)
+    yield* zeros(zero, p.sizeBytes - written)
     pos += p.sizeBytes
   }
   const tailAt = layout.backupEntriesLba * SECTOR_SIZE
-  yield* zeros(tailAt - pos)
+  yield* zeros(zero, tailAt - pos)
   yield gptTail(layout)
 }

@@ -5,6 +5,10 @@
 // VirtualAddress + VirtualSize rounded up to SectionAlignment, VirtualSize = exact content length.
 // Then NumberOfSections, SizeOfInitializedData and SizeOfImage are updated, TimeDateStamp is fixed,
 // a trailing COFF symbol table is dropped (as ukify does), and the PE checksum is computed. Pure: bytes in, bytes out.
+// Section contents are sized sources: the layout needs only their sizes, and the image is streamed
+// (a first pass over the sources computes the checksum that sits in the header; the second emits).
+
+import {bytesSource, concatBytes, exactly, type SizedSource} from './bytes.js'
 
 const PE32PLUS_MAGIC = 0x20b
 const SECTION_HEADER_SIZE = 40
@@ -109,39 +113,81 @@ export function parsePe(image: Uint8Array): PeInfo {
   }
 }
 
+/** A running PE checksum over a file's bytes given in order, in chunks of any size. */
+export interface PeChecksum {
+  update(chunk: Uint8Array): void
+  /** The checksum of everything given so far (the file ends here). */
+  digest(): number
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+
+/** Folds a sum of 16-bit words with end-around carry into 0..0xffff (0 only for a zero sum). */
+function foldWords(sum: number): number {
+  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000)
+  return sum
+}
+
 /**
- * The PE image checksum (as IMAGEHLP's CheckSumMappedFile): the 16-bit one's-complement-style sum of the
- * file with the CheckSum field taken as zero, folded to 16 bits, plus the file length. `chunks` are the
- * file's bytes in order.
+ * The PE image checksum (as IMAGEHLP's CheckSumMappedFile), incrementally: the 16-bit one's-complement-style
+ * sum of the file with the CheckSum field taken as zero, folded to 16 bits, plus the file length.
  */
-export function peChecksum(chunks: Iterable<Uint8Array>, checkSumOffset: number): number {
-  let sum = 0
+export function createPeChecksum(checkSumOffset: number): PeChecksum {
+  let sum = 0 // folded after each chunk; within a chunk it stays far below 2^53
   let pos = 0
   let pending = -1 // low byte of a word split across chunks
-  for (const chunk of chunks) {
-    for (let i = 0; i < chunk.length; i++, pos++) {
-      const b = pos >= checkSumOffset && pos < checkSumOffset + 4 ? 0 : chunk[i]!
-      if (pending < 0) {
-        pending = b
-      } else {
-        sum += pending | (b << 8)
-        sum = (sum & 0xffff) + (sum >>> 16)
-        pending = -1
+  return {
+    update(chunk) {
+      const n = chunk.length
+      let i = 0
+      if (pos < checkSumOffset + 4 && pos + n > checkSumOffset) {
+        // This chunk holds (part of) the CheckSum field: byte by byte, the field read as zero.
+        for (; i < n; i++, pos++) {
+          const b = pos >= checkSumOffset && pos < checkSumOffset + 4 ? 0 : chunk[i]!
+          if (pending < 0) {
+            pending = b
+          } else {
+            sum += pending | (b << 8)
+            pending = -1
+          }
+        }
+        sum = foldWords(sum)
+        return
       }
-    }
+      if (pending >= 0 && n > 0) {
+        sum += pending | (chunk[0]! << 8)
+        pending = -1
+        i = 1
+      }
+      if (LITTLE_ENDIAN && (chunk.byteOffset + i) % 2 === 0) {
+        const words = new Uint16Array(chunk.buffer, chunk.byteOffset + i, (n - i) >> 1)
+        for (let w = 0; w < words.length; w++) sum += words[w]!
+        i += words.length * 2
+      }
+      for (; i + 1 < n; i += 2) sum += chunk[i]! | (chunk[i + 1]! << 8)
+      if (i < n) pending = chunk[i]!
+      pos += n
+      sum = foldWords(sum)
+    },
+    digest() {
+      const folded = foldWords(pending >= 0 ? sum + pending : sum)
+      return (folded + pos) >>> 0
+    },
   }
-  if (pending >= 0) {
-    sum += pending
-    sum = (sum & 0xffff) + (sum >>> 16)
-  }
-  sum = (sum & 0xffff) + (sum >>> 16)
-  return (sum + pos) >>> 0
+}
+
+/** The PE image checksum of a whole file given as `chunks` in order (see createPeChecksum). */
+export function peChecksum(chunks: Iterable<Uint8Array>, checkSumOffset: number): number {
+  const sum = createPeChecksum(checkSumOffset)
+  for (const chunk of chunks) sum.update(chunk)
+  return sum.digest()
 }
 
 export interface NewSection {
   /** At most 8 bytes, e.g. ".linux". */
   name: string
-  data: Uint8Array
+  /** The section's content; its size is all the layout needs. */
+  data: SizedSource
   /** Default: CNT_INITIALIZED_DATA | MEM_READ, or CNT_CODE | MEM_READ for ".linux" (as ukify does). */
   characteristics?: number
 }
@@ -164,15 +210,22 @@ export interface PlacedSection {
   sizeOfRawData: number
 }
 
-/**
- * Appends sections to a PE32+ image. Returns the new image as chunks in file order (the section data
- * arrays are passed through, not copied) and where each section was placed.
- */
-export function addPeSections(
-  image: Uint8Array,
-  sections: readonly NewSection[],
-  options: AddSectionsOptions = {},
-): {chunks: Uint8Array[]; placed: PlacedSection[]; sizeOfImage: number} {
+/** A PE image laid out from sizes, to be streamed. */
+export interface PeImage {
+  placed: PlacedSection[]
+  sizeOfImage: number
+  /** Bytes in the file. */
+  size: number
+  /**
+   * The file in order: the patched headers (with the checksum), then each section's data from its source,
+   * passed through as given, with zero padding between. The first call reads the sources twice (once for
+   * the checksum), later calls once. A source that yields more or fewer bytes than its size fails the stream.
+   */
+  chunks(): AsyncGenerator<Uint8Array>
+}
+
+/** Appends sections to a PE32+ image. Layout errors (PeFormatError) are thrown here, before any source is read. */
+export function addPeSections(image: Uint8Array, sections: readonly NewSection[], options: AddSectionsOptions = {}): PeImage {
   const pe = parsePe(image)
   if (pe.certificateTable.offset !== 0 || pe.certificateTable.size !== 0) {
     throw new PeFormatError('the stub is signed (it has a certificate table); appending sections would break it: use an unsigned stub')
@@ -214,7 +267,8 @@ export function addPeSections(
     v.setUint32(pe.coffOffset + 12, 0, true)
     v.setUint16(pe.coffOffset + 18, v.getUint16(pe.coffOffset + 18, true) | 0x0004, true) // LINE_NUMS_STRIPPED
   }
-  const chunks: Uint8Array[] = [head]
+  // The file as parts in order: bytes to yield as they are, or a section's source to stream.
+  const parts: (Uint8Array | NewSection)[] = [head]
   let fileEnd = stubEnd
   let lastEnd = 0
   for (const s of pe.sections) lastEnd = Math.max(lastEnd, s.virtualAddress + s.virtualSize)
@@ -226,9 +280,11 @@ export function addPeSections(
     if (names.has(section.name)) throw new PeFormatError(`the stub already has a ${section.name} section`)
     names.add(section.name)
     const pointerToRawData = roundUp(fileEnd, pe.fileAlignment)
-    const sizeOfRawData = roundUp(section.data.length, pe.fileAlignment)
+    const size = section.data.size
+    if (!Number.isSafeInteger(size) || size < 0) throw new PeFormatError(`PE section ${section.name}: size must be a whole number of bytes, got ${size}`)
+    const sizeOfRawData = roundUp(size, pe.fileAlignment)
     const virtualAddress = roundUp(lastEnd, alignment)
-    const virtualSize = section.data.length
+    const virtualSize = size
     const characteristics =
       section.characteristics ?? (section.name === '.linux' ? IMAGE_SCN_CNT_CODE : IMAGE_SCN_CNT_INITIALIZED_DATA) | IMAGE_SCN_MEM_READ
     const at = pe.sectionTableOffset + (pe.sections.length + i) * SECTION_HEADER_SIZE
@@ -239,9 +295,9 @@ export function addPeSections(
     v.setUint32(at + 16, sizeOfRawData, true)
     v.setUint32(at + 20, pointerToRawData, true)
     v.setUint32(at + 36, characteristics >>> 0, true)
-    if (pointerToRawData > fileEnd) chunks.push(new Uint8Array(pointerToRawData - fileEnd))
-    chunks.push(section.data)
-    if (sizeOfRawData > virtualSize) chunks.push(new Uint8Array(sizeOfRawData - virtualSize))
+    if (pointerToRawData > fileEnd) parts.push(new Uint8Array(pointerToRawData - fileEnd))
+    parts.push(section)
+    if (sizeOfRawData > virtualSize) parts.push(new Uint8Array(sizeOfRawData - virtualSize))
     fileEnd = pointerToRawData + sizeOfRawData
     lastEnd = virtualAddress + virtualSize
     initialized += virtualSize
@@ -253,9 +309,41 @@ export function addPeSections(
   v.setUint32(pe.coffOffset + 4, (options.timeDateStamp ?? 0) >>> 0, true)
   v.setUint32(pe.optionalOffset + 8, initialized >>> 0, true)
   v.setUint32(pe.optionalOffset + 56, sizeOfImage, true)
-  v.setUint32(pe.optionalOffset + 64, 0, true)
-  if (options.checksum ?? true) v.setUint32(pe.optionalOffset + 64, peChecksum(chunks, pe.optionalOffset + 64), true)
-  return {chunks, placed, sizeOfImage}
+  const checkSumOffset = pe.optionalOffset + 64
+  v.setUint32(checkSumOffset, 0, true)
+
+  async function* body(): AsyncGenerator<Uint8Array> {
+    for (const part of parts) {
+      if (part instanceof Uint8Array) {
+        if (part.length > 0) yield part
+        continue
+      }
+      const {name, data} = part
+      yield* exactly(data.open(), data.size, (seen) => {
+        const got = seen > data.size ? `more than ${data.size} bytes` : `${seen} bytes`
+        return new Error(`PE section ${name}: its source gave ${got}, but the image was laid out for ${data.size} (did it change while being read?)`)
+      })
+    }
+  }
+  let checksum: Promise<number> | undefined
+  const computeChecksum = async () => {
+    const sum = createPeChecksum(checkSumOffset)
+    for await (const chunk of body()) sum.update(chunk)
+    return sum.digest()
+  }
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    if (options.checksum ?? true) {
+      checksum ??= computeChecksum()
+      try {
+        v.setUint32(checkSumOffset, await checksum, true) // the same value on every call
+      } catch (error) {
+        checksum = undefined // a failed pass is not remembered
+        throw error
+      }
+    }
+    yield* body()
+  }
+  return {placed, sizeOfImage, size: fileEnd, chunks}
 }
 
 export interface UkiInput {
@@ -266,9 +354,9 @@ export interface UkiInput {
   /** Kernel command line (.cmdline), written as is, without a terminating NUL. */
   cmdline: string
   /** The kernel (bzImage with an EFI stub) (.linux). */
-  linux: Uint8Array
+  linux: SizedSource
   /** The initramfs (.initrd). */
-  initrd: Uint8Array
+  initrd: SizedSource
   /** Kernel release (.uname), optional. */
   uname?: string
   /** COFF TimeDateStamp (SOURCE_DATE_EPOCH or 0). Default 0. */
@@ -279,7 +367,7 @@ export interface UkiInput {
 
 /** The UKI's sections, in ukify's order: .osrel, .cmdline, .uname, .initrd, then .linux last. */
 export function ukiSections(input: Omit<UkiInput, 'stub'>): NewSection[] {
-  const text = (s: string) => new TextEncoder().encode(s)
+  const text = (s: string) => bytesSource(new TextEncoder().encode(s))
   const sections: NewSection[] = [
     {name: '.osrel', data: text(input.osRelease)},
     {name: '.cmdline', data: text(input.cmdline)},
@@ -289,23 +377,17 @@ export function ukiSections(input: Omit<UkiInput, 'stub'>): NewSection[] {
   return sections
 }
 
-/** Builds a UKI as chunks in file order (kernel and initrd are not copied) and the section placement. */
-export function buildUkiChunks(input: UkiInput): {chunks: Uint8Array[]; placed: PlacedSection[]} {
-  const {chunks, placed} = addPeSections(input.stub, ukiSections(input), {
-    timeDateStamp: input.timeDateStamp,
-    sectionAlignment: input.sectionAlignment,
-  })
-  return {chunks, placed}
+/** Builds a UKI, laid out now and streamed by chunks() (kernel and initrd are passed through, not copied). */
+export function buildUkiChunks(input: UkiInput): PeImage {
+  return addPeSections(input.stub, ukiSections(input), {timeDateStamp: input.timeDateStamp, sectionAlignment: input.sectionAlignment})
 }
 
-/** Builds a UKI as one buffer. Same input, same bytes. */
-export function buildUki(input: UkiInput): Uint8Array {
-  const {chunks} = buildUkiChunks(input)
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
-  let at = 0
-  for (const c of chunks) {
-    out.set(c, at)
-    at += c.length
-  }
-  return out
+/** Builds a UKI as one buffer (tests, small images), from the same stream. Layout errors are thrown, not rejected. */
+export function buildUki(input: UkiInput): Promise<Uint8Array> {
+  const image = buildUkiChunks(input)
+  return (async () => {
+    const parts: Uint8Array[] = []
+    for await (const chunk of image.chunks()) parts.push(chunk)
+    return concatBytes(parts)
+  })()
 }

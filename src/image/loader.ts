@@ -2,6 +2,7 @@
 // loader puts on the ESP. syslinux: syslinux.efi as EFI/BOOT/BOOTX64.EFI, ldlinux.e64 beside it, a
 // generated syslinux.cfg, and the kernel and initramfs at the ESP root. uki: one UKI as BOOTX64.EFI.
 import {badInputError} from '../errors.js'
+import {bytesSource, type SizedSource} from '../formats/bytes.js'
 import type {FatFileInput} from '../formats/fat32.js'
 import type {ContentRef, Tree} from '../rootfs/tree.js'
 import {resolveFully} from '../rootfs/paths.js'
@@ -62,25 +63,28 @@ export function syslinuxConfig(cmdline: string): string {
 }
 
 export interface SyslinuxEspInput {
+  /** The loader's own files are small: in memory. */
   syslinuxEfi: Uint8Array
   ldlinux: Uint8Array
-  kernel: Uint8Array
-  initrd: Uint8Array
+  /** Kernel and initramfs are read from their sources when the ESP is written. */
+  kernel: SizedSource
+  initrd: SizedSource
   cmdline: string
 }
 
 export function syslinuxEspFiles(input: SyslinuxEspInput): FatFileInput[] {
   return [
-    {path: ESP_PATHS.bootloader, data: input.syslinuxEfi},
-    {path: ESP_PATHS.ldlinux, data: input.ldlinux},
-    {path: ESP_PATHS.syslinuxCfg, data: new TextEncoder().encode(syslinuxConfig(input.cmdline))},
-    {path: ESP_PATHS.kernel, data: input.kernel},
-    {path: ESP_PATHS.initrd, data: input.initrd},
+    {path: ESP_PATHS.bootloader, source: bytesSource(input.syslinuxEfi)},
+    {path: ESP_PATHS.ldlinux, source: bytesSource(input.ldlinux)},
+    {path: ESP_PATHS.syslinuxCfg, source: bytesSource(new TextEncoder().encode(syslinuxConfig(input.cmdline)))},
+    {path: ESP_PATHS.kernel, source: input.kernel},
+    {path: ESP_PATHS.initrd, source: input.initrd},
   ]
 }
 
-export function ukiEspFiles(uki: Uint8Array): FatFileInput[] {
-  return [{path: ESP_PATHS.bootloader, data: uki}]
+/** The UKI as the one file of the ESP, read from its source (e.g. the PE stream) when the ESP is written. */
+export function ukiEspFiles(uki: SizedSource): FatFileInput[] {
+  return [{path: ESP_PATHS.bootloader, source: uki}]
 }
 
 /** An os-release for the UKI's .osrel when the tree has none. */

@@ -7,13 +7,14 @@ import {createHash} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {profileError} from '../errors.js'
+import {bytesSource, type SizedSource} from '../formats/bytes.js'
 import type {FatFileInput} from '../formats/fat32.js'
 import {buildUkiChunks} from '../formats/pe.js'
 import type {KernelFiles} from '../kernel/package.js'
 import type {Profile} from '../profile/types.js'
 import type {Tree} from '../rootfs/tree.js'
 import {copyFileAtomically, writeFileAtomically} from '../store/atomic.js'
-import {buildDisk, parseSize, sha256Hex} from './disk.js'
+import {buildDisk, parseSize, sha256Hex, sha256Stream} from './disk.js'
 import {writeInitramfs} from './initramfs.js'
 import {writeRootfsTar} from './rootfs-tar.js'
 import {
@@ -172,31 +173,32 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
 
   const kernelBytes = new Uint8Array(await readFile(kernel.image.path))
   const initrdBytes = new Uint8Array(await readFile(initrd.path))
-  let uki: Uint8Array | undefined
+  let uki: SizedSource | undefined
   if (ukiParts) {
     progress('uki: stub + os-release + cmdline + initrd + kernel')
     const built = buildUkiChunks({
       stub: ukiParts.stub,
       osRelease: ukiParts.osRelease,
       cmdline: profile.kernel.cmdline,
-      linux: kernelBytes,
-      initrd: initrdBytes,
+      linux: bytesSource(kernelBytes),
+      initrd: bytesSource(initrdBytes),
       timeDateStamp: sourceDateEpoch,
     })
-    uki = Buffer.concat(built.chunks)
+    const ukiOut = wants('uki') ? await writeFileAtomically(join(outDir, OUTPUT_FILES.uki), built.chunks()) : await sha256Stream(built.chunks())
+    uki = {size: built.size, open: () => built.chunks()}
     stages.uki = {
-      sha256: sha256Hex(uki),
-      size: uki.length,
+      sha256: ukiOut.sha256,
+      size: ukiOut.size,
       sections: built.placed.map((s) => ({name: s.name, virtualAddress: s.virtualAddress, virtualSize: s.virtualSize, pointerToRawData: s.pointerToRawData})),
     }
-    if (wants('uki')) outputs.push(await written('uki', join(outDir, OUTPUT_FILES.uki), uki))
+    if (wants('uki')) outputs.push({kind: 'uki', path: join(outDir, OUTPUT_FILES.uki), size: ukiOut.size, sha256: ukiOut.sha256})
   }
   if (loader === 'none') return {outputs, stages, seed: recordedSeed}
 
   progress(`esp: ${loader} loader on FAT32, in a GPT disk`)
   let files: FatFileInput[]
   if (loader === 'syslinux') {
-    files = syslinuxEspFiles({syslinuxEfi: syslinux!.efi, ldlinux: syslinux!.ldlinux, kernel: kernelBytes, initrd: initrdBytes, cmdline: profile.kernel.cmdline})
+    files = syslinuxEspFiles({syslinuxEfi: syslinux!.efi, ldlinux: syslinux!.ldlinux, kernel: bytesSource(kernelBytes), initrd: bytesSource(initrdBytes), cmdline: profile.kernel.cmdline})
   } else {
     files = ukiEspFiles(uki!)
   }
@@ -207,27 +209,30 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
     if (error instanceof RangeError && espSize !== undefined) throw profileError(`${profile.locate(['boot', 'espSize'])}: boot.espSize ${profile.boot.espSize}: ${error.message}`)
     throw error
   }
-  const espSha = sha256Hex(disk.esp)
+  const espOut = wants('esp') ? await writeFileAtomically(join(outDir, OUTPUT_FILES.esp), disk.esp()) : await sha256Stream(disk.esp())
+  const espSha = espOut.sha256
+  const espFiles: {path: string; size: number; sha256: string}[] = []
+  for (const f of files) espFiles.push({path: f.path, size: f.source.size, sha256: (await sha256Stream(f.source.open())).sha256})
   stages.esp = {
     sha256: espSha,
-    size: disk.esp.length,
+    size: espOut.size,
     volumeId: disk.volumeId.toString(16).toUpperCase().padStart(8, '0'),
     label: 'ESP',
-    files: files.map((f) => ({path: f.path, size: 'data' in f ? f.data.length : 0, sha256: 'data' in f ? sha256Hex(f.data) : ''})),
+    files: espFiles,
   }
-  if (wants('esp')) outputs.push(await written('esp', join(outDir, OUTPUT_FILES.esp), disk.esp))
+  if (wants('esp')) outputs.push({kind: 'esp', path: join(outDir, OUTPUT_FILES.esp), size: espOut.size, sha256: espOut.sha256})
 
   const diskPath = join(outDir, OUTPUT_FILES.disk)
   let diskSha: string
   let diskSize: number
   if (wants('disk')) {
-    const out = await writeFileAtomically(diskPath, disk.chunks())
+    const out = await writeFileAtomically(diskPath, disk.disk())
     outputs.push({kind: 'disk', path: diskPath, size: out.size, sha256: out.sha256})
     ;({sha256: diskSha, size: diskSize} = out)
   } else {
     const hash = createHash('sha256')
     diskSize = 0
-    for await (const chunk of disk.chunks()) {
+    for await (const chunk of disk.disk()) {
       hash.update(chunk)
       diskSize += chunk.length
     }
@@ -240,9 +245,4 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
     partitions: disk.layout.partitions.map((p) => ({name: p.name, typeGuid: p.typeGuid, uniqueGuid: p.uniqueGuid, firstLba: p.firstLba, lastLba: p.lastLba, sha256: espSha})),
   }
   return {outputs, stages, seed: recordedSeed}
-}
-
-async function written(kind: string, path: string, bytes: Uint8Array): Promise<ImageOutput> {
-  const out = await writeFileAtomically(path, bytes)
-  return {kind, path, size: out.size, sha256: out.sha256}
 }

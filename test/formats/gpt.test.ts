@@ -164,4 +164,36 @@ describe('formats: gpt', () => {
     const unsized: GptDiskInput = {...input, partitions: [{...input.partitions[1]!, sizeBytes: undefined}]}
     await assert.rejects(collect(writeGptDisk(unsized)), /sizeBytes is required/)
   })
+
+  it('streams a disk far larger than memory: content passed through lazily, gaps and padding in chunks of at most 1 MiB', async () => {
+    const MiB = 1024 * 1024
+    let pulled = 0
+    async function* lazy() {
+      for (let i = 0; i < 2048; i++) {
+        pulled++
+        yield new Uint8Array(MiB) // 2 GiB in all, one chunk at a time
+      }
+    }
+    const input: GptDiskInput = {
+      diskGuid: deriveDiskGuid(seed),
+      partitions: [
+        {typeGuid: ESP_TYPE_GUID, uniqueGuid: derivePartitionGuid(seed, ESP_TYPE_GUID), name: 'big', sizeBytes: 2048 * MiB + 3 * MiB, content: lazy()},
+        {typeGuid: LINUX_DATA_TYPE_GUID, uniqueGuid: derivePartitionGuid(seed, LINUX_DATA_TYPE_GUID), name: 'empty', sizeBytes: 5 * MiB},
+      ],
+    }
+    const layout = layoutGpt({diskGuid: input.diskGuid, partitions: input.partitions.map((p) => ({...p, sizeBytes: p.sizeBytes!}))})
+    let size = 0
+    let largest = 0
+    let tail: Uint8Array = new Uint8Array()
+    const start = layout.partitions[0]!.offsetBytes
+    for await (const chunk of writeGptDisk(input)) {
+      size += chunk.length
+      largest = Math.max(largest, chunk.length)
+      if (size === layout.sizeBytes) tail = chunk
+      assert.ok(pulled * MiB <= Math.max(0, size - start), 'content is pulled as it is written, not read ahead')
+    }
+    assert.equal(size, layout.sizeBytes)
+    assert.ok(largest <= MiB, `largest chunk ${largest}`)
+    assert.equal(Buffer.compare(tail, gptTail(layout)), 0)
+  })
 })

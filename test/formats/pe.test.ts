@@ -4,7 +4,8 @@ import {createHash} from 'node:crypto'
 import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {addPeSections, buildUki, buildUkiChunks, type UkiInput, parsePe, peChecksum} from '../../src/formats/pe.js'
+import {bytesSource} from '../../src/formats/bytes.js'
+import {addPeSections, buildUki as buildUkiFromSources, buildUkiChunks, createPeChecksum, type UkiInput, parsePe, peChecksum} from '../../src/formats/pe.js'
 
 const STUB_PATH = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub'
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
@@ -33,12 +34,23 @@ function objdumpHeader(file: string): Record<string, string> {
 
 const roundUp = (n: number, a: number) => Math.ceil(n / a) * a
 
+/** A UKI input with kernel and initrd in memory (the tests change and compare their bytes). */
+type MemoryUkiInput = Omit<UkiInput, 'linux' | 'initrd'> & {linux: Uint8Array; initrd: Uint8Array}
+const withSources = (input: MemoryUkiInput): UkiInput => ({...input, linux: bytesSource(input.linux), initrd: bytesSource(input.initrd)})
+const buildUki = (input: MemoryUkiInput) => buildUkiFromSources(withSources(input))
+
+async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = []
+  for await (const c of chunks) out.push(c)
+  return out
+}
+
 describe('formats: pe (UKI)', function () {
   before(function () {
     if (!existsSync(STUB_PATH)) throw new Error(`${STUB_PATH} is missing: run scripts/setup.sh (systemd-boot-efi)`)
   })
   const stub = () => new Uint8Array(readFileSync(STUB_PATH))
-  const input = (): UkiInput => ({
+  const input = (): MemoryUkiInput => ({
     stub: stub(),
     osRelease: 'ID=stagex\nNAME="StageX appliance"\nVERSION_ID=1\n',
     cmdline: 'console=ttyS0 panic=-1',
@@ -60,8 +72,8 @@ describe('formats: pe (UKI)', function () {
     assert.equal(peChecksum([s.subarray(0, 1001), s.subarray(1001, 5000), s.subarray(5000)], pe.optionalOffset + 64), pe.checkSum)
   })
 
-  it('appends .osrel .cmdline .uname .initrd .linux where objdump expects them', () => {
-    const uki = buildUki(input())
+  it('appends .osrel .cmdline .uname .initrd .linux where objdump expects them', async () => {
+    const uki = await buildUki(input())
     const file = join(dir, 'uki.efi')
     writeFileSync(file, uki)
     const before = objdumpSections(STUB_PATH)
@@ -103,10 +115,10 @@ describe('formats: pe (UKI)', function () {
     assert.equal(after.get('.osrel')!.off, roundUp(0x11400, fileAlign))
   })
 
-  it('section contents read back byte for byte (objcopy --dump-section)', () => {
+  it('section contents read back byte for byte (objcopy --dump-section)', async () => {
     const data = input()
     const file = join(dir, 'uki.efi')
-    writeFileSync(file, buildUki(data))
+    writeFileSync(file, await buildUki(data))
     const dumps: [string, Uint8Array][] = [
       ['.osrel', new TextEncoder().encode(data.osRelease)],
       ['.cmdline', new TextEncoder().encode(data.cmdline)],
@@ -121,26 +133,95 @@ describe('formats: pe (UKI)', function () {
     }
   })
 
-  it('honours a page alignment and a fixed TimeDateStamp', () => {
+  it('honours a page alignment and a fixed TimeDateStamp', async () => {
     const file = join(dir, 'uki.efi')
-    writeFileSync(file, buildUki({...input(), sectionAlignment: 4096, timeDateStamp: 1426325213}))
+    writeFileSync(file, await buildUki({...input(), sectionAlignment: 4096, timeDateStamp: 1426325213}))
     const sections = objdumpSections(file)
     for (const name of ['.osrel', '.cmdline', '.uname', '.initrd', '.linux']) assert.equal(sections.get(name)!.vma % 4096, 0, name)
     assert.equal(parsePe(readFileSync(file)).timeDateStamp, 1426325213)
     assert.match(execFileSync('objdump', ['-p', file], {encoding: 'utf8'}), /Time\/Date\s+Sat Mar 14 09:26:53 2015/)
   })
 
-  it('is deterministic; one changed kernel or cmdline byte changes the image; chunks equal the buffer', () => {
-    const a = sha256(buildUki(input()))
-    assert.equal(sha256(buildUki(input())), a)
+  it('is deterministic; one changed kernel or cmdline byte changes the image; chunks equal the buffer', async () => {
+    const a = sha256(await buildUki(input()))
+    assert.equal(sha256(await buildUki(input())), a)
     const changed = input()
     changed.linux[999_999] ^= 0x80
-    assert.notEqual(sha256(buildUki(changed)), a)
-    assert.notEqual(sha256(buildUki({...input(), cmdline: 'console=ttyS0 panic=-2'})), a)
+    assert.notEqual(sha256(await buildUki(changed)), a)
+    assert.notEqual(sha256(await buildUki({...input(), cmdline: 'console=ttyS0 panic=-2'})), a)
     const data = input()
-    const {chunks} = buildUkiChunks(data)
+    const chunks = await collect(buildUkiChunks(withSources(data)).chunks())
     assert.equal(sha256(Buffer.concat(chunks)), a)
     assert.ok(chunks.includes(data.linux) && chunks.includes(data.initrd)) // passed through, not copied
+  })
+
+  it('streams the bytes the in-memory builder wrote before streaming (known answers)', async () => {
+    // sha256 of buildUki's output for these inputs at 9f8d263, when it took kernel and initrd as buffers.
+    assert.equal(sha256(await buildUki(input())), '7426fda5aa94ebe3cbd0e2aad9b0dab991da131a249b3d91f752e50f09b58315')
+    assert.equal(
+      sha256(await buildUki({...input(), sectionAlignment: 4096, timeDateStamp: 1426325213})),
+      'b6956603f4f6763aa66d700e1858b0aaa5ef087a2130baf38ba889f1a6b0b7b0',
+    )
+    // no .uname, an even-length initrd given in 777-byte chunks (words split across chunks)
+    const {uname: _uname, ...data} = input()
+    const initrd = new Uint8Array(345_678).map((_, i) => (i * 13) & 0xff)
+    const chunked = {
+      size: initrd.length,
+      *open() {
+        for (let at = 0; at < initrd.length; at += 777) yield initrd.subarray(at, at + 777)
+      },
+    }
+    const built = buildUkiChunks({...withSources({...data, initrd}), initrd: chunked, timeDateStamp: 7})
+    assert.equal(sha256(Buffer.concat(await collect(built.chunks()))), 'd591a354b4531facca0d20e3edf1fb3214fe717c40d474734694b96a5deac1d5')
+  })
+
+  it('the incremental checksum equals the byte-by-byte definition for any split, the CheckSum field read as zero', async () => {
+    const uki = await buildUki(input())
+    const offset = parsePe(uki).optionalOffset + 64
+    // CheckSumMappedFile's definition, one byte at a time
+    let sum = 0
+    for (let i = 0; i < uki.length; i += 2) {
+      const byte = (at: number) => (at >= offset && at < offset + 4 ? 0 : (uki[at] ?? 0))
+      sum += byte(i) | (byte(i + 1) << 8)
+      sum = (sum & 0xffff) + (sum >>> 16)
+    }
+    const expected = (((sum & 0xffff) + (sum >>> 16)) + uki.length) >>> 0
+    assert.equal(peChecksum([uki], offset), expected)
+    // odd and even cuts, one inside the CheckSum field, pieces at odd byte offsets of their buffer
+    for (const cuts of [[1], [offset + 1], [offset + 2, offset + 3], [3, 4, 5, 77_777, 77_778, 1_000_001], [uki.length - 1]]) {
+      const running = createPeChecksum(offset)
+      let from = 0
+      for (const to of [...cuts, uki.length]) {
+        const copy = new Uint8Array(to - from + 1)
+        copy.set(uki.subarray(from, to), 1)
+        running.update(copy.subarray(1))
+        from = to
+      }
+      assert.equal(running.digest(), expected, `cuts ${cuts.join(',')}`)
+    }
+  })
+
+  it('lays out from sizes; the first stream reads each source twice (checksum, then bytes), later streams once', async () => {
+    const data = input()
+    let opens = 0
+    const counted = (bytes: Uint8Array) => ({size: bytes.length, open: () => (opens++, [bytes])})
+    const built = buildUkiChunks({...data, linux: counted(data.linux), initrd: counted(data.initrd)})
+    assert.equal(opens, 0, 'nothing is read to lay the image out')
+    const whole = await buildUki(data)
+    assert.equal(built.size, whole.length)
+    assert.deepEqual(built.placed, parsePe(whole).sections.slice(-5).map((s) => ({name: s.name, virtualAddress: s.virtualAddress, virtualSize: s.virtualSize, pointerToRawData: s.pointerToRawData, sizeOfRawData: s.sizeOfRawData})))
+    assert.equal(sha256(Buffer.concat(await collect(built.chunks()))), sha256(whole))
+    assert.equal(opens, 4)
+    assert.equal(sha256(Buffer.concat(await collect(built.chunks()))), sha256(whole))
+    assert.equal(opens, 6)
+  })
+
+  it('fails the stream when a section source gives fewer or more bytes than its size', async () => {
+    const data = input()
+    const short = {size: data.linux.length, open: () => [data.linux.subarray(1)]}
+    await assert.rejects(buildUkiFromSources({...withSources(data), linux: short}), /PE section \.linux: its source gave 1234566 bytes, but the image was laid out for 1234567/)
+    const long = {size: 10, open: () => [new Uint8Array(11)]}
+    await assert.rejects(buildUkiFromSources({...withSources(data), initrd: long}), /PE section \.initrd: its source gave more than 10 bytes/)
   })
 
   it('refuses a signed stub, a full section table, duplicate sections and non-PE input', () => {
@@ -151,10 +232,10 @@ describe('formats: pe (UKI)', function () {
     const cramped = stub()
     new DataView(cramped.buffer).setUint32(pe.optionalOffset + 60, pe.sectionTableOffset + 10 * 40, true)
     assert.throws(() => buildUki({...input(), stub: cramped}), /no room/)
-    const osrel = {name: '.osrel', data: new Uint8Array(1)}
+    const osrel = {name: '.osrel', data: bytesSource(new Uint8Array(1))}
     assert.throws(() => addPeSections(stub(), [osrel, osrel]), /already has a .osrel/)
-    assert.throws(() => addPeSections(stub(), [{name: '.sbat', data: new Uint8Array(1)}]), /already has a .sbat/)
-    assert.throws(() => addPeSections(stub(), [{name: '.toolongname', data: new Uint8Array(1)}]), /1-8 bytes/)
+    assert.throws(() => addPeSections(stub(), [{name: '.sbat', data: bytesSource(new Uint8Array(1))}]), /already has a .sbat/)
+    assert.throws(() => addPeSections(stub(), [{name: '.toolongname', data: bytesSource(new Uint8Array(1))}]), /1-8 bytes/)
     assert.throws(() => parsePe(new Uint8Array(512)), /MZ/)
   })
 })

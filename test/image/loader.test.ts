@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict'
 import type {Digest} from '../../src/oci/digest.js'
 import {StagexError} from '../../src/errors.js'
+import {bytesSource, concatBytes} from '../../src/formats/bytes.js'
 import {ESP_PATHS, findFile, generatedOsRelease, LDLINUX_PATHS, SYSLINUX_EFI_PATHS, syslinuxConfig, syslinuxEspFiles, ukiEspFiles} from '../../src/image/loader.js'
 import {createTree, putInode, type Tree} from '../../src/rootfs/tree.js'
 
@@ -58,10 +59,14 @@ describe('image: loader', () => {
 
   it('lays the ESP out: BOOTX64.EFI, ldlinux.e64 beside it, config, kernel and initrd; or one UKI', () => {
     const bytes = (s: string) => new TextEncoder().encode(s)
-    const files = syslinuxEspFiles({syslinuxEfi: bytes('efi'), ldlinux: bytes('ld'), kernel: bytes('k'), initrd: bytes('i'), cmdline: 'quiet'})
+    const kernel = bytesSource(bytes('k'))
+    const files = syslinuxEspFiles({syslinuxEfi: bytes('efi'), ldlinux: bytes('ld'), kernel, initrd: bytesSource(bytes('i')), cmdline: 'quiet'})
     assert.deepEqual(files.map((f) => f.path), ['EFI/BOOT/BOOTX64.EFI', 'EFI/BOOT/LDLINUX.E64', 'EFI/BOOT/SYSLINUX.CFG', 'LINUX', 'INITRD'])
-    assert.equal(new TextDecoder().decode((files[2] as {data: Uint8Array}).data), syslinuxConfig('quiet'))
-    assert.deepEqual(ukiEspFiles(bytes('MZ')).map((f) => f.path), [ESP_PATHS.bootloader])
+    assert.equal(new TextDecoder().decode(concatBytes([...(files[2]!.source.open() as Iterable<Uint8Array>)])), syslinuxConfig('quiet'))
+    assert.equal(files[3]!.source, kernel, 'the kernel is passed on as its source, not read')
+    const uki = bytesSource(bytes('MZ'))
+    assert.deepEqual(ukiEspFiles(uki).map((f) => f.path), [ESP_PATHS.bootloader])
+    assert.equal(ukiEspFiles(uki)[0]!.source, uki)
     assert.match(generatedOsRelease('demo'), /^NAME="demo"\nID=demo\n/)
   })
 })
