@@ -1,27 +1,59 @@
 // Deterministic gzip (RFC 1952) around pako's raw deflate, pinned to an exact version in
-// package.json. node:zlib is never used for output: its deflate changes between Node.js versions.
+// package.json. node:zlib is never used for deflate output: it changes between Node.js versions.
 //
-// The bytes depend only on the input bytes and the level:
+// Two methods, each with one implementation here:
+//
+// 1. The blocked method (gzipBlocksStream, and src/image/parallel-gzip.ts on every core): the
+//    one for large outputs such as the initramfs. The input is cut into GZIP_BLOCK_SIZE blocks
+//    on a grid counted from the start of the stream; each block is compressed on its own
+//    (compressBlock) with the 32 KiB of input before it as the preset dictionary, ending in a
+//    sync flush (byte-aligned, 00 00 ff ff), the last one in BFINAL. The outputs concatenate
+//    into ONE deflate stream and one gzip member: the kernel's initramfs unpacker reports "junk
+//    at the end of compressed archive" when a member ends inside a cpio archive, so several
+//    members are not an option. A block that looks random (isIncompressible) is written as
+//    stored blocks without running pako. Every block's bytes depend only on its data, the 32 KiB
+//    before it, whether it is last, and the level: never on the thread count or the chunking.
+//
+// 2. The single-stream method (gzipBytes, gzipStream): one pako stream over the whole input, byte
+//    for byte what classic zlib writes. Its exact bytes are a contract of the tests (known answers
+//    against Python's zlib); gzipStream stays only while src/image/initramfs.ts still calls it,
+//    and goes once the initramfs uses the blocked method.
+//
+// Both share:
 // - Header: 1f 8b 08, FLG 0 (no name, comment, extra or header CRC), MTIME 0,
 //   XFL as zlib sets it (2 for level 9, 4 for levels 0 and 1, else 0), OS 3 (Unix) always,
 //   whatever the host: the same header `gzip -n` writes on Unix.
 // - Deflate: pako with zlib's defaults (window 15, memLevel 8, default strategy) and
-//   `legacyHash: true`, zlib's classic hash, so the deflate stream equals classic zlib's
-//   (madler zlib 1.2.x/1.3.x, e.g. Python's zlib) for the same level. Input is fed to the
-//   deflater in fixed 64 KiB blocks on a grid counted from the start of the stream, so how
-//   the caller chunks its input never changes the output.
-// - Trailer: CRC-32 (ours) and ISIZE (length mod 2^32), little-endian.
+//   `legacyHash: true`, zlib's classic hash, so each deflate call equals classic zlib's
+//   (madler zlib 1.2.x/1.3.x) for the same input, dictionary, flush and level. Input reaches
+//   pako on a fixed grid, so how the caller chunks its input never changes the output.
+// - Trailer: CRC-32 and ISIZE (length mod 2^32), little-endian.
 //
-// Pure: bytes in, bytes out.
+// Pure: bytes in, bytes out. (node:zlib's crc32 is a pure function: a CRC is math, not deflate
+// output; it is used when present, node >= 20.15, and ./crc32.js otherwise: the same numbers.)
 
-import {Deflate} from 'pako'
-import {crc32} from './crc32.js'
+import {Deflate, Z_FINISH, Z_SYNC_FLUSH} from 'pako'
+import zlib from 'node:zlib'
+import {crc32 as jsCrc32} from './crc32.js'
+
+/** CRC-32 continuing from `previous`: node's native one where it exists (fast), ours otherwise. */
+const crc32: (data: Uint8Array, previous: number) => number =
+  typeof zlib.crc32 === 'function' ? (data, previous) => zlib.crc32(data, previous) : jsCrc32
 
 /** OS byte of the header: 3 = Unix, fixed. */
 export const GZIP_OS = 3
-/** Size of the blocks the input is cut into before deflate sees it. */
+/** The single-stream method feeds pako its input on this grid (so chunking never changes its output). */
 const INPUT_BLOCK = 64 * 1024
 const OUTPUT_CHUNK = 64 * 1024
+/** pako's options for every deflate call, both methods: classic zlib's parameters and hash. */
+const PAKO_OPTIONS = {
+  raw: true,
+  windowBits: 15,
+  memLevel: 8,
+  strategy: 0,
+  legacyHash: true,
+  chunkSize: OUTPUT_CHUNK,
+} as const
 
 /** The 10-byte header written for `level`. */
 export function gzipHeader(level = 9): Uint8Array {
@@ -30,7 +62,17 @@ export function gzipHeader(level = 9): Uint8Array {
   return Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, GZIP_OS)
 }
 
-function checkLevel(level: number): void {
+/** The 8-byte trailer: CRC-32 of the input and its length mod 2^32, little-endian. */
+export function gzipTrailer(crc: number, size: number): Uint8Array {
+  const trailer = new Uint8Array(8)
+  const view = new DataView(trailer.buffer)
+  view.setUint32(0, crc >>> 0, true)
+  view.setUint32(4, size % 0x100000000, true)
+  return trailer
+}
+
+/** Throws a RangeError unless `level` is an integer in 0..9. */
+export function checkLevel(level: number): void {
   if (!Number.isInteger(level) || level < 0 || level > 9) throw new RangeError(`gzip: level must be 0..9, got ${level}`)
 }
 
@@ -43,15 +85,7 @@ interface Encoder {
 
 function encoder(level: number): Encoder {
   checkLevel(level)
-  const deflate = new Deflate({
-    level,
-    raw: true,
-    windowBits: 15,
-    memLevel: 8,
-    strategy: 0,
-    legacyHash: true,
-    chunkSize: OUTPUT_CHUNK,
-  })
+  const deflate = new Deflate({...PAKO_OPTIONS, level})
   let out: Uint8Array[] = []
   deflate.onData = (chunk) => {
     out.push(chunk)
@@ -101,17 +135,16 @@ function encoder(level: number): Encoder {
       ended = true
       push(block.subarray(0, fill), true)
       if (deflate.err !== 0) throw new Error(`gzip: deflate failed: ${deflate.msg || deflate.err}`)
-      const trailer = new Uint8Array(8)
-      const view = new DataView(trailer.buffer)
-      view.setUint32(0, crc, true)
-      view.setUint32(4, total % 0x100000000, true)
-      out.push(trailer)
+      out.push(gzipTrailer(crc, total))
       return take()
     },
   }
 }
 
-/** Gzips a stream of bytes. Output chunks are yielded as deflate produces them. */
+/**
+ * Gzips a stream of bytes with the single-stream method. Output chunks are yielded as deflate
+ * produces them. Only src/image/initramfs.ts calls it, until it moves to the blocked method.
+ */
 export async function* gzipStream(source: AsyncIterable<Uint8Array>, level = 9): AsyncGenerator<Uint8Array> {
   const enc = encoder(level)
   yield gzipHeader(level)
@@ -121,7 +154,7 @@ export async function* gzipStream(source: AsyncIterable<Uint8Array>, level = 9):
   for (const c of enc.end()) yield c
 }
 
-/** Gzips bytes in memory (for small inputs and tests); the same bytes as gzipStream. */
+/** Gzips bytes in memory with the single-stream method: the same bytes as gzipStream and classic zlib. */
 export function gzipBytes(data: Uint8Array, level = 9): Uint8Array {
   const enc = encoder(level)
   const parts = [gzipHeader(level), ...enc.write(data), ...enc.end()]
@@ -132,4 +165,283 @@ export function gzipBytes(data: Uint8Array, level = 9): Uint8Array {
     at += p.length
   }
   return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// The blocked method
+
+/** Size of the blocks the blocked method cuts its input into: 1 MiB, a fixed constant of the method. */
+export const GZIP_BLOCK_SIZE = 1 << 20
+/** Deflate's window: each block's preset dictionary is this much of the input before it. */
+export const DICTIONARY_SIZE = 32 * 1024
+/** Largest LEN of a stored deflate block. */
+const STORED_MAX = 65535
+
+/** One block of input, ready for compressBlock. */
+export interface BlockJob {
+  data: Uint8Array
+  /** The DICTIONARY_SIZE bytes of input before `data` (empty for the first block). */
+  dictionary: Uint8Array
+  /** The last block of the stream: ends in BFINAL rather than a sync flush. */
+  last: boolean
+}
+
+/**
+ * The name of the blocked method for the build record: what a person needs to know to get the
+ * same bytes (level, block size, dictionary, the stored shortcut and its threshold).
+ */
+export function gzipBlocksMethod(level = 9, blockSize = GZIP_BLOCK_SIZE): string {
+  checkLevel(level)
+  const size = blockSize % (1 << 20) === 0 ? `${blockSize >>> 20}MiB` : blockSize % 1024 === 0 ? `${blockSize >>> 10}KiB` : `${blockSize}B`
+  return `gzip-${level}-blocks-${size}-dict32K-stored-if-entropy-7.97`
+}
+
+/** The method string of the default blocked gzip (level 9, 1 MiB blocks). */
+export const GZIP_BLOCKS_METHOD = gzipBlocksMethod(9, GZIP_BLOCK_SIZE)
+
+function checkBlockSize(blockSize: number): void {
+  // At least one window, so a block's dictionary always comes from the one block before it.
+  if (!Number.isInteger(blockSize) || blockSize < DICTIONARY_SIZE || blockSize > 1 << 30) {
+    throw new RangeError(`gzip: block size must be an integer in ${DICTIONARY_SIZE}..${1 << 30}, got ${blockSize}`)
+  }
+}
+
+/**
+ * Raw deflate of one block with pako: `dictionary` preset (none when empty), ending in a sync
+ * flush (byte-aligned, ends 00 00 ff ff) or, when `last`, in BFINAL. The whole block goes to
+ * pako in one call and the output buffer size is fixed, so the bytes depend only on the arguments.
+ * Level 0 is storedBlocks (pako's level 0 cuts its stored blocks by its output buffer).
+ */
+export function deflateBlock(data: Uint8Array, dictionary: Uint8Array, last: boolean, level = 9): Uint8Array {
+  checkLevel(level)
+  if (level === 0) return storedBlocks(data, last)
+  // pako reads `dictionary.length` of whatever it is given: pass the key only when there is one.
+  const deflate = new Deflate(dictionary.length > 0 ? {...PAKO_OPTIONS, level, dictionary} : {...PAKO_OPTIONS, level})
+  const parts: Uint8Array[] = []
+  deflate.onData = (chunk) => {
+    parts.push(chunk)
+  }
+  deflate.onEnd = () => {}
+  if (!deflate.push(data, last ? Z_FINISH : Z_SYNC_FLUSH) && deflate.err !== 0) {
+    throw new Error(`gzip: deflate failed: ${deflate.msg || deflate.err}`)
+  }
+  if (deflate.err !== 0) throw new Error(`gzip: deflate failed: ${deflate.msg || deflate.err}`)
+  // One buffer of exactly the output, so it can be transferred between threads as it is.
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}
+
+/**
+ * `data` as raw deflate stored blocks (RFC 1951 3.2.4): header byte 0x00 (0x01 on the final
+ * block when `last`), LEN and NLEN little-endian, then LEN bytes; 65535 bytes at most each.
+ * Byte-aligned at both ends, so it follows a sync flush and precedes any block. Empty data
+ * gives one empty stored block.
+ */
+export function storedBlocks(data: Uint8Array, last: boolean): Uint8Array {
+  const count = Math.max(1, Math.ceil(data.length / STORED_MAX))
+  const out = new Uint8Array(data.length + 5 * count)
+  let from = 0
+  let to = 0
+  for (let k = 0; k < count; k++) {
+    const len = Math.min(STORED_MAX, data.length - from)
+    out[to] = last && k === count - 1 ? 1 : 0
+    out[to + 1] = len & 0xff
+    out[to + 2] = len >>> 8
+    out[to + 3] = ~len & 0xff
+    out[to + 4] = (~len >>> 8) & 0xff
+    out.set(data.subarray(from, from + len), to + 5)
+    from += len
+    to += 5 + len
+  }
+  return out
+}
+
+/** The stored shortcut looks at the block in slices of this size (a short tail joins the slice before). */
+const ENTROPY_SLICE = 64 * 1024
+
+/**
+ * Whether deflate cannot usefully compress `data`, decided from `data` alone and with integer
+ * arithmetic only (no Math.log2: its last bit may differ between V8 versions, and a decision
+ * near the line would flip). Blocks shorter than ENTROPY_SLICE are never judged incompressible.
+ *
+ * Two tests, each bounding what storing instead of deflating can cost:
+ * - Literals: in every slice, the collision entropy H2 = -log2(sum p_i^2) is at least
+ *   8 - log2(1.02) = 7.971 bits/byte, i.e. 256 * sum(c_i^2) <= 1.02 * n^2. Shannon entropy is
+ *   at least H2, and deflate codes literals with a Huffman code over bytes, so that code saves
+ *   at most 0.4%, about what a dynamic block's code tables cost. Random bytes give 7.994 on a
+ *   64 KiB slice (the line is ~50 standard deviations away); text gives 4 to 5.5, machine code
+ *   about 6, xz and zstd files 7.98 to 7.99, gzip files 7.77 to 7.99 (measured here: deflate
+ *   still takes 0.5 to 1.5% off the low ones, so deflating them is right). Per slice, so a block
+ *   that is half text is deflated.
+ * - Repeats: byte statistics cannot see repetition (the same random 10 KiB twice), which
+ *   deflate's matches remove, so repeatedBytes counts the bytes covered by repeats of 8+ bytes
+ *   within deflate's 32 KiB window; random data has none. Stored only if they cover < 1/256.
+ */
+export function isIncompressible(data: Uint8Array): boolean {
+  const n = data.length
+  if (n < ENTROPY_SLICE) return false
+  // Four interleaved tables, so consecutive increments do not wait on each other.
+  const counts = new Int32Array(4 * 256)
+  for (let start = 0; start < n; ) {
+    const end = n - start < 2 * ENTROPY_SLICE ? n : start + ENTROPY_SLICE
+    counts.fill(0)
+    let i = start
+    for (; i + 4 <= end; i += 4) {
+      counts[data[i]]++
+      counts[256 + data[i + 1]]++
+      counts[512 + data[i + 2]]++
+      counts[768 + data[i + 3]]++
+    }
+    for (; i < end; i++) counts[data[i]]++
+    let squares = 0 // at most (128 Ki)^2 = 2^34: exact in a double, as are the products below
+    for (let b = 0; b < 256; b++) {
+      const c = counts[b] + counts[256 + b] + counts[512 + b] + counts[768 + b]
+      squares += c * c
+    }
+    const len = end - start
+    if (256 * 50 * squares > 51 * len * len) return false
+    start = end
+  }
+  return repeatedBytes(data) * 256 < n
+}
+
+const MATCH_MIN = 8
+const MATCH_MAX = 258
+const ANCHOR_SLOTS = 1 << 13
+
+/**
+ * Bytes of `data` covered by repeats of MATCH_MIN+ bytes of something within the 32 KiB before
+ * them. Looked up only at anchors: positions whose 4 bytes hash into 1/8 of the hash range. An
+ * anchor depends on content only, so both copies of a repeat have the same anchors, and a
+ * repeat of 32 bytes holds one with probability 98%; this costs a fraction of visiting every
+ * position. Each hit is extended both ways; an estimate, not deflate's parse.
+ */
+function repeatedBytes(data: Uint8Array): number {
+  const n = data.length
+  const recent = new Int32Array(ANCHOR_SLOTS).fill(-DICTIONARY_SIZE - 1) // latest anchor per slot
+  let repeated = 0
+  let covered = 0 // bytes before this are in a counted repeat
+  let w = 0
+  for (let i = 0; i < n; i++) {
+    w = (w >>> 8) | (data[i] << 24) // bytes i-3..i
+    if (i < covered + 3) continue
+    const h = Math.imul(w, 0x9e3779b1)
+    if (h >>> 29 !== 0) continue
+    const at = i - 3
+    const slot = (h >>> 16) & (ANCHOR_SLOTS - 1)
+    const j = recent[slot]
+    recent[slot] = at
+    if (at - j > DICTIONARY_SIZE) continue
+    let back = 0
+    while (back < MATCH_MAX && at - back > covered && j - back > 0 && data[at - back - 1] === data[j - back - 1]) back++
+    let forward = 0
+    while (forward < MATCH_MAX && at + forward < n && data[at + forward] === data[j + forward]) forward++
+    if (forward >= 4 && back + forward >= MATCH_MIN) {
+      repeated += back + forward
+      covered = at + forward
+    }
+  }
+  return repeated
+}
+
+/** Compresses one block of the blocked method: stored when isIncompressible, else deflateBlock. */
+export function compressBlock(job: BlockJob, level = 9): Uint8Array {
+  checkLevel(level)
+  return isIncompressible(job.data) ? storedBlocks(job.data, job.last) : deflateBlock(job.data, job.dictionary, job.last, level)
+}
+
+/**
+ * Cuts a stream into the blocked method's blocks and keeps its CRC-32 and length. A full block
+ * is held back until more input arrives or the stream ends, so the last block is known to be
+ * last (it ends in BFINAL, with no empty block after it). Every block and dictionary is a fresh
+ * buffer of its own, so it can be transferred to another thread.
+ */
+export class BlockSplitter {
+  readonly blockSize: number
+  private block: Uint8Array | undefined
+  private fill = 0
+  /** A full block whose successor has not been seen yet. */
+  private full: Uint8Array | undefined
+  private dictionary = new Uint8Array(0)
+  private crc = 0
+  private size = 0
+  private ended = false
+
+  constructor(blockSize = GZIP_BLOCK_SIZE) {
+    checkBlockSize(blockSize)
+    this.blockSize = blockSize
+  }
+
+  /** Takes input; returns the blocks now known not to be last (possibly none). */
+  push(chunk: Uint8Array): BlockJob[] {
+    if (this.ended) throw new Error('gzip: write after end')
+    this.crc = crc32(chunk, this.crc)
+    this.size += chunk.length
+    const jobs: BlockJob[] = []
+    let i = 0
+    while (i < chunk.length) {
+      if (this.full) jobs.push(this.release(this.full, false))
+      this.block ??= new Uint8Array(this.blockSize)
+      const n = Math.min(this.blockSize - this.fill, chunk.length - i)
+      this.block.set(chunk.subarray(i, i + n), this.fill)
+      this.fill += n
+      i += n
+      if (this.fill === this.blockSize) {
+        this.full = this.block
+        this.block = undefined
+        this.fill = 0
+      }
+    }
+    return jobs
+  }
+
+  /** Ends the input; returns the last block (empty data for an empty stream). */
+  end(): BlockJob {
+    if (this.ended) throw new Error('gzip: ended twice')
+    this.ended = true
+    if (this.full) return this.release(this.full, true) // the input ended on the grid
+    return this.release(this.block ? this.block.slice(0, this.fill) : new Uint8Array(0), true)
+  }
+
+  /** The gzip trailer of everything pushed; after end(). */
+  trailer(): Uint8Array {
+    if (!this.ended) throw new Error('gzip: trailer before end')
+    return gzipTrailer(this.crc, this.size)
+  }
+
+  private release(data: Uint8Array, last: boolean): BlockJob {
+    const job = {data, dictionary: this.dictionary, last}
+    this.full = undefined
+    // Copied now: `data` may be transferred to a worker as soon as the job is handed out.
+    if (!last) this.dictionary = data.slice(data.length - DICTIONARY_SIZE)
+    return job
+  }
+}
+
+export interface GzipBlocksOptions {
+  /** 0..9, default 9. */
+  level?: number
+  /** Default GZIP_BLOCK_SIZE; part of the method (gzipBlocksMethod names it). */
+  blockSize?: number
+}
+
+/**
+ * Gzips a stream with the blocked method, one block after another on this thread: the reference
+ * for src/image/parallel-gzip.ts, which gives the same bytes on any number of threads.
+ */
+export async function* gzipBlocksStream(source: AsyncIterable<Uint8Array>, options: GzipBlocksOptions = {}): AsyncGenerator<Uint8Array> {
+  const level = options.level ?? 9
+  checkLevel(level)
+  const splitter = new BlockSplitter(options.blockSize ?? GZIP_BLOCK_SIZE)
+  yield gzipHeader(level)
+  for await (const chunk of source) {
+    for (const job of splitter.push(chunk)) yield compressBlock(job, level)
+  }
+  yield compressBlock(splitter.end(), level)
+  yield splitter.trailer()
 }

@@ -1,0 +1,233 @@
+import assert from 'node:assert/strict'
+import {execFile, execFileSync} from 'node:child_process'
+import {createCipheriv, createHash} from 'node:crypto'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {pathToFileURL} from 'node:url'
+import zlib from 'node:zlib'
+import {DICTIONARY_SIZE, gzipBlocksStream} from '../../src/formats/gzip.js'
+import {DeflatePool, GZIP_BLOCK_SIZE, GZIP_BLOCKS_METHOD, gzipParallel} from '../../src/image/parallel-gzip.js'
+
+const MiB = 1 << 20
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+const concat = (parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts))
+
+/** Deterministic random bytes: the AES-128-CTR keystream of a key made from `seed`. */
+function noise(n: number, seed: number): Uint8Array {
+  const cipher = createCipheriv('aes-128-ctr', Buffer.alloc(16, seed), Buffer.alloc(16))
+  return new Uint8Array(cipher.update(Buffer.alloc(n)))
+}
+
+/** Exactly `n` bytes of numbered text lines (the generator of test/formats/gzip.test.ts). */
+function text(n: number, seed: number): Uint8Array {
+  const parts: string[] = []
+  let x = seed >>> 0 || 1
+  let size = 0
+  for (let i = 0; size < n; i++) {
+    x ^= x << 13
+    x >>>= 0
+    x ^= x >>> 17
+    x ^= x << 5
+    x >>>= 0
+    const line = `${i} ${x.toString(36)} /usr/lib/${'abcdefgh'.slice(x % 8)} mode=0644 size=${x % 100000}\n`
+    parts.push(line)
+    size += line.length
+  }
+  return new TextEncoder().encode(parts.join('')).subarray(0, n)
+}
+
+/** The fixed mixed input of test/formats/gzip.test.ts: text, random (one block of it stored), text. */
+const mixedInput = () => concat([text(1.25 * MiB, 7), noise(2 * MiB, 8), text(0.5 * MiB + 123, 9)])
+/** The same pinned answer as test/formats/gzip.test.ts's BLOCKS_GOLDEN. */
+const MIXED_GZIP_SHA256 = 'bd378d46d1219947ac258fa03ef71949cf378e23533a8b5662bc67794611de08'
+
+async function* chunked(data: Uint8Array, sizes: number[]): AsyncGenerator<Uint8Array> {
+  let i = 0
+  let k = 0
+  while (i < data.length) {
+    const n = sizes[k++ % sizes.length]
+    yield data.subarray(i, i + n)
+    i += n
+  }
+}
+
+async function collect(gen: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  for await (const c of gen) parts.push(c)
+  return concat(parts)
+}
+
+const sequential = (data: Uint8Array) => collect(gzipBlocksStream(chunked(data, [data.length || 1])))
+const parallel = (data: Uint8Array, threads: number, sizes = [data.length || 1]) => collect(gzipParallel(chunked(data, sizes), {threads}))
+
+/** Where the deflate stream after the 10-byte header ends. */
+function deflateEnd(gz: Uint8Array): number {
+  const {engine} = zlib.inflateRawSync(gz.subarray(10), {info: true}) as unknown as {engine: {bytesWritten: number}}
+  return 10 + engine.bytesWritten
+}
+
+describe('image/parallel-gzip', () => {
+  const mixed = mixedInput()
+  let reference: Uint8Array
+
+  before(async () => {
+    reference = await sequential(mixed)
+  })
+
+  it('exports the block size and the method string for the build record', () => {
+    assert.equal(GZIP_BLOCK_SIZE, MiB)
+    assert.equal(GZIP_BLOCKS_METHOD, 'gzip-9-blocks-1MiB-dict32K-stored-if-entropy-7.97')
+  })
+
+  it('gives the sequential method\'s bytes on 1, 2 and 4 threads, however the input is chunked', async () => {
+    assert.equal(sha256(reference), MIXED_GZIP_SHA256)
+    const runs: [number, number[]][] = [
+      [1, [3 * MiB]],
+      [2, [3 * MiB]],
+      [2, [7, 65537, 100003]],
+      [2, [MiB]],
+      [4, [7, 65537, 100003]],
+    ]
+    for (const [threads, sizes] of runs) {
+      assert.equal(sha256(await parallel(mixed, threads, sizes)), MIXED_GZIP_SHA256, `threads ${threads} chunks ${sizes.join(',')}`)
+    }
+    // 1-byte chunks across a block boundary
+    const part = mixed.subarray(0, 1.25 * MiB)
+    assert.equal(sha256(await parallel(part, 2, [1])), sha256(await sequential(part)))
+  })
+
+  it('writes one gzip member that node:zlib and the host gzip decompress to the exact input', async () => {
+    const gz = await parallel(mixed, 2, [65536])
+    assert.equal(deflateEnd(gz), gz.length - 8, 'one deflate stream up to the trailer: one member')
+    assert.equal(sha256(zlib.gunzipSync(gz)), sha256(mixed))
+    const dir = mkdtempSync(join(tmpdir(), 'pgzip-test-'))
+    try {
+      const file = join(dir, 'x.gz')
+      writeFileSync(file, gz)
+      execFileSync('gzip', ['-t', file])
+      assert.equal(sha256(execFileSync('gzip', ['-dc', file], {maxBuffer: 64 << 20})), sha256(mixed))
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('handles the edges: empty, one byte, exactly one block, one block + 1 byte, two random blocks', async () => {
+    const cases: [string, Uint8Array][] = [
+      ['empty', new Uint8Array(0)],
+      ['one byte', Uint8Array.of(0x61)],
+      ['one block', text(MiB, 3)],
+      ['one block + 1', text(MiB + 1, 4)],
+      ['two random blocks', noise(2 * MiB, 5)],
+    ]
+    for (const [name, data] of cases) {
+      const gz = await parallel(data, 2, [300000])
+      assert.equal(sha256(gz), sha256(await sequential(data)), name)
+      assert.equal(sha256(zlib.gunzipSync(gz)), sha256(data), name)
+      assert.equal(deflateEnd(gz), gz.length - 8, name)
+    }
+    assert.equal(Buffer.from(await parallel(new Uint8Array(0), 2)).toString('hex'), '1f8b0800000000000203' + '0300' + '0000000000000000')
+    // random blocks are stored: the input plus 5 bytes per 65535
+    assert.equal((await parallel(noise(2 * MiB, 5), 2)).length, 10 + 2 * (MiB + 5 * 17) + 8)
+  })
+
+  it('keeps at most 2 x threads blocks in flight, and stops reading when abandoned', async () => {
+    let pulled = 0
+    let finished = false
+    const chunk = text(256 * 1024, 6)
+    async function* endless() {
+      try {
+        for (let i = 0; i < 256; i++) {
+          pulled += chunk.length
+          yield chunk
+        }
+      } finally {
+        finished = true
+      }
+    }
+    const threads = 2
+    const gen = gzipParallel(endless(), {threads})
+    const header = await gen.next()
+    assert.equal(header.value?.length, 10)
+    const first = await gen.next()
+    assert.ok(first.value && first.value.length > 0)
+    // in flight + the held-back full block + the one filling, plus one source chunk
+    assert.ok(pulled <= (2 * threads + 2) * MiB + chunk.length, `read ${pulled} bytes before the first block was written`)
+    await gen.return(undefined)
+    assert.equal(finished, true, 'the source was closed')
+    assert.ok(pulled < 16 * MiB)
+  })
+
+  it('transfers block buffers to the workers and back, and reports a failing job', async () => {
+    const pool = new DeflatePool(2)
+    try {
+      const data = text(MiB, 7).slice() // views that own their buffers whole
+      const dictionary = text(DICTIONARY_SIZE, 8).slice()
+      const out = pool.compress({data, dictionary, last: false}, 9)
+      assert.equal(data.byteLength, 0, 'the block moved to the worker (detached here)')
+      assert.equal(dictionary.byteLength, 0)
+      const bytes = await out
+      assert.equal(bytes.byteOffset, 0)
+      assert.equal(bytes.byteLength, bytes.buffer.byteLength, 'a buffer of its own, moved back')
+      assert.equal(Buffer.from(bytes.subarray(-4)).toString('hex'), '0000ffff')
+      // a view into a shared buffer is copied, not moved
+      const shared = Buffer.from(text(70000, 9))
+      const view = shared.subarray(100, 70000)
+      await pool.compress({data: view, dictionary: new Uint8Array(0), last: true}, 9)
+      assert.equal(view.length, 69900)
+      // an error in the worker rejects that job; the pool carries on
+      await assert.rejects(pool.compress({data: new Uint8Array(10), dictionary: new Uint8Array(0), last: true}, 42), /level must be 0\.\.9/)
+      assert.ok((await pool.compress({data: new Uint8Array(10), dictionary: new Uint8Array(0), last: true}, 9)).length > 0)
+      assert.ok(pool.size <= 2)
+    } finally {
+      await pool.close()
+    }
+    await assert.rejects(pool.compress({data: new Uint8Array(1), dictionary: new Uint8Array(0), last: true}, 9), /closed/)
+  })
+
+  it('rejects bad options and a failing source', async () => {
+    await assert.rejects(collect(gzipParallel(chunked(mixed, [MiB]), {threads: 0})), RangeError)
+    await assert.rejects(collect(gzipParallel(chunked(mixed, [MiB]), {threads: 1.5})), RangeError)
+    await assert.rejects(collect(gzipParallel(chunked(mixed, [MiB]), {level: 10})), RangeError)
+    async function* failing() {
+      yield text(3 * MiB, 10)
+      throw new Error('source broke')
+    }
+    await assert.rejects(collect(gzipParallel(failing(), {threads: 2})), /source broke/)
+  })
+
+  it('always ends its workers: the process exits after a full run, a break, an error or an abandoned generator', async function () {
+    this.timeout(180_000)
+    const dir = mkdtempSync(join(tmpdir(), 'pgzip-exit-'))
+    const modules = {
+      parallel: pathToFileURL(join(process.cwd(), 'src/image/parallel-gzip.ts')).href,
+    }
+    const prelude = `
+      import {gzipParallel, DeflatePool} from ${JSON.stringify(modules.parallel)}
+      const block = new Uint8Array(1 << 20).map((_, i) => (i * 7 + (i >> 9)) & 0x7f)
+      async function* source(n, fail) { for (let i = 0; i < n; i++) yield block; if (fail) throw new Error('boom') }
+    `
+    const scenarios: Record<string, string> = {
+      full: `let n = 0; for await (const c of gzipParallel(source(5), {threads: 2})) n += c.length; console.log('ok', n > 0)`,
+      break: `let k = 0; for await (const c of gzipParallel(source(50), {threads: 2})) if (++k === 3) break; console.log('ok', k === 3)`,
+      error: `try { for await (const c of gzipParallel(source(5, true), {threads: 2})) {} } catch (e) { console.log('ok', e.message === 'boom') }`,
+      abandoned: `const g = gzipParallel(source(50), {threads: 2}); await g.next(); await g.next(); await g.next(); console.log('ok', true)`,
+      workerError: `const p = new DeflatePool(2); try { await p.compress({data: block.slice(), dictionary: new Uint8Array(0), last: true}, 42) } catch (e) { console.log('ok', /level/.test(e.message)) }`,
+    }
+    try {
+      const runs = Object.entries(scenarios).map(([name, body]) => {
+        const file = join(dir, `${name}.mjs`)
+        writeFileSync(file, prelude + body + '\n')
+        return new Promise<[string, string]>((resolve, reject) => {
+          execFile(process.execPath, ['--import', 'tsx', file], {cwd: process.cwd(), timeout: 90_000}, (error, stdout, stderr) => {
+            if (error) reject(new Error(`${name}: ${error.message} (killed: ${error.killed}) ${stderr}`))
+            else resolve([name, stdout.trim()])
+          })
+        })
+      })
+      for (const [name, stdout] of await Promise.all(runs)) assert.equal(stdout, 'ok true', name)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})
