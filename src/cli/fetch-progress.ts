@@ -1,6 +1,6 @@
 // Download progress for pull, lock and build: on a terminal, one line redrawn in place (images and
 // bytes); elsewhere one line per finished image; nothing at all with --json.
-import type {FetchEvent} from '../pipeline/fetch.js'
+import type {FetchEvent} from '../pipeline/resolve.js'
 
 const megabytes = (bytes: number) => `${(bytes / 1_000_000).toFixed(1)} MB`
 

@@ -30,7 +30,7 @@ Exit codes: 0 lock written; 2 usage, invalid profile or unreachable registry; 4 
       lockProfile({
         profilePath: args.profile,
         ...fetchOptionsOf(flags),
-        onEvent,
+        onFetch: onEvent,
       }),
     )
     if (!this.jsonEnabled()) {

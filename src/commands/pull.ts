@@ -47,7 +47,7 @@ refused credentials; 3 trust failure (too few maintainer signatures, lookaside e
         to: flags.to,
         jobs: flags.jobs,
         ...fetchOptionsOf(flags),
-        onEvent,
+        onFetch: onEvent,
       }),
     )
     if (!this.jsonEnabled()) {

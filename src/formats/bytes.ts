@@ -39,3 +39,35 @@ export async function* exactly(
   }
   if (seen !== size) throw onWrongSize(seen)
 }
+
+/** Pieces this small are copied into a shared chunk; larger ones pass through as they are. */
+const SMALL_PIECE = 64 * 1024
+
+/**
+ * Joins small pieces (headers, padding, small files) into chunks of about `size` bytes, so that what
+ * consumes the stream (a hash, a compressor, a file) sees a few large chunks instead of many tiny
+ * ones. The bytes are the same; only their grouping changes.
+ */
+export async function* coalesce(chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, size = 1024 * 1024): AsyncGenerator<Uint8Array> {
+  let buffer = new Uint8Array(size)
+  let fill = 0
+  for await (const chunk of chunks) {
+    if (chunk.length >= SMALL_PIECE) {
+      if (fill > 0) {
+        yield buffer.subarray(0, fill)
+        buffer = new Uint8Array(size)
+        fill = 0
+      }
+      yield chunk
+      continue
+    }
+    if (fill + chunk.length > size) {
+      yield buffer.subarray(0, fill)
+      buffer = new Uint8Array(size)
+      fill = 0
+    }
+    buffer.set(chunk, fill)
+    fill += chunk.length
+  }
+  if (fill > 0) yield buffer.subarray(0, fill)
+}

@@ -29,6 +29,7 @@
 // Pure: bytes in, bytes out.
 
 import {badInputError} from '../errors.js'
+import {exactly} from './bytes.js'
 
 /** Longest name the kernel creates, counted with its NUL (include/uapi/linux/limits.h). */
 export const CPIO_PATH_MAX = 4096
@@ -67,7 +68,7 @@ export interface CpioEntry {
   rdevMinor?: number
   /** Bytes of data: file content, or a symlink's target (no NUL); 0 for everything else. */
   size: number
-  data?: Uint8Array | (() => AsyncIterable<Uint8Array>)
+  data?: Uint8Array | (() => Iterable<Uint8Array> | AsyncIterable<Uint8Array>)
 }
 
 /** One record as readNewc found it. `data` is a view into the input, not a copy. */
@@ -235,19 +236,8 @@ export async function* writeNewc(entries: AsyncIterable<CpioEntry> | Iterable<Cp
       pos += e.data.length
       yield e.data
     } else if (e.data !== undefined) {
-      let seen = 0
-      for await (const chunk of e.data()) {
-        if (chunk.length === 0) continue
-        seen += chunk.length
-        if (seen > h.size) {
-          throw badInputError(`cpio: ${JSON.stringify(e.name)}: data is longer than its size ${h.size}`)
-        }
-        yield chunk
-      }
-      if (seen !== h.size) {
-        throw badInputError(`cpio: ${JSON.stringify(e.name)}: data ended after ${seen} of ${h.size} bytes`)
-      }
-      pos += seen
+      for await (const chunk of exactly(e.data(), h.size, (seen) => wrongSize(e.name, seen, h.size))) yield chunk
+      pos += h.size
     }
     if (pad > 0) {
       pos += pad
@@ -392,3 +382,6 @@ function checkPadding(bytes: Uint8Array, from: number, to: number): void {
 }
 
 const hexStr = (n: number) => n.toString(16).toUpperCase().padStart(8, '0')
+
+const wrongSize = (name: string, seen: number, size: number) =>
+  badInputError(seen > size ? `cpio: ${JSON.stringify(name)}: data is longer than its size ${size}` : `cpio: ${JSON.stringify(name)}: data ended after ${seen} of ${size} bytes`)

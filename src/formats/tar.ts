@@ -21,6 +21,7 @@
 // Pure: bytes in, bytes out.
 
 import {badInputError} from '../errors.js'
+import {exactly} from './bytes.js'
 
 export type TarType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo'
 
@@ -41,7 +42,7 @@ export interface TarEntry {
   linkName?: string
   devMajor?: number
   devMinor?: number
-  data?: Uint8Array | (() => AsyncIterable<Uint8Array>)
+  data?: Uint8Array | (() => Iterable<Uint8Array> | AsyncIterable<Uint8Array>)
 }
 
 const BLOCK = 512
@@ -297,16 +298,12 @@ export async function* writeTar(entries: AsyncIterable<TarEntry> | Iterable<TarE
     if (e.data instanceof Uint8Array) {
       yield e.data
     } else {
-      let seen = 0
-      for await (const chunk of e.data()) {
-        if (chunk.length === 0) continue
-        seen += chunk.length
-        if (seen > size) throw badInputError(`tar: ${show(e.name)}: data is longer than its size ${size}`)
-        yield chunk
-      }
-      if (seen !== size) throw badInputError(`tar: ${show(e.name)}: data ended after ${seen} of ${size} bytes`)
+      for await (const chunk of exactly(e.data(), size, (seen) => wrongSize(e.name, seen, size))) yield chunk
     }
     if (pad > 0) yield new Uint8Array(pad)
   }
   yield new Uint8Array(2 * BLOCK)
 }
+
+const wrongSize = (name: string, seen: number, size: number) =>
+  badInputError(seen > size ? `tar: ${show(name)}: data is longer than its size ${size}` : `tar: ${show(name)}: data ended after ${seen} of ${size} bytes`)

@@ -58,7 +58,10 @@ export function buildDisk(input: EspInput): DiskImage {
   try {
     geometry = planFat32({...fat, sizeBytes: input.sizeBytes})
   } catch (error) {
-    throw error instanceof FatLayoutError ? espLayoutError(error) : error
+    if (error instanceof FatLayoutError) throw espLayoutError(error)
+    // A size the FAT32 geometry itself refuses (below its minimum cluster count, say).
+    if (error instanceof RangeError) throw badInputError(`the ESP cannot be ${input.sizeBytes} bytes: ${error.message}. Leave boot.espSize out to size the ESP from its files.`)
+    throw error
   }
   const espBytes = geometry.totalSectors * 512
   const diskGuid = deriveDiskGuid(input.seed)

@@ -1,11 +1,12 @@
 // Initramfs: the tree as a newc cpio (sorted, inodes numbered in order, real nlink, clamped times),
 // compressed with the pinned gzip or not at all. Writes to a temp file and renames it into place.
 import {createHash} from 'node:crypto'
-import {createReadStream} from 'node:fs'
 import {type CpioEntry, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, writeNewc} from '../formats/cpio.js'
 import {gzipStream} from '../formats/gzip.js'
 import {type Inode, type NodeType, type Tree, ROOT, linkGroups, parentOf, sortedPaths} from '../rootfs/tree.js'
 import {writeFileAtomically} from '../store/atomic.js'
+import type {ContentReader} from '../store/spool.js'
+import {coalesce} from '../formats/bytes.js'
 
 const typeBits: Record<NodeType, number> = {
   file: S_IFREG,
@@ -17,7 +18,7 @@ const typeBits: Record<NodeType, number> = {
 }
 
 /** The cpio records of a tree, in UTF-8 path order. The root itself is not archived. */
-export function cpioEntriesOf(tree: Tree, sourceDateEpoch: number): CpioEntry[] {
+export function cpioEntriesOf(tree: Tree, sourceDateEpoch: number, reader: ContentReader): CpioEntry[] {
   const paths = sortedPaths(tree).filter((p) => p !== ROOT)
   const groups = linkGroups(tree)
   const subdirs = new Map<string, number>()
@@ -48,7 +49,7 @@ export function cpioEntriesOf(tree: Tree, sourceDateEpoch: number): CpioEntry[] 
     if (inode.type === 'file' && carriesData && inode.content) {
       const content = inode.content
       entry.size = content.size
-      entry.data = () => createReadStream(content.path)
+      entry.data = () => reader.chunks(content)
     } else if (inode.type === 'symlink') {
       const target = Buffer.from(inode.target ?? '', 'utf8')
       entry.size = target.length
@@ -77,13 +78,14 @@ export async function writeInitramfs(
   tree: Tree,
   sourceDateEpoch: number,
   compression: 'gzip' | 'none',
+  reader: ContentReader,
   outPath: string,
 ): Promise<InitramfsResult> {
-  const entries = cpioEntriesOf(tree, sourceDateEpoch)
+  const entries = cpioEntriesOf(tree, sourceDateEpoch, reader)
   const rawHash = createHash('sha256')
   let rawSize = 0
   async function* hashedCpio() {
-    for await (const chunk of writeNewc(entries)) {
+    for await (const chunk of coalesce(writeNewc(entries))) {
       rawHash.update(chunk)
       rawSize += chunk.length
       yield chunk

@@ -1,35 +1,27 @@
-// The output stages after the kernel check: initramfs, kernel copy, loader, UKI, ESP and disk.
-// Takes the shaped tree, the kernel package's files and the boot packages' tree; writes each output
-// the profile asks for atomically into outDir and returns what it wrote plus the stage records for
-// build.json. When the profile has a loader, the ESP and disk stages are always computed (their
-// sha256 goes in the record) even when only some of them are written.
-import {createHash} from 'node:crypto'
-import {readFile} from 'node:fs/promises'
+// The outputs stage: one writer per output kind. Each writer declares what it needs; the stage runs
+// the writers the profile's `outputs:` asks for and those their needs bring in, in dependency order.
+// What was asked for is written into the staging folder (published into --out); what was only needed
+// on the way (an initramfs for a UKI, say) goes to the work folder and is removed with it. Every
+// writer streams: file content is read from the spool as it is written, and no output is held whole.
+import {createReadStream} from 'node:fs'
 import {join} from 'node:path'
-import {profileError} from '../errors.js'
-import {bytesSource, type SizedSource} from '../formats/bytes.js'
+import {badInputError, isStagexError} from '../errors.js'
+import type {SizedSource} from '../formats/bytes.js'
 import type {FatFileInput} from '../formats/fat32.js'
 import {buildUkiChunks} from '../formats/pe.js'
 import type {KernelFiles} from '../kernel/package.js'
-import type {Profile} from '../profile/types.js'
+import type {OutputKind, Profile} from '../profile/types.js'
 import type {Tree} from '../rootfs/tree.js'
-import {copyFileAtomically, writeFileAtomically} from '../store/atomic.js'
+import {writeFileAtomically, type WrittenFile} from '../store/atomic.js'
+import type {ContentReader} from '../store/spool.js'
 import {buildDisk, parseSize, sha256Hex, sha256Stream} from './disk.js'
 import {writeInitramfs} from './initramfs.js'
+import {findFile, generatedOsRelease, LDLINUX_PATHS, OS_RELEASE_PATHS, STUB_PATHS, SYSLINUX_EFI_PATHS, syslinuxEspFiles, ukiEspFiles} from './loader.js'
 import {writeRootfsTar} from './rootfs-tar.js'
-import {
-  findFile,
-  generatedOsRelease,
-  LDLINUX_PATHS,
-  OS_RELEASE_PATHS,
-  STUB_PATHS,
-  SYSLINUX_EFI_PATHS,
-  syslinuxEspFiles,
-  ukiEspFiles,
-} from './loader.js'
 import {type BuildSeed, deriveBuildSeed} from './seed.js'
 
-export interface ImageOutput {
+/** A file the build wrote: an output, the SBOM, or build.json. */
+export interface OutputFile {
   kind: string
   path: string
   size: number
@@ -45,7 +37,7 @@ export interface LoaderFileRecord {
 }
 
 export interface ImageStages {
-  initramfs: {sha256: string; size: number; uncompressedSha256: string; uncompressedSize: number; compression: string; entries: number}
+  initramfs?: {sha256: string; size: number; uncompressedSha256: string; uncompressedSize: number; compression: string; entries: number}
   loader?: {kind: string; packages: string[]; files: LoaderFileRecord[]}
   uki?: {sha256: string; size: number; sections: {name: string; virtualAddress: number; virtualSize: number; pointerToRawData: number}[]}
   esp?: {sha256: string; size: number; volumeId: string; label: string; files: {path: string; size: number; sha256: string}[]}
@@ -71,49 +63,202 @@ export interface ImageOutputsInput {
   kernel: KernelFiles
   /** The boot packages (boot.packages and boot.stub) flattened into one tree of their own. */
   bootTree?: {packages: string[]; tree: Tree}
+  /** Where asked-for outputs go (the staging folder that is published into --out). */
   outDir: string
+  /** Where outputs only needed on the way go (removed with the work folder). */
+  workDir: string
   sourceDateEpoch: number
+  reader: ContentReader
   progress?: (message: string) => void
 }
 
 export interface ImageOutputs {
-  outputs: ImageOutput[]
+  outputs: OutputFile[]
   stages: ImageStages
-  seed: RecordedSeed
+  seed?: RecordedSeed
 }
 
 export const OUTPUT_FILES = {kernel: 'vmlinuz', uki: 'uki.efi', esp: 'esp.img', disk: 'disk.raw', rootfsTar: 'rootfs.tar'} as const
 
-export async function writeImageOutputs(input: ImageOutputsInput): Promise<ImageOutputs> {
-  const {profile, tree, kernel, outDir, sourceDateEpoch} = input
-  const progress = input.progress ?? (() => {})
-  const wants = (kind: string) => (profile.outputs as string[]).includes(kind)
+/** What each output needs before it can be written (the loader's ESP files are the ESP writer's own business). */
+const NEEDS: Record<Exclude<OutputKind, 'qcow2'>, readonly OutputKind[]> = {
+  kernel: [],
+  initramfs: [],
+  'rootfs-tar': [],
+  uki: ['kernel', 'initramfs'],
+  esp: ['kernel', 'initramfs'],
+  disk: ['esp'],
+}
 
-  // Loader inputs first, so a missing one fails the build before any output is written. From the
-  // signed packages: the boot packages' own tree first, then the root tree.
-  const loader = profile.boot.loader
-  const needUki = loader === 'uki' || wants('uki')
-  const searchIn = [...(input.bootTree ? [{name: 'boot', tree: input.bootTree.tree}] : []), {name: 'rootfs', tree}]
-  const loaderFiles: {role: string; from: string; data: Uint8Array}[] = []
-  const take = async (role: string, candidates: string[], override: string | undefined, hint: string) => {
-    const found = findFile(searchIn, candidates, override, role, hint)
-    const from = `${searchIn.find((s) => s.tree.entries.get(found.path)?.content === found.content)?.name ?? 'boot'}:/${found.path}`
-    const data = new Uint8Array(await readFile(found.content.path))
-    loaderFiles.push({role, from, data})
-    return data
+/** The outputs to produce: those asked for and what they need (an ESP with loader uki needs a UKI). */
+export function plannedOutputs(profile: Profile): Set<OutputKind> {
+  const planned = new Set<OutputKind>()
+  const add = (kind: OutputKind) => {
+    if (planned.has(kind)) return
+    const needs = [...(NEEDS[kind as keyof typeof NEEDS] ?? [])]
+    if (kind === 'esp' && profile.boot.loader === 'uki') needs.push('uki')
+    for (const need of needs) add(need)
+    planned.add(kind)
   }
-  const bootPackages = input.bootTree?.packages.join(', ') || 'none'
-  let syslinux: {efi: Uint8Array; ldlinux: Uint8Array} | undefined
-  if (loader === 'syslinux') {
-    const where = `${profile.displayName}: boot.packages (${bootPackages})`
-    syslinux = {
-      efi: await take('syslinux.efi', SYSLINUX_EFI_PATHS, profile.boot.syslinuxEfi, `List a package holding it in ${where}, or set boot.syslinuxEfi.`),
-      ldlinux: await take('ldlinux.e64', LDLINUX_PATHS, profile.boot.ldlinux, `List a package holding it in ${where}, or set boot.ldlinux.`),
+  for (const kind of profile.outputs) add(kind)
+  return planned
+}
+
+/** Runs the writers; returns the asked-for outputs (in the staging folder) and every stage's record. */
+export async function writeImageOutputs(input: ImageOutputsInput): Promise<ImageOutputs> {
+  const {profile, tree, kernel, reader, sourceDateEpoch} = input
+  const progress = input.progress ?? (() => {})
+  const planned = plannedOutputs(profile)
+  const asked = new Set<string>(profile.outputs)
+  const outputs: OutputFile[] = []
+  const stages: ImageStages = {}
+  /** Asked-for outputs go to the staging folder, the rest to the work folder. */
+  const place = (kind: string, file: string) => join(asked.has(kind) ? input.outDir : input.workDir, file)
+  const keep = (kind: string, path: string, written: WrittenFile) => {
+    if (asked.has(kind)) outputs.push({kind, path, size: written.size, sha256: written.sha256})
+    return written
+  }
+
+  // Loader inputs first, so a missing one fails the build before any output is written.
+  const loader = loaderInputs(input, planned)
+
+  const kernelSource: SizedSource = reader.source(kernel.image)
+  if (planned.has('kernel') && asked.has('kernel')) {
+    const path = place('kernel', OUTPUT_FILES.kernel)
+    keep('kernel', path, await writeFileAtomically(path, kernelSource.open()))
+  }
+
+  let initramfs: {path: string; sha256: string; size: number} | undefined
+  if (planned.has('initramfs')) {
+    progress('initramfs: writing the newc cpio')
+    const path = place('initramfs', profile.initramfs.compression === 'gzip' ? 'initramfs.cpio.gz' : 'initramfs.cpio')
+    const written = await writeInitramfs(tree, sourceDateEpoch, profile.initramfs.compression, reader, path)
+    keep('initramfs', path, written)
+    initramfs = {path, sha256: written.sha256, size: written.size}
+    stages.initramfs = {
+      sha256: written.sha256,
+      size: written.size,
+      uncompressedSha256: written.uncompressedSha256,
+      uncompressedSize: written.uncompressedSize,
+      compression: written.compression,
+      entries: written.entries,
     }
   }
-  let ukiParts: {stub: Uint8Array; osRelease: string} | undefined
-  if (needUki) {
-    const stub = await take('stub', STUB_PATHS, profile.boot.stubPath, `boot.stub (${profile.boot.stub}) must hold an EFI stub there, or set boot.stubPath.`)
+
+  if (planned.has('rootfs-tar')) {
+    progress('rootfs-tar: writing the tree as a tar')
+    const path = place('rootfs-tar', OUTPUT_FILES.rootfsTar)
+    keep('rootfs-tar', path, await writeRootfsTar(tree, sourceDateEpoch, reader, path))
+  }
+
+  if (loader.files.length > 0)
+    stages.loader = {
+      kind: profile.boot.loader,
+      packages: input.bootTree?.packages ?? [],
+      files: loader.files.map((f) => ({role: f.role, from: f.from, size: f.data.length, sha256: sha256Hex(f.data)})),
+    }
+  if (!initramfs) return {outputs, stages}
+  const espSize = profile.boot.espSize === undefined ? undefined : parseSize(profile.boot.espSize)
+  const seed = deriveBuildSeed({
+    sourceDateEpoch,
+    loader: profile.boot.loader,
+    cmdline: profile.kernel.cmdline,
+    kernelSha256: kernel.image.digest.slice(7),
+    initramfsSha256: initramfs.sha256,
+    loaderFiles: Object.fromEntries(loader.files.map((f) => [f.role, sha256Hex(f.data)])),
+    espSize: espSize ?? 'auto',
+  })
+  const recordedSeed: RecordedSeed = {value: seed.hex, scheme: seed.scheme, inputs: seed.inputs}
+  if (!planned.has('uki') && !planned.has('esp')) return {outputs, stages, seed: recordedSeed}
+  const initramfsSource = fileSource(initramfs.path, initramfs.size)
+
+  let uki: SizedSource | undefined
+  if (planned.has('uki')) {
+    progress('uki: stub + os-release + cmdline + initrd + kernel')
+    const pe = buildUkiChunks({
+      stub: loader.stub!,
+      osRelease: loader.osRelease!,
+      cmdline: profile.kernel.cmdline,
+      linux: kernelSource,
+      initrd: initramfsSource,
+      timeDateStamp: sourceDateEpoch,
+    })
+    uki = {size: pe.size, open: () => pe.chunks()}
+    const path = place('uki', OUTPUT_FILES.uki)
+    const written = asked.has('uki') ? keep('uki', path, await writeFileAtomically(path, pe.chunks())) : await sha256Stream(pe.chunks())
+    stages.uki = {
+      sha256: written.sha256,
+      size: written.size,
+      sections: pe.placed.map((s) => ({name: s.name, virtualAddress: s.virtualAddress, virtualSize: s.virtualSize, pointerToRawData: s.pointerToRawData})),
+    }
+  }
+
+  if (planned.has('esp')) {
+    progress(`esp: ${profile.boot.loader} loader on FAT32${planned.has('disk') ? ', in a GPT disk' : ''}`)
+    const files: FatFileInput[] =
+      profile.boot.loader === 'syslinux'
+        ? syslinuxEspFiles({syslinuxEfi: loader.syslinuxEfi!, ldlinux: loader.ldlinux!, kernel: kernelSource, initrd: initramfsSource, cmdline: profile.kernel.cmdline})
+        : ukiEspFiles(uki!)
+    let disk
+    try {
+      disk = buildDisk({files, seed: seed.bytes, sourceDateEpoch, sizeBytes: espSize})
+    } catch (error) {
+      if (espSize !== undefined && isStagexError(error))
+        throw badInputError(`${profile.locate(['boot', 'espSize'])}: boot.espSize ${profile.boot.espSize}: ${error.message}`, error.details)
+      throw error
+    }
+    const espPath = place('esp', OUTPUT_FILES.esp)
+    const esp = asked.has('esp') ? keep('esp', espPath, await writeFileAtomically(espPath, disk.esp())) : await sha256Stream(disk.esp())
+    stages.esp = {
+      sha256: esp.sha256,
+      size: esp.size,
+      volumeId: disk.volumeId.toString(16).toUpperCase().padStart(8, '0'),
+      label: 'ESP',
+      files: await Promise.all(files.map(async (f) => ({path: f.path, size: f.source.size, sha256: (await sha256Stream(f.source.open())).sha256}))),
+    }
+    if (planned.has('disk')) {
+      const diskPath = place('disk', OUTPUT_FILES.disk)
+      const written = asked.has('disk') ? keep('disk', diskPath, await writeFileAtomically(diskPath, disk.disk())) : await sha256Stream(disk.disk())
+      stages.disk = {
+        sha256: written.sha256,
+        size: written.size,
+        diskGuid: disk.layout.diskGuid,
+        partitions: disk.layout.partitions.map((p) => ({name: p.name, typeGuid: p.typeGuid, uniqueGuid: p.uniqueGuid, firstLba: p.firstLba, lastLba: p.lastLba, sha256: esp.sha256})),
+      }
+    }
+  }
+  return {outputs, stages, seed: recordedSeed}
+}
+
+interface LoaderFile {
+  role: string
+  from: string
+  data: Uint8Array
+}
+
+/** The loader's files from the signed packages: the boot packages' own tree first, then the root tree. */
+function loaderInputs(input: ImageOutputsInput, planned: Set<OutputKind>) {
+  const {profile, tree, reader} = input
+  const searchIn = [...(input.bootTree ? [{name: 'boot', tree: input.bootTree.tree}] : []), {name: 'rootfs', tree}]
+  const files: LoaderFile[] = []
+  const take = (role: string, candidates: string[], override: string | undefined, hint: string) => {
+    const found = findFile(searchIn, candidates, override, role, hint)
+    const from = `${searchIn.find((s) => s.tree.entries.get(found.path)?.content === found.content)?.name ?? 'boot'}:/${found.path}`
+    const data = new Uint8Array(reader.bytes(found.content))
+    files.push({role, from, data})
+    return data
+  }
+  const where = `${profile.displayName}: boot.packages (${input.bootTree?.packages.join(', ') || 'none'})`
+  let syslinuxEfi: Uint8Array | undefined
+  let ldlinux: Uint8Array | undefined
+  let stub: Uint8Array | undefined
+  let osRelease: string | undefined
+  if (planned.has('esp') && profile.boot.loader === 'syslinux') {
+    syslinuxEfi = take('syslinux.efi', SYSLINUX_EFI_PATHS, profile.boot.syslinuxEfi, `List a package holding it in ${where}, or set boot.syslinuxEfi.`)
+    ldlinux = take('ldlinux.e64', LDLINUX_PATHS, profile.boot.ldlinux, `List a package holding it in ${where}, or set boot.ldlinux.`)
+  }
+  if (planned.has('uki')) {
+    stub = take('stub', STUB_PATHS, profile.boot.stubPath, `boot.stub (${profile.boot.stub}) must hold an EFI stub there, or set boot.stubPath.`)
     // The os-release of the image itself (rootfs), else a generated one.
     let found
     try {
@@ -121,128 +266,17 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
     } catch {
       found = undefined
     }
-    const osReleaseBytes = found ? new Uint8Array(await readFile(found.content.path)) : new TextEncoder().encode(generatedOsRelease(profile.name))
-    loaderFiles.push({role: 'os-release', from: found ? `rootfs:/${found.path}` : 'generated', data: osReleaseBytes})
-    const osRelease = new TextDecoder().decode(osReleaseBytes)
-    ukiParts = {stub, osRelease}
+    const bytes = found ? new Uint8Array(reader.bytes(found.content)) : new TextEncoder().encode(generatedOsRelease(profile.name))
+    files.push({role: 'os-release', from: found ? `rootfs:/${found.path}` : 'generated', data: bytes})
+    osRelease = new TextDecoder().decode(bytes)
   }
-  progress('initrd: writing the initramfs')
-  const initrdName = profile.initramfs.compression === 'gzip' ? 'initramfs.cpio.gz' : 'initramfs.cpio'
-  const initrd = await writeInitramfs(tree, sourceDateEpoch, profile.initramfs.compression, join(outDir, initrdName))
-  const kernelOut = await copyFileAtomically(kernel.image.path, join(outDir, OUTPUT_FILES.kernel))
+  return {files, syslinuxEfi, ldlinux, stub, osRelease}
+}
 
-  const outputs: ImageOutput[] = [
-    {kind: 'kernel', path: join(outDir, OUTPUT_FILES.kernel), size: kernelOut.size, sha256: kernelOut.sha256},
-    {kind: 'initramfs', path: initrd.path, size: initrd.size, sha256: initrd.sha256},
-  ]
-  if (wants('rootfs-tar')) {
-    progress('rootfs: writing the tree as a tar')
-    const tar = await writeRootfsTar(tree, sourceDateEpoch, join(outDir, OUTPUT_FILES.rootfsTar))
-    outputs.push({kind: 'rootfs-tar', path: join(outDir, OUTPUT_FILES.rootfsTar), size: tar.size, sha256: tar.sha256})
+/** A file written earlier in this stage, read again when a later writer gets to it. */
+function fileSource(path: string, size: number): SizedSource {
+  return {
+    size,
+    open: () => createReadStream(path, {highWaterMark: 1024 * 1024}) as AsyncIterable<Uint8Array>,
   }
-  const stages: ImageStages = {
-    initramfs: {
-      sha256: initrd.sha256,
-      size: initrd.size,
-      uncompressedSha256: initrd.uncompressedSha256,
-      uncompressedSize: initrd.uncompressedSize,
-      compression: initrd.compression,
-      entries: initrd.entries,
-    },
-  }
-
-  if (loader !== 'none' || needUki)
-    stages.loader = {
-      kind: loader,
-      packages: input.bootTree?.packages ?? [],
-      files: loaderFiles.map((f) => ({role: f.role, from: f.from, size: f.data.length, sha256: sha256Hex(f.data)})),
-    }
-
-  const espSize = profile.boot.espSize === undefined ? undefined : parseSize(profile.boot.espSize)
-  const seed = deriveBuildSeed({
-    sourceDateEpoch,
-    loader,
-    cmdline: profile.kernel.cmdline,
-    kernelSha256: kernelOut.sha256,
-    initramfsSha256: initrd.sha256,
-    loaderFiles: Object.fromEntries(loaderFiles.map((f) => [f.role, sha256Hex(f.data)])),
-    espSize: espSize ?? 'auto',
-  })
-  const recordedSeed: RecordedSeed = {value: seed.hex, scheme: seed.scheme, inputs: seed.inputs}
-  if (!syslinux && !ukiParts) return {outputs, stages, seed: recordedSeed}
-
-  const kernelBytes = new Uint8Array(await readFile(kernel.image.path))
-  const initrdBytes = new Uint8Array(await readFile(initrd.path))
-  let uki: SizedSource | undefined
-  if (ukiParts) {
-    progress('uki: stub + os-release + cmdline + initrd + kernel')
-    const built = buildUkiChunks({
-      stub: ukiParts.stub,
-      osRelease: ukiParts.osRelease,
-      cmdline: profile.kernel.cmdline,
-      linux: bytesSource(kernelBytes),
-      initrd: bytesSource(initrdBytes),
-      timeDateStamp: sourceDateEpoch,
-    })
-    const ukiOut = wants('uki') ? await writeFileAtomically(join(outDir, OUTPUT_FILES.uki), built.chunks()) : await sha256Stream(built.chunks())
-    uki = {size: built.size, open: () => built.chunks()}
-    stages.uki = {
-      sha256: ukiOut.sha256,
-      size: ukiOut.size,
-      sections: built.placed.map((s) => ({name: s.name, virtualAddress: s.virtualAddress, virtualSize: s.virtualSize, pointerToRawData: s.pointerToRawData})),
-    }
-    if (wants('uki')) outputs.push({kind: 'uki', path: join(outDir, OUTPUT_FILES.uki), size: ukiOut.size, sha256: ukiOut.sha256})
-  }
-  if (loader === 'none') return {outputs, stages, seed: recordedSeed}
-
-  progress(`esp: ${loader} loader on FAT32, in a GPT disk`)
-  let files: FatFileInput[]
-  if (loader === 'syslinux') {
-    files = syslinuxEspFiles({syslinuxEfi: syslinux!.efi, ldlinux: syslinux!.ldlinux, kernel: bytesSource(kernelBytes), initrd: bytesSource(initrdBytes), cmdline: profile.kernel.cmdline})
-  } else {
-    files = ukiEspFiles(uki!)
-  }
-  let disk
-  try {
-    disk = buildDisk({files, seed: seed.bytes, sourceDateEpoch, sizeBytes: espSize})
-  } catch (error) {
-    if (error instanceof RangeError && espSize !== undefined) throw profileError(`${profile.locate(['boot', 'espSize'])}: boot.espSize ${profile.boot.espSize}: ${error.message}`)
-    throw error
-  }
-  const espOut = wants('esp') ? await writeFileAtomically(join(outDir, OUTPUT_FILES.esp), disk.esp()) : await sha256Stream(disk.esp())
-  const espSha = espOut.sha256
-  const espFiles: {path: string; size: number; sha256: string}[] = []
-  for (const f of files) espFiles.push({path: f.path, size: f.source.size, sha256: (await sha256Stream(f.source.open())).sha256})
-  stages.esp = {
-    sha256: espSha,
-    size: espOut.size,
-    volumeId: disk.volumeId.toString(16).toUpperCase().padStart(8, '0'),
-    label: 'ESP',
-    files: espFiles,
-  }
-  if (wants('esp')) outputs.push({kind: 'esp', path: join(outDir, OUTPUT_FILES.esp), size: espOut.size, sha256: espOut.sha256})
-
-  const diskPath = join(outDir, OUTPUT_FILES.disk)
-  let diskSha: string
-  let diskSize: number
-  if (wants('disk')) {
-    const out = await writeFileAtomically(diskPath, disk.disk())
-    outputs.push({kind: 'disk', path: diskPath, size: out.size, sha256: out.sha256})
-    ;({sha256: diskSha, size: diskSize} = out)
-  } else {
-    const hash = createHash('sha256')
-    diskSize = 0
-    for await (const chunk of disk.disk()) {
-      hash.update(chunk)
-      diskSize += chunk.length
-    }
-    diskSha = hash.digest('hex')
-  }
-  stages.disk = {
-    sha256: diskSha,
-    size: diskSize,
-    diskGuid: disk.layout.diskGuid,
-    partitions: disk.layout.partitions.map((p) => ({name: p.name, typeGuid: p.typeGuid, uniqueGuid: p.uniqueGuid, firstLba: p.firstLba, lastLba: p.lastLba, sha256: espSha})),
-  }
-  return {outputs, stages, seed: recordedSeed}
 }

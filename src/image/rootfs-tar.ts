@@ -1,12 +1,13 @@
 // The shaped tree as a deterministic tar (the `rootfs` command and the `rootfs-tar` output):
 // UTF-8 path order, times clamped to SOURCE_DATE_EPOCH, numeric owners, hardlinks as tar links
 // to the first path of their group.
-import {createReadStream} from 'node:fs'
 import {type TarEntry, writeTar} from '../formats/tar.js'
 import {type Inode, type Tree, ROOT, sortedPaths} from '../rootfs/tree.js'
 import {writeFileAtomically, type WrittenFile} from '../store/atomic.js'
+import type {ContentReader} from '../store/spool.js'
+import {coalesce} from '../formats/bytes.js'
 
-export function tarEntriesOf(tree: Tree, sourceDateEpoch: number): TarEntry[] {
+export function tarEntriesOf(tree: Tree, sourceDateEpoch: number, reader: ContentReader): TarEntry[] {
   const firstPathOf = new Map<Inode, string>()
   const entries: TarEntry[] = []
   for (const path of sortedPaths(tree)) {
@@ -22,7 +23,7 @@ export function tarEntriesOf(tree: Tree, sourceDateEpoch: number): TarEntry[] {
     switch (inode.type) {
       case 'file': {
         const content = inode.content!
-        entries.push({...base, type: 'file', size: content.size, data: () => createReadStream(content.path)})
+        entries.push({...base, type: 'file', size: content.size, data: () => reader.chunks(content)})
         break
       }
       case 'symlink':
@@ -39,8 +40,8 @@ export function tarEntriesOf(tree: Tree, sourceDateEpoch: number): TarEntry[] {
   return entries
 }
 
-export async function writeRootfsTar(tree: Tree, sourceDateEpoch: number, outPath: string): Promise<WrittenFile & {entries: number}> {
-  const entries = tarEntriesOf(tree, sourceDateEpoch)
-  const written = await writeFileAtomically(outPath, writeTar(entries))
+export async function writeRootfsTar(tree: Tree, sourceDateEpoch: number, reader: ContentReader, outPath: string): Promise<WrittenFile & {entries: number}> {
+  const entries = tarEntriesOf(tree, sourceDateEpoch, reader)
+  const written = await writeFileAtomically(outPath, coalesce(writeTar(entries)))
   return {...written, entries: entries.length}
 }

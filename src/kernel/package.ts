@@ -28,8 +28,8 @@ export interface KernelCheck {
   mismatches: KconfigMismatch[]
 }
 
-/** Checks the profile's config fragment against the package's /linux.config. */
-export async function checkKernelConfig(kernel: KernelFiles, fragmentPath: string | undefined, fragmentWhere: string): Promise<KernelCheck> {
+/** Checks the profile's config fragment against the package's /linux.config (its text). */
+export async function checkKernelConfig(configText: string, fragmentPath: string | undefined, fragmentWhere: string): Promise<KernelCheck> {
   if (fragmentPath === undefined) return {required: 0, mismatches: []}
   let fragmentText: string
   try {
@@ -38,7 +38,7 @@ export async function checkKernelConfig(kernel: KernelFiles, fragmentPath: strin
     throw profileError(`${fragmentWhere}: cannot read the kernel config fragment ${fragmentPath}`)
   }
   const requirements = parseFragment(fragmentText)
-  const config = parseKconfig(await readFile(kernel.config.path, 'utf8'))
+  const config = parseKconfig(configText)
   return {fragment: fragmentPath, required: requirements.length, mismatches: checkFragment(config, requirements)}
 }
 

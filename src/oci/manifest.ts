@@ -3,6 +3,9 @@ import {badInputError} from '../errors.js'
 import {type Digest, isSha256Digest} from './digest.js'
 import {indexMediaTypes, layerCompression, manifestMediaTypes} from './media-types.js'
 
+/** Indexes, manifests and configs are small; anything larger is refused before it is read. */
+export const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+
 export interface Platform {
   architecture: string
   os: string

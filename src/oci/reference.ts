@@ -3,6 +3,8 @@ import {usageError} from '../errors.js'
 import {type Digest, parseDigest} from './digest.js'
 
 export const DOCKER_HUB = 'docker.io'
+/** The tag a reference without one names, as docker and skopeo read it. */
+export const DEFAULT_TAG = 'latest'
 
 export interface RegistryReference {
   transport: 'docker'

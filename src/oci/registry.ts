@@ -5,9 +5,10 @@
 // broken connections.
 import {badInputError, isStagexError, usageError} from '../errors.js'
 import {type Authenticator, type Credentials, createAuthenticator} from './auth.js'
+import {DEFAULT_TAG} from './reference.js'
 import {describeNetworkError, type HttpResponse, requestFollowingRedirects} from './http.js'
 import {type Digest, checkBytes, digestCheckingStream, parseDigest, sha256Of} from './digest.js'
-import {type Descriptor, documentMediaType} from './manifest.js'
+import {type Descriptor, documentMediaType, MAX_DOCUMENT_BYTES} from './manifest.js'
 import {MediaType, indexMediaTypes, manifestMediaTypes} from './media-types.js'
 import type {ImageSource} from './source.js'
 
@@ -20,7 +21,6 @@ export const MANIFEST_ACCEPT = [
 ].join(', ')
 
 /** Manifests and indexes are small; a larger answer is refused before it is read. */
-export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
 export interface RetryPolicy {
   /** Tries in all, the first included. */
@@ -138,7 +138,7 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
       await response.discard()
       throw usageError(`${what}: manifest ${reference}: HTTP ${response.status}`)
     }
-    const bytes = await response.read(MAX_MANIFEST_BYTES, `${what} manifest ${reference}`)
+    const bytes = await response.read(MAX_DOCUMENT_BYTES, `${what} manifest ${reference}`)
     return {
       bytes,
       contentType: response.header('content-type')?.split(';')[0]?.trim() || undefined,
@@ -170,7 +170,7 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
     description: `registry ${registry}/${repository}`,
 
     async resolve({tag, digest}) {
-      const reference = digest ?? tag ?? 'latest'
+      const reference = digest ?? tag ?? DEFAULT_TAG
       const known = digest ? documents.get(digest) : undefined
       if (known) return {mediaType: documentMediaType(known, undefined, `${what} ${digest}`), digest: digest!, size: known.length}
       const {bytes, contentType, headerDigest} = await getManifest(reference)
@@ -186,7 +186,7 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
     },
 
     async readBytes(descriptor) {
-      if (descriptor.size > MAX_MANIFEST_BYTES) throw badInputError(`${what}: ${descriptor.digest} is too large to be a manifest or config`)
+      if (descriptor.size > MAX_DOCUMENT_BYTES) throw badInputError(`${what}: ${descriptor.digest} is too large to be a manifest or config`)
       let bytes = documents.get(descriptor.digest)
       if (!bytes) {
         if (isManifestType(descriptor.mediaType)) bytes = (await getManifest(descriptor.digest)).bytes

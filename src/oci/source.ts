@@ -26,6 +26,8 @@ export interface ImageSource {
   readBytes(descriptor: Descriptor): Promise<Uint8Array>
   /** A blob's bytes as a stream that fails when the bytes do not match the descriptor. */
   openBlob(descriptor: Descriptor): Promise<Readable>
+  /** The file holding a blob, for sources on this machine (a layout, the store); undefined for a registry. */
+  blobFile?(descriptor: Descriptor): string
 }
 
 /** An image resolved to the platform manifest, the digest maintainers sign. */

@@ -3,7 +3,7 @@ import {join, resolve} from 'node:path'
 import {profileError, usageError} from '../errors.js'
 import type {Digest} from '../oci/digest.js'
 import {openLayout} from '../oci/layout.js'
-import {type ImageReference, canonicalRepository, parseImageReference, parseRegistryReference} from '../oci/reference.js'
+import {type ImageReference, canonicalRepository, DEFAULT_TAG, parseImageReference, parseRegistryReference} from '../oci/reference.js'
 import type {RegistryLocation} from '../oci/registry.js'
 import type {ImageSource} from '../oci/source.js'
 import type {Profile} from '../profile/types.js'
@@ -75,13 +75,13 @@ export function sourceFor(profile: Profile, req: PackageRequest, options: Origin
   }
   const folder = options.source !== undefined ? layoutFolder(options.source) : profile.source
   if (folder) {
-    return {kind: 'layout', source: openLayout(join(folder, req.name)), tag: req.digest ? undefined : (req.tag ?? 'latest'), digest: req.digest}
+    return {kind: 'layout', source: openLayout(join(folder, req.name)), tag: req.digest ? undefined : (req.tag ?? DEFAULT_TAG), digest: req.digest}
   }
   return {
     kind: 'registry',
     identity: req.identity,
     location: pullLocation(profile, req.identity, options.mirror ?? profile.mirror),
-    tag: req.digest ? undefined : (req.tag ?? 'latest'),
+    tag: req.digest ? undefined : (req.tag ?? DEFAULT_TAG),
     digest: req.digest,
   }
 }

@@ -1,31 +1,37 @@
-// The pipeline driver: profile -> resolve -> fetch/trust -> flatten -> shape -> kernel -> initrd -> record.
-// Each step is a function of the previous one's output; commands and tests call `build` alike.
-import {mkdir, mkdtemp, rename, rm} from 'node:fs/promises'
+// The pipeline, in DESIGN.md's order. Each stage is a function from the previous stage's named
+// output to its own, and each output carries its own sha256 (the build record keeps them, so two
+// builds part at the first stage whose hashes differ):
+//
+//   load -> resolve -> trust -> fetch -> flatten -> shape -> kernel -> outputs -> record
+//
+// Every command runs a prefix of it: `lock` up to trust, `pull` up to fetch, `check` and `rootfs` up
+// to kernel, `build` and `test` all of it; `verify` runs resolve and trust for one image.
+import {mkdir, mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
-import {basename, join, resolve} from 'node:path'
+import {join} from 'node:path'
 import {profileError} from '../errors.js'
-import type {ImageSource, ResolvedImage} from '../oci/source.js'
+import {type ImageOutputs, writeImageOutputs} from '../image/outputs.js'
+import {type KernelCheck, type KernelFiles, checkKernelConfig, describeMismatches, kernelFilesOf} from '../kernel/package.js'
+import type {RetryPolicy} from '../oci/registry.js'
 import {loadProfile} from '../profile/load.js'
 import type {Profile} from '../profile/types.js'
-import {writeImageOutputs} from '../image/outputs.js'
-import {type KernelCheck, type KernelFiles, checkKernelConfig, describeMismatches, kernelFilesOf} from '../kernel/package.js'
 import {treeDigest} from '../rootfs/digest.js'
 import {type FlattenReport, flattenInto} from '../rootfs/flatten.js'
 import {type ShapeReport, shapeTree} from '../rootfs/shape.js'
 import {createTree, type Tree} from '../rootfs/tree.js'
-import {writeFileAtomically} from '../store/atomic.js'
-import {openSpool, type Spool} from '../store/spool.js'
-import {TOOL_VERSION} from '../version.js'
-import {type FetchEvent, fetchPackages} from './fetch.js'
-import {type PackageRequest, packageRequests} from './packages.js'
-import {type BuildRecord, BUILD_RECORD_SCHEMA, type RecordedInput, serializeRecord} from './record.js'
-import {type TrustGate, trustGate} from './trust-gate.js'
-import {buildSbom, SBOM_FILE, serializeSbom} from './sbom.js'
+import {type ContentReader, openContentReader, openSpool, type Spool} from '../store/spool.js'
+import {profileTrustPolicy} from '../trust/stage.js'
+import {type Fetched, type FetchedImage, fetchStage} from './fetch.js'
+import type {PackageRole} from './packages.js'
+import {openStaging, publish, type Published, recordStage} from './record.js'
+import {type FetchEvent, profileRequests, type Resolved, resolveStage} from './resolve.js'
 import {resolveSourceDateEpoch} from './source-date-epoch.js'
+import {type Trusted, trustStage} from './trust.js'
 
-export interface BuildOptions {
+export type {FetchEvent} from './resolve.js'
+
+export interface PipelineOptions {
   profilePath: string
-  outDir: string
   /** Flag value; falls back to SOURCE_DATE_EPOCH, then the profile, then 1. */
   sourceDateEpoch?: number
   env?: NodeJS.ProcessEnv
@@ -40,202 +46,182 @@ export interface BuildOptions {
   mirror?: string
   /** `oci:DIR`, a folder of OCI layouts (as `pull --to` writes): overrides the profile's `source:`. */
   source?: string
+  /** Parallel downloads. */
+  jobs?: number
+  /** Retries of broken downloads (tests shorten them). */
+  retry?: RetryPolicy
   /** Download progress (bytes and images) of the fetch stage. */
   onFetch?: (event: FetchEvent) => void
   /** Warnings that must reach the user (an unverified build); default: stderr. */
   warn?: (message: string) => void
 }
 
-export interface BuildOutput {
-  kind: string
-  path: string
-  size: number
+export interface BuildOptions extends PipelineOptions {
+  outDir: string
+}
+
+/** Stage 0: the profile, and the SOURCE_DATE_EPOCH that every later stage clamps to. */
+export interface Loaded {
+  profile: Profile
+  sourceDateEpoch: number
+}
+
+export async function loadStage(options: PipelineOptions): Promise<Loaded> {
+  const profile = await loadProfile(options.profilePath)
+  return {profile, sourceDateEpoch: resolveSourceDateEpoch(options.sourceDateEpoch, options.env ?? process.env, profile)}
+}
+
+/** Stages 1-2: resolve every image of the profile (or only those of `roles`), then trust them. */
+export async function resolveAndTrust(loaded: Loaded, options: PipelineOptions, roles?: readonly PackageRole[]): Promise<Trusted> {
+  const {profile} = loaded
+  const progress = options.progress ?? (() => {})
+  const wanted = profileRequests(profile, options, roles)
+  progress(`resolve: ${wanted.length} images`)
+  const resolved: Resolved = await resolveStage(wanted, {...options, profilePath: profile.path, onEvent: fetchEvents(options)})
+  return trustStage(resolved, profileTrustPolicy(profile), {progress, warn: options.warn, lockedProfile: options.locked ? profile.path : undefined})
+}
+
+function fetchEvents(options: PipelineOptions): (event: FetchEvent) => void {
+  return (event) => {
+    options.onFetch?.(event)
+    if (event.type === 'tag-moved' && !options.onFetch)
+      (options.progress ?? (() => {}))(`warning: ${event.identity}:${event.tag} moved from ${event.from} to ${event.to}`)
+  }
+}
+
+/** Stage 4: the profile's packages, layer by layer, into one tree. */
+export interface Flattened {
+  tree: Tree
+  report: FlattenReport
+  entries: number
   sha256: string
 }
 
-export interface BuildResult {
-  profile: {name: string; path: string; cmdline: string; test: Profile['test']}
-  outDir: string
-  recordPath: string
-  record: BuildRecord
-  outputs: BuildOutput[]
-}
-
-export interface ResolvedPackage {
-  request: PackageRequest
-  source: ImageSource
-  image: ResolvedImage
-}
-
-/** What every command that needs the image's root tree shares: resolve, trust, flatten, shape, kernel. */
-export interface PreparedRoot {
-  profile: Profile
-  sourceDateEpoch: number
-  packages: ResolvedPackage[]
-  trust: TrustGate
-  tree: Tree
-  flattenReport: FlattenReport
-  flattenSha: string
-  flattenEntries: number
-  shape: ShapeReport
-  kernelPackage: ResolvedPackage
-  kernel: KernelFiles
-  kernelCheck: KernelCheck
-  spool: Spool
-}
-
-/**
- * The stages up to the shaped tree and the kernel, in a work folder the caller removes.
- * The kernel fragment is checked but not enforced: `build` refuses a mismatch, `check` reports it.
- */
-export async function prepareRoot(options: Omit<BuildOptions, 'outDir'>, work: string): Promise<PreparedRoot> {
-  const progress = options.progress ?? (() => {})
-  const profile = await loadProfile(options.profilePath)
-  const sourceDateEpoch = resolveSourceDateEpoch(options.sourceDateEpoch, options.env ?? process.env, profile)
-  const spool = await openSpool(join(work, 'spool'))
-
-  progress(`resolve: ${packageRequests(profile).length} images`)
-  // The trust stage runs inside resolve/fetch: after every manifest digest is known, before any layer.
-  const trust = trustGate(profile, {progress, warn: options.warn, locked: options.locked})
-  const packages = await resolvePackages(profile, options, trust)
-
-  progress('flatten: applying layers')
-  const roots = packages.filter((p) => p.request.role === 'package')
+export async function flattenStage(fetched: Fetched, spool: Spool, sourceDateEpoch: number): Promise<Flattened> {
   const tree = createTree()
-  const flattenReport = await flattenInto(tree, roots.map(asFlattenInput), spool)
-  const flattenSha = treeDigest(tree, sourceDateEpoch)
-  const flattenEntries = tree.entries.size
-
-  progress('shape: files, init, prune')
-  const shape = await shapeTree(tree, profile, spool)
-
-  progress('kernel: reading the kernel package')
-  const kernelPackage = packages.find((p) => p.request.role === 'kernel')!
-  const kernel = await kernelOf(kernelPackage, spool)
-  const kernelCheck = await checkKernelConfig(kernel, profile.kernel.config, profile.locate(['kernel', 'config']))
-  return {profile, sourceDateEpoch, packages, trust, tree, flattenReport, flattenSha, flattenEntries, shape, kernelPackage, kernel, kernelCheck, spool}
+  const report = await flattenInto(tree, imagesOf(fetched, 'package'), spool)
+  return {tree, report, entries: tree.entries.size, sha256: treeDigest(tree, sourceDateEpoch)}
 }
 
-export function kernelMismatchError(root: PreparedRoot) {
-  const {profile, kernelPackage, kernelCheck} = root
+const imagesOf = (fetched: Fetched, role: PackageRole) =>
+  fetched.images.filter((p) => p.request.role === role).map((p) => ({name: p.request.name, layers: p.layers}))
+
+/** Stage 5: the profile's files and init, /dev/console, pruning. The tree is changed in place. */
+export interface Shaped {
+  tree: Tree
+  report: ShapeReport
+  entries: number
+  sha256: string
+}
+
+export async function shapeStage(flattened: Flattened, loaded: Loaded, spool: Spool): Promise<Shaped> {
+  const report = await shapeTree(flattened.tree, loaded.profile, spool)
+  return {tree: flattened.tree, report, entries: flattened.tree.entries.size, sha256: treeDigest(flattened.tree, loaded.sourceDateEpoch)}
+}
+
+/** Stage 6: the kernel package's /bzImage and /linux.config, the config checked against the fragment; the boot packages' files. */
+export interface KernelStage {
+  package: FetchedImage
+  files: KernelFiles
+  check: KernelCheck
+  /** The boot packages (boot.packages, boot.stub) in a tree of their own: loader files, never in the initramfs. */
+  bootTree?: {packages: string[]; tree: Tree}
+}
+
+export async function kernelStage(fetched: Fetched, loaded: Loaded, spool: Spool, reader: ContentReader): Promise<KernelStage> {
+  const {profile} = loaded
+  const kernelPackage = fetched.images.find((p) => p.request.role === 'kernel')!
+  const kernelTree = createTree()
+  await flattenInto(kernelTree, imagesOf(fetched, 'kernel'), spool)
+  const files = kernelFilesOf(kernelTree, kernelPackage.request.name)
+  const check = await checkKernelConfig(reader.bytes(files.config).toString('utf8'), profile.kernel.config, profile.locate(['kernel', 'config']))
+  const boot = imagesOf(fetched, 'boot')
+  let bootTree: KernelStage['bootTree']
+  if (boot.length > 0) {
+    const tree = createTree()
+    await flattenInto(tree, boot, spool)
+    bootTree = {packages: boot.map((b) => b.name), tree}
+  }
+  return {package: kernelPackage, files, check, bootTree}
+}
+
+export function kernelMismatchError(profile: Profile, kernel: KernelStage) {
   return profileError(
-    `${profile.locate(['kernel', 'config'])}: the kernel of ${kernelPackage.request.name} does not meet the profile's config fragment:\n` +
-      describeMismatches(kernelCheck, profile.relativePath(profile.kernel.config!)),
+    `${profile.locate(['kernel', 'config'])}: the kernel of ${kernel.package.request.name} does not meet the profile's config fragment:\n` +
+      describeMismatches(kernel.check, profile.relativePath(profile.kernel.config!)),
   )
 }
 
-export async function build(options: BuildOptions): Promise<BuildResult> {
-  const progress = options.progress ?? (() => {})
+/** Everything up to the kernel stage, as `check`, `rootfs` and `build` need it. */
+export interface PreparedRoot {
+  loaded: Loaded
+  fetched: Fetched
+  flattened: Flattened
+  shaped: Shaped
+  kernel: KernelStage
+  spool: Spool
+  reader: ContentReader
+}
+
+/** Runs `use` with a work folder (spool and staging) that is removed afterwards, whatever happens. */
+export async function withWorkFolder<T>(use: (work: string) => Promise<T>): Promise<T> {
   const work = await mkdtemp(join(tmpdir(), 'stagex-image-'))
   try {
-    const root = await prepareRoot(options, work)
-    const {profile, sourceDateEpoch, packages, trust, tree, flattenReport, flattenSha, flattenEntries, shape, kernelPackage, kernel, spool} = root
-    const check = root.kernelCheck
-    if (check.mismatches.length > 0) throw kernelMismatchError(root)
-    const outDir = resolve(options.outDir)
-    await mkdir(outDir, {recursive: true})
-    // Every output is written into a staging folder beside the outputs and moved into place only when
-    // all of them (build.json last) are complete: a failed or interrupted build leaves the previous set.
-    const staging = await mkdtemp(join(outDir, '.stagex-build-'))
-    try {
-      const bootPackages = packages.filter((p) => p.request.role === 'boot')
-      const bootTree = bootPackages.length > 0 ? await bootTreeOf(bootPackages, spool) : undefined
-      const image = await writeImageOutputs({profile, tree, kernel, bootTree, outDir: staging, sourceDateEpoch, progress})
-      const outputs: BuildOutput[] = image.outputs
-      const inputs = packages.map((p) => recordedInput(p, flattenReport, trust))
-      const sbomPath = join(staging, SBOM_FILE)
-      const sbom = buildSbom({profileName: profile.name, profileSha256: profile.sha256, sourceDateEpoch, toolVersion: TOOL_VERSION, inputs})
-      const sbomWritten = await writeFileAtomically(sbomPath, Buffer.from(serializeSbom(sbom), 'utf8'))
-      outputs.push({kind: 'sbom', path: sbomPath, size: sbomWritten.size, sha256: sbomWritten.sha256})
-      const record: BuildRecord = {
-        schema: BUILD_RECORD_SCHEMA,
-        tool: {name: 'stagex-image', version: TOOL_VERSION},
-        profile: {name: profile.name, sha256: profile.sha256},
-        sourceDateEpoch,
-        trust: trust.result().mode === 'none' ? 'none' : {threshold: profile.trust!.threshold},
-        inputs,
-        stages: {
-          flatten: {sha256: flattenSha, entries: flattenEntries},
-          shape: {sha256: treeDigest(tree, sourceDateEpoch), entries: tree.entries.size, files: shape.files, init: shape.init, pruned: shape.pruned, droppedCapabilities: shape.droppedCapabilities},
-          kernel: {
-            package: kernelPackage.request.name,
-            sha256: kernel.image.digest.slice(7),
-            configSha256: kernel.config.digest.slice(7),
-            fragmentChecked: check.required,
-            cmdline: profile.kernel.cmdline,
-          },
-          ...image.stages,
-        },
-        seed: image.seed,
-        outputs: Object.fromEntries(outputs.map((o) => [o.kind, {file: basename(o.path), size: o.size, sha256: o.sha256}])),
-      }
-      const written = await writeFileAtomically(join(staging, 'build.json'), Buffer.from(serializeRecord(record), 'utf8'))
-      outputs.push({kind: 'record', path: join(staging, 'build.json'), size: written.size, sha256: written.sha256})
-      progress('publish: moving the outputs into place')
-      for (const output of outputs) {
-        const final = join(outDir, basename(output.path))
-        await rename(output.path, final)
-        output.path = final
-      }
-      const recordPath = join(outDir, 'build.json')
-      return {profile: {name: profile.name, path: profile.path, cmdline: profile.kernel.cmdline, test: profile.test}, outDir, recordPath, record, outputs}
-    } finally {
-      await rm(staging, {recursive: true, force: true})
-    }
+    return await use(work)
   } finally {
     await rm(work, {recursive: true, force: true})
   }
 }
 
-/** Resolve and fetch (src/pipeline/fetch.ts): registry images land in the store and are read from there. */
-async function resolvePackages(profile: Profile, options: Omit<BuildOptions, 'outDir'>, trust: TrustGate): Promise<ResolvedPackage[]> {
-  const {packages} = await fetchPackages(profile, {
-    beforeLayers: trust.beforeLayers,
-    store: options.store,
-    offline: options.offline,
-    locked: options.locked,
-    mirror: options.mirror,
-    source: options.source,
-    env: options.env,
-    onEvent: (event) => {
-      options.onFetch?.(event)
-      if (event.type === 'tag-moved' && !options.onFetch)
-        (options.progress ?? (() => {}))(`warning: ${event.identity}:${event.tag} moved from ${event.from} to ${event.to}`)
-    },
-  })
-  return packages
+/** load -> resolve -> trust -> fetch -> flatten -> shape -> kernel, in `work`. */
+export async function prepareRoot(options: PipelineOptions, work: string): Promise<PreparedRoot> {
+  const progress = options.progress ?? (() => {})
+  const loaded = await loadStage(options)
+  const trusted = await resolveAndTrust(loaded, options)
+  const fetched = await fetchStage(trusted)
+  const spool = await openSpool(join(work, 'spool'))
+  const reader = openContentReader()
+  progress('flatten: applying layers')
+  const flattened = await flattenStage(fetched, spool, loaded.sourceDateEpoch)
+  progress('shape: files, init, prune')
+  const shaped = await shapeStage(flattened, loaded, spool)
+  progress('kernel: reading the kernel package')
+  const kernel = await kernelStage(fetched, loaded, spool, reader)
+  return {loaded, fetched, flattened, shaped, kernel, spool, reader}
 }
 
-const asFlattenInput = (p: ResolvedPackage) => ({name: p.request.name, source: p.source, image: p.image})
-
-async function kernelOf(kernelPackage: ResolvedPackage, spool: Spool): Promise<KernelFiles> {
-  const tree: Tree = createTree()
-  await flattenInto(tree, [asFlattenInput(kernelPackage)], spool)
-  return kernelFilesOf(tree, kernelPackage.request.name)
-}
-
-/** The boot packages (boot.packages, boot.stub) in a tree of their own: loader files, never in the initramfs. */
-async function bootTreeOf(bootPackages: ResolvedPackage[], spool: Spool): Promise<{packages: string[]; tree: Tree}> {
-  const tree: Tree = createTree()
-  await flattenInto(tree, bootPackages.map(asFlattenInput), spool)
-  return {packages: bootPackages.map((p) => p.request.name), tree}
-}
-
-function recordedInput(p: ResolvedPackage, flatten: FlattenReport, trust: TrustGate): RecordedInput {
-  const diffIds = new Map(flatten.layers.map((l) => [l.digest, l.diffId]))
-  return {
-    role: p.request.role,
-    name: p.request.name,
-    identity: p.request.identity,
-    tag: p.request.digest ? undefined : (p.request.tag ?? 'latest'),
-    indexDigest: p.image.indexDigest,
-    manifestDigest: p.image.manifestDigest,
-    configDigest: p.image.configDigest,
-    layers: p.image.manifest.layers.map((l, i) => ({
-      digest: l.digest,
-      diffId: diffIds.get(l.digest) ?? p.image.config.rootfs?.diff_ids?.[i] ?? '',
-      size: l.size,
-    })),
-    signers: trust.signersOf(p.request.identity, p.image.manifestDigest),
+/** The whole pipeline: every output the profile asks for, build.json last, published into outDir together. */
+export async function build(options: BuildOptions): Promise<Published> {
+  const progress = options.progress ?? (() => {})
+  // --out is checked before any work: a file or an unwritable folder there is refused at once.
+  const {outDir, staging} = await openStaging(options.outDir)
+  try {
+    return await withWorkFolder(async (work) => {
+      const root = await prepareRoot(options, work)
+      try {
+        const {loaded, kernel} = root
+        if (kernel.check.mismatches.length > 0) throw kernelMismatchError(loaded.profile, kernel)
+        const outputs: ImageOutputs = await writeImageOutputs({
+          profile: loaded.profile,
+          tree: root.shaped.tree,
+          kernel: kernel.files,
+          bootTree: kernel.bootTree,
+          outDir: staging,
+          workDir: await mkdir(join(work, 'intermediate'), {recursive: true}).then(() => join(work, 'intermediate')),
+          sourceDateEpoch: loaded.sourceDateEpoch,
+          reader: root.reader,
+          progress,
+        })
+        const recorded = await recordStage(root, outputs, staging)
+        progress('publish: moving the outputs into place')
+        return await publish(recorded, outDir)
+      } finally {
+        root.reader.close()
+      }
+    })
+  } finally {
+    await rm(staging, {recursive: true, force: true})
   }
 }
+
+export type BuildResult = Published

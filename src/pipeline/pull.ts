@@ -4,36 +4,22 @@
 import {join, resolve} from 'node:path'
 import {Readable} from 'node:stream'
 import {usageError} from '../errors.js'
-import type {Digest} from '../oci/digest.js'
 import {writeLayoutImage} from '../oci/layout-writer.js'
 import {indexMediaTypes} from '../oci/media-types.js'
-import {loadProfile} from '../profile/load.js'
-import type {TrustedSigner} from '../trust/threshold.js'
-import {type FetchedPackage, type FetchOptions, fetchPackages} from './fetch.js'
-import {trustGate} from './trust-gate.js'
+import {type FetchedImage, fetchStage} from './fetch.js'
+import {loadStage, type PipelineOptions, resolveAndTrust} from './pipeline.js'
+import {describeImage, type RecordedInput} from './record.js'
 
-export interface PullOptions extends Omit<FetchOptions, 'documentsOnly' | 'beforeLayers'> {
-  profilePath: string
-  /** Trust progress lines and the unverified-pull warning (default: stderr). */
-  progress?: (message: string) => void
-  warn?: (message: string) => void
+export interface PullOptions extends Omit<PipelineOptions, 'locked' | 'sourceDateEpoch'> {
   /** `oci:DIR`: also write every image as an OCI layout DIR/<package>. */
   to?: string
 }
 
-export interface PulledImage {
-  role: string
-  name: string
-  identity: string
-  tag?: string
-  indexDigest?: Digest
-  manifestDigest: Digest
+export interface PulledImage extends RecordedInput {
   /** Bytes of the manifest's config and layers. */
   size: number
   /** Set when the tag named another image the last time this store resolved it. */
-  movedFrom?: Digest
-  /** The distinct maintainers whose signatures counted (empty when the profile has no trust:). */
-  signers: TrustedSigner[]
+  movedFrom?: string
 }
 
 export interface PullResult {
@@ -46,45 +32,33 @@ export interface PullResult {
   exported?: string
 }
 
-export function pulledImage(p: FetchedPackage, signers: TrustedSigner[] = []): PulledImage {
-  const {manifest} = p.image
-  return {
-    role: p.request.role,
-    name: p.request.name,
-    identity: p.request.identity,
-    tag: p.tag,
-    indexDigest: p.image.indexDigest,
-    manifestDigest: p.image.manifestDigest,
-    size: manifest.config.size + manifest.layers.reduce((sum, l) => sum + l.size, 0),
-    movedFrom: p.movedFrom,
-    signers,
-  }
-}
-
+/** load -> resolve -> trust -> fetch, then optionally the images as OCI layouts to carry elsewhere. */
 export async function pull(options: PullOptions): Promise<PullResult> {
-  const profile = await loadProfile(options.profilePath)
   let exportDir: string | undefined
   if (options.to !== undefined) {
     if (!options.to.startsWith('oci:') || options.to.length === 4)
       throw usageError(`--to "${options.to}": expected oci:DIR (a folder that receives one OCI layout per package)`)
     exportDir = resolve(options.to.slice(4))
   }
-  // Trust runs once every image is resolved, before any layer is downloaded.
-  const trust = trustGate(profile, {progress: options.progress, warn: options.warn})
-  const {packages, storeDir} = await fetchPackages(profile, {...options, beforeLayers: trust.beforeLayers})
-  if (exportDir) await exportLayouts(exportDir, packages)
+  const loaded = await loadStage(options)
+  const fetched = await fetchStage(await resolveAndTrust(loaded, options))
+  if (exportDir) await exportLayouts(exportDir, fetched.images)
   return {
-    profile: {name: profile.name, path: profile.path},
-    store: storeDir,
-    trust: trust.result().mode,
-    images: packages.map((p) => pulledImage(p, trust.signersOf(p.request.identity, p.image.manifestDigest))),
+    profile: {name: loaded.profile.name, path: loaded.profile.path},
+    store: fetched.storeDir,
+    trust: fetched.trusted.result.mode,
+    images: fetched.images.map((p) => ({
+      ...describeImage(p, fetched.trusted),
+      size: p.image.manifest.config.size + p.layers.reduce((sum, l) => sum + l.size, 0),
+      movedFrom: p.movedFrom,
+    })),
     exported: exportDir,
   }
 }
 
 /** DIR/<name>: one layout per package, tagged as the profile names it ("latest" when it names none). */
-async function exportLayouts(dir: string, packages: FetchedPackage[]): Promise<void> {
-  const byName = new Map<string, FetchedPackage>()
+async function exportLayouts(dir: string, packages: FetchedImage[]): Promise<void> {
+  const byName = new Map<string, FetchedImage>()
   for (const p of packages) {
     const other = byName.get(p.request.name)
     if (other && other.request.identity !== p.request.identity)
@@ -92,7 +66,7 @@ async function exportLayouts(dir: string, packages: FetchedPackage[]): Promise<v
     byName.set(p.request.name, p)
   }
   for (const p of packages) {
-    const {image, top, source} = p
+    const {image, top, readFrom: source} = p
     const documents = [image.manifestDescriptor, image.manifest.config]
     if (indexMediaTypes.includes(top.mediaType)) documents.unshift(top)
     await writeLayoutImage(join(dir, p.request.name), {

@@ -2,19 +2,16 @@
 // which carries no identity: --identity names it) or a registry (its reference is its identity, unless
 // --identity says it is a mirror's copy of another). Its linux/amd64 manifest digest is what the
 // lookaside's signatures must name.
-import {readFile} from 'node:fs/promises'
 import {usageError} from '../errors.js'
-import {credentialsFor} from '../oci/auth.js'
 import type {Digest} from '../oci/digest.js'
 import {openLayout} from '../oci/layout.js'
-import {openRegistry} from '../oci/registry.js'
-import {canonicalRepository, parseImageReference, parseRegistryReference} from '../oci/reference.js'
-import {resolveImage} from '../oci/source.js'
-import {readKeyring} from '../trust/keyring.js'
-import {fetchSignatures, resolveLookasideUrl} from '../trust/lookaside.js'
-import {verifyImageSignatures} from '../trust/policy.js'
+import {canonicalRepository, DEFAULT_TAG, parseImageReference, parseRegistryReference} from '../oci/reference.js'
+import {resolveLookasideUrl} from '../trust/lookaside.js'
 import type {TrustedSigner} from '../trust/threshold.js'
 import type {TrustRow} from '../trust/trust-table.js'
+import type {PackageOrigin, PackageRequest} from './packages.js'
+import {resolveStage} from './resolve.js'
+import {trustStage} from './trust.js'
 
 /** StageX's own lookaside. */
 export const DEFAULT_LOOKASIDE = 'https://sigs.stagex.tools'
@@ -49,14 +46,14 @@ export interface VerifyResult {
 }
 
 /**
- * Verifies one image's signatures. Returns the counted signers and the table when at least
- * `threshold` distinct keys of the keyring signed; throws StagexError 'trust' (exit 3) with the table
- * otherwise, 'usage' (exit 2) for bad arguments.
+ * Verifies one image's signatures: the resolve and trust stages of the pipeline, for one reference.
+ * Returns the counted signers and the table when at least `threshold` distinct keys of the keyring
+ * signed; throws StagexError 'trust' (exit 3) with the table otherwise, 'usage' (exit 2) for bad arguments.
  */
 export async function verifyImage(options: VerifyOptions): Promise<VerifyResult> {
   const cwd = options.cwd ?? process.cwd()
   const threshold = options.threshold ?? DEFAULT_THRESHOLD
-  if (options.keyrings.length === 0) throw usageError('give the maintainers\' keyring with --keyring FILE')
+  if (options.keyrings.length === 0) throw usageError("give the maintainers' keyring with --keyring FILE")
   const ref = parseImageReference(options.reference, 'IMAGE_REF')
   let identity: string
   if (options.identity !== undefined) {
@@ -68,44 +65,45 @@ export async function verifyImage(options: VerifyOptions): Promise<VerifyResult>
     throw usageError(
       `${options.reference}: an OCI layout does not say which repository it holds; give --identity, e.g. --identity docker.io/stagex/core-busybox`,
     )
-
-  const source =
+  const tag = ref.digest ? undefined : (ref.tag ?? (ref.transport === 'docker' ? DEFAULT_TAG : undefined))
+  const origin: PackageOrigin =
     ref.transport === 'oci'
-      ? openLayout(ref.path)
-      : openRegistry({registry: ref.registry, repository: ref.repository}, {credentials: await credentialsFor(ref.registry, options.env ?? process.env)})
-  const target = ref.digest ? {digest: ref.digest} : {tag: ref.tag ?? (ref.transport === 'docker' ? 'latest' : undefined)}
-  const image = await resolveImage(source, target, options.reference)
-
-  const keyring = await readKeyring(
-    await Promise.all(
-      options.keyrings.map((path) =>
-        readFile(path).catch((error: NodeJS.ErrnoException) => {
-          throw usageError(`--keyring ${path}: cannot read it (${error.code ?? error.message})`)
-        }),
-      ),
-    ),
-    options.keyrings.join(', '),
-  )
+      ? {kind: 'layout', source: openLayout(ref.path), tag, digest: ref.digest}
+      : {kind: 'registry', identity, location: {registry: ref.registry, repository: ref.repository}, tag, digest: ref.digest}
+  const request: PackageRequest = {
+    role: 'package',
+    spec: options.reference,
+    name: identity.split('/').at(-1)!,
+    identity,
+    tag,
+    digest: ref.digest,
+    where: 'IMAGE_REF',
+    fieldPath: [],
+  }
   const lookaside = resolveLookasideUrl(options.lookaside ?? DEFAULT_LOOKASIDE, cwd)
-  const signatures = await fetchSignatures({lookaside, repository: identity, manifestDigest: image.manifestDigest})
-  const result = await verifyImageSignatures({
-    repository: identity,
-    manifestDigest: image.manifestDigest,
-    signatures,
-    keyring,
-    threshold,
-    legacy: options.legacy,
-    now: options.now,
-  })
+  const resolved = await resolveStage([{request, origin}], {env: options.env})
+  const flags: Record<string, string> = {keyring: '--keyring', lookaside: '--lookaside', threshold: '--threshold'}
+  const trusted = await trustStage(
+    resolved,
+    {
+      settings: {threshold, lookaside, legacy: options.legacy ?? false},
+      keyrings: options.keyrings,
+      locate: (field) => flags[String(field.at(-1))] ?? 'verify',
+    },
+    {now: options.now},
+  )
+  if (trusted.result.mode !== 'verified') throw new Error('verify ran without a trust policy')
+  const image = trusted.result.images[0]!
+  const {image: resolvedImage} = resolved.packages[0]!
   return {
     reference: options.reference,
     identity,
-    manifestDigest: image.manifestDigest,
-    indexDigest: image.indexDigest,
+    manifestDigest: resolvedImage.manifestDigest,
+    indexDigest: resolvedImage.indexDigest,
     lookaside,
     threshold,
-    distinctSigners: result.distinctSigners,
-    signers: result.counted,
-    table: result.table,
+    distinctSigners: image.signers.length,
+    signers: image.signers,
+    table: image.table,
   }
 }

@@ -1,9 +1,9 @@
 // ELF closure: every dynamically linked program in the tree finds its interpreter and every
 // library it needs inside the tree, as the guest's loader would search for them.
-import {open} from 'node:fs/promises'
 import {ElfFormatError, isElf, readElf} from '../formats/elf.js'
 import {resolveFully} from './paths.js'
-import {type Tree, parentOf, sortedPaths} from './tree.js'
+import type {ContentReader} from '../store/spool.js'
+import {type ContentRef, type Tree, parentOf, sortedPaths} from './tree.js'
 
 /** Where musl and glibc look when nothing else says: /lib, /usr/local/lib, /usr/lib (and the lib64 forms). */
 export const DEFAULT_LIBRARY_DIRS = ['lib', 'usr/local/lib', 'usr/lib', 'lib64', 'usr/lib64']
@@ -19,7 +19,7 @@ export interface ClosureReport {
   problems: ClosureProblem[]
 }
 
-export async function checkElfClosure(tree: Tree): Promise<ClosureReport> {
+export function checkElfClosure(tree: Tree, reader: ContentReader): ClosureReport {
   const report: ClosureReport = {elfFiles: 0, dynamic: 0, problems: []}
   const existsAsFile = (path: string) => {
     try {
@@ -28,11 +28,11 @@ export async function checkElfClosure(tree: Tree): Promise<ClosureReport> {
       return false
     }
   }
-  const extraDirs = await musllibraryPath(tree)
+  const extraDirs = musllibraryPath(tree, reader)
   for (const path of sortedPaths(tree)) {
     const inode = tree.entries.get(path)!
     if (inode.type !== 'file' || !inode.content || inode.content.size < 64) continue
-    const bytes = await readHead(inode.content.path, inode.content.size)
+    const bytes = readHead(reader, inode.content)
     if (!isElf(bytes)) continue
     report.elfFiles++
     let facts
@@ -60,24 +60,15 @@ export async function checkElfClosure(tree: Tree): Promise<ClosureReport> {
 }
 
 /** musl reads extra library folders from /etc/ld-musl-x86_64.path. */
-async function musllibraryPath(tree: Tree): Promise<string[]> {
+function musllibraryPath(tree: Tree, reader: ContentReader): string[] {
   const inode = tree.entries.get('etc/ld-musl-x86_64.path')
   if (inode?.type !== 'file' || !inode.content) return []
-  const text = (await readHead(inode.content.path, Math.min(inode.content.size, 65536))).toString()
+  const text = reader.head(inode.content, 65536).toString()
   return text.split(/[:\n]/).map((d) => d.trim().replace(/^\/+/, '')).filter(Boolean)
 }
 
 /** Whole file for ELF parsing (the dynamic string table can be anywhere); other files: 4 bytes. */
-async function readHead(path: string, size: number): Promise<Buffer> {
-  const handle = await open(path, 'r')
-  try {
-    const magic = Buffer.alloc(4)
-    await handle.read(magic, 0, 4, 0)
-    if (!isElf(magic)) return magic
-    const all = Buffer.alloc(size)
-    await handle.read(all, 0, size, 0)
-    return all
-  } finally {
-    await handle.close()
-  }
+function readHead(reader: ContentReader, content: ContentRef): Buffer {
+  const magic = reader.head(content, 4)
+  return isElf(magic) ? reader.bytes(content) : magic
 }

@@ -1,59 +1,107 @@
 // Flatten: the layers of each image, in order, into one tree. Every layer's compressed digest is
-// checked by the source while streaming, and its uncompressed digest against the config's diff_ids.
-import {createHash} from 'node:crypto'
-import {Transform, type Readable} from 'node:stream'
+// checked while it is read, and its uncompressed digest against the config's diff_ids.
+// Layers are read on worker threads (both cores): while one layer is applied to the tree on the main
+// thread, the next ones are decompressed, hashed and parsed into the spool. The order in which they
+// are applied is always the layer order, so reading ahead never changes the tree.
+import {createReadStream} from 'node:fs'
 import {createGunzip} from 'node:zlib'
 import {badInputError} from '../errors.js'
-import {layerCompression} from '../oci/media-types.js'
-import type {ImageSource, ResolvedImage} from '../oci/source.js'
-import type {Spool} from '../store/spool.js'
-import {applyLayer, type LayerReport} from './layer.js'
+import {digestCheckingStream, type Digest} from '../oci/digest.js'
+import type {Layer} from '../oci/layer.js'
+import type {LayerCompression} from '../oci/media-types.js'
+import {openSpoolFile, type Spool} from '../store/spool.js'
+import {WorkerPool, workerUrl} from '../threads.js'
+import {applyLayer, type LayerReport, readLayer, type ReadLayer} from './layer.js'
 import type {Tree} from './tree.js'
 
 export interface ImageToFlatten {
   /** For messages, e.g. "core-busybox". */
   name: string
-  source: ImageSource
-  image: ResolvedImage
+  layers: readonly Layer[]
 }
 
 export interface FlattenReport {
   layers: {image: string; digest: string; diffId: string; report: LayerReport}[]
 }
 
-export async function flattenInto(tree: Tree, images: ImageToFlatten[], spool: Spool): Promise<FlattenReport> {
+/** One layer for a worker to read: everything it needs is a path or a plain value. */
+export interface LayerJob {
+  what: string
+  file: string
+  digest: Digest
+  size: number
+  diffId: Digest
+  compression: LayerCompression
+  spoolPath: string
+}
+
+/** Layers read ahead of the one being applied. */
+const READ_AHEAD = 2
+/** zlib's output chunk: large, so each chunk's hashing, spooling and parsing is amortized. */
+const INFLATE_CHUNK = 1024 * 1024
+const READ_CHUNK = 1024 * 1024
+
+let spoolFiles = 0
+
+export async function flattenInto(tree: Tree, images: readonly ImageToFlatten[], spool: Spool): Promise<FlattenReport> {
   const report: FlattenReport = {layers: []}
-  for (const {name, source, image} of images) {
-    const diffIds = image.config.rootfs?.diff_ids ?? []
-    for (const [i, layer] of image.manifest.layers.entries()) {
-      const what = `${name} layer ${layer.digest}`
-      const compression = layerCompression(layer.mediaType)
-      const blob = await source.openBlob(layer)
-      const diffHash = createHash('sha256')
-      const hasher = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          diffHash.update(chunk)
-          callback(null, chunk)
-        },
-      })
-      let tar: Readable = blob
-      if (compression === 'gzip') {
-        const gunzip = createGunzip()
-        blob.on('error', (error) => gunzip.destroy(error))
-        gunzip.on('error', (error) => hasher.destroy(isCoded(error) ? error : badInputError(`${what}: corrupt gzip (${error.message})`)))
-        tar = blob.pipe(gunzip)
-      } else {
-        blob.on('error', (error) => hasher.destroy(error))
-      }
-      const layerReport = await applyLayer(tree, tar.pipe(hasher), {what, spool})
-      const diffId = `sha256:${diffHash.digest('hex')}`
-      const expected = diffIds[i]
-      if (expected !== undefined && expected !== diffId)
-        throw badInputError(`${what}: uncompressed content hashes to ${diffId}, the image config says ${expected}`)
-      report.layers.push({image: name, digest: layer.digest, diffId, report: layerReport})
+  const all = images.flatMap((image) => image.layers.map((layer) => ({image: image.name, layer})))
+  if (all.length === 0) return report
+  const pool = new WorkerPool<LayerJob, ReadLayer>(workerUrl(import.meta.url, 'layer-worker'), 'flatten', Math.min(all.length, READ_AHEAD + 1))
+  const reads: Promise<ReadLayer>[] = []
+  const start = (i: number) => {
+    if (i >= all.length || reads[i] !== undefined) return
+    const {image, layer} = all[i]!
+    const job: LayerJob = {
+      what: `${image} layer ${layer.digest}`,
+      file: layer.file,
+      digest: layer.digest,
+      size: layer.size,
+      diffId: layer.diffId,
+      compression: layer.compression,
+      spoolPath: spool.path(`layer-${++spoolFiles}-${layer.digest.slice(7, 19)}.tar`),
     }
+    reads[i] = pool.run(job)
+    // A read that fails while an earlier layer is applied is reported when its turn comes.
+    reads[i]!.catch(() => {})
+  }
+  try {
+    for (let i = 0; i < all.length; i++) {
+      for (let ahead = i; ahead <= i + READ_AHEAD; ahead++) start(ahead)
+      const read = await reads[i]!
+      const {image, layer} = all[i]!
+      report.layers.push({image, digest: layer.digest, diffId: read.diffId, report: applyLayer(tree, read)})
+    }
+  } finally {
+    // Reads still running end (or fail) before the caller may remove the spool.
+    await Promise.allSettled(reads)
+    await pool.close()
   }
   return report
 }
 
-const isCoded = (error: unknown) => typeof (error as {exitCode?: unknown}).exitCode === 'number'
+/** What a layer worker does with one job: read the blob file, check both digests, parse into the spool. */
+export async function readLayerJob(job: LayerJob): Promise<ReadLayer> {
+  const {what} = job
+  const check = digestCheckingStream(job.digest, job.size, what)
+  const file = createReadStream(job.file, {highWaterMark: READ_CHUNK})
+  file.on('error', (error) => check.destroy(error))
+  const blob = file.pipe(check)
+  let tar: AsyncIterable<Uint8Array> = blob
+  if (job.compression === 'gzip') {
+    const gunzip = createGunzip({chunkSize: INFLATE_CHUNK})
+    blob.on('error', (error) => gunzip.destroy(error))
+    gunzip.on('error', () => {})
+    tar = blob.pipe(gunzip)
+  }
+  let read: ReadLayer
+  try {
+    read = await readLayer(tar, openSpoolFile(job.spoolPath), what)
+  } catch (error) {
+    blob.destroy()
+    if ((error as NodeJS.ErrnoException).code?.startsWith('Z_')) throw badInputError(`${what}: corrupt gzip (${(error as Error).message})`)
+    throw error
+  }
+  if (read.diffId !== job.diffId) throw badInputError(`${what}: uncompressed content hashes to ${read.diffId}, the image config says ${job.diffId}`)
+  return read
+}

@@ -1,4 +1,4 @@
-// Applying one layer (an uncompressed tar stream) to the tree, with OCI whiteout semantics:
+// Reading and applying one layer (an uncompressed tar stream) with OCI whiteout semantics:
 //  - ".wh.NAME" deletes NAME (a file, a symlink itself, or a whole directory tree) from LOWER layers only;
 //  - "DIR/.wh..wh..opq" hides every lower child of DIR; DIR itself stays ("./.wh..wh..opq" clears the root);
 //  - both are applied before the layer's other entries, whatever the tar order, so an entry of the same
@@ -14,17 +14,25 @@
 // Device nodes (character and block) are not taken from layers: they are dropped and reported, and so
 // are hardlinks to them; what a lower layer had at their path is removed all the same.
 // The root's own entry ("./") only sets the root's metadata. Path rules are in paths.ts.
-import type {Readable} from 'node:stream'
-import {extract, type Header as Headers} from 'tar-stream'
-
+// Owners come from the PAX records when present (GNU tar and Go write large ids only there); an owner
+// that newc cpio (8 hex digits) cannot carry is refused here, at the layer, not late in an output.
+// Names and link targets must be UTF-8: another name is refused with its bytes in hex, never merged.
+//
+// Reading is split from applying so that the next layer can be decompressed and parsed while this
+// one is applied: readLayer streams the uncompressed tar once into a spool file (the tree refers to
+// the file's bytes there by offset) and keeps only the headers.
+import {createHash, type Hash} from 'node:crypto'
 import {badInputError} from '../errors.js'
-import type {Spool} from '../store/spool.js'
+import type {Digest} from '../oci/digest.js'
+import {type TarHeader, TarFormatError, TarReader, tarXattrs} from '../formats/tar-reader.js'
+import type {SpoolFile} from '../store/spool.js'
 import {normalizeEntryName, resolveFully, resolveLinkTarget, resolveParent} from './paths.js'
 import {type ContentRef, type Inode, type Tree, ROOT, baseName, isUnder, parentOf, putInode, removeSubtree} from './tree.js'
 
 const WHITEOUT_PREFIX = '.wh.'
 const OPAQUE_MARKER = '.wh..wh..opq'
-const KNOWN_TYPES = new Set(['directory', 'file', 'contiguous-file', 'symlink', 'link', 'fifo', 'character-device', 'block-device'])
+/** newc cpio writes owners as 8 hex digits. */
+const MAX_OWNER_ID = 0xffffffff
 
 export interface LayerReport {
   entries: number
@@ -32,12 +40,6 @@ export interface LayerReport {
   bytes: number
   whiteouts: number
   droppedDevices: string[]
-}
-
-export interface LayerContext {
-  /** For messages: image and layer digest. */
-  what: string
-  spool: Spool
 }
 
 interface Whiteout {
@@ -48,57 +50,143 @@ interface Whiteout {
   hidden?: string
 }
 
+type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'fifo' | 'device'
+
 interface Pending {
   where: string
   name: string
-  header: Headers
-  content?: ContentRef
+  type: EntryType
+  inode: Inode
+  /** Hardlink target, as written. */
+  linkName?: string
 }
 
-export async function applyLayer(tree: Tree, tar: Readable, context: LayerContext): Promise<LayerReport> {
+/** A layer read into the spool: its entries' metadata, waiting to be applied in layer order. */
+export interface ReadLayer {
+  diffId: Digest
+  whiteouts: Whiteout[]
+  pending: Pending[]
+  report: LayerReport
+}
+
+const strictUtf8 = new TextDecoder('utf-8', {fatal: true})
+
+function utf8Name(bytes: Uint8Array, where: string, what: string): string {
+  try {
+    return strictUtf8.decode(bytes)
+  } catch {
+    throw badInputError(`${where}: ${what} is not UTF-8 (bytes ${Buffer.from(bytes).toString('hex')}); such names are refused rather than merged or mangled`)
+  }
+}
+
+/**
+ * Streams one layer's uncompressed tar into `spool` and parses it. File bytes stay in the spool
+ * (referenced by offset); returns the headers and the sha256 of the whole stream (the diffId).
+ */
+export async function readLayer(tar: AsyncIterable<Uint8Array>, spool: SpoolFile, what: string): Promise<ReadLayer> {
   const report: LayerReport = {entries: 0, files: 0, bytes: 0, whiteouts: 0, droppedDevices: []}
   const whiteouts: Whiteout[] = []
   const pending: Pending[] = []
-  const parser = extract()
-  tar.on('error', (error) => parser.destroy(error))
-  tar.pipe(parser)
+  const diffHash = createHash('sha256')
+  let fileHash: Hash | undefined
+  let current: {pending: Pending; header: TarHeader} | undefined
 
-  // First read the whole layer: file bytes go to the spool, headers (metadata only) are kept, so the
-  // whiteouts can be applied before everything else, as the image spec asks.
-  try {
-    for await (const entry of parser) {
-      const header = entry.header
-      const where = `${context.what}: "${header.name}"`
+  const reader = new TarReader({
+    entry(header) {
       report.entries++
-      const name = normalizeEntryName(header.name, context.what)
-      if (!KNOWN_TYPES.has(header.type ?? '')) throw badInputError(`${where}: unsupported tar entry type "${header.type}"`)
+      const rawName = utf8Name(header.name, `${what}: entry at byte ${header.headerOffset}`, 'the entry name')
+      const where = `${what}: "${rawName}"`
+      const name = normalizeEntryName(rawName, what)
       const base = baseName(name)
-      if (name !== ROOT && base.startsWith(WHITEOUT_PREFIX) && header.type !== 'directory') {
-        entry.resume()
+      if (name !== ROOT && base.startsWith(WHITEOUT_PREFIX) && header.type !== 'dir') {
         report.whiteouts++
         whiteouts.push(whiteoutOf(name, base, where))
-        continue
+        return
       }
-      if (header.type === 'file' || header.type === 'contiguous-file') {
-        const content = await context.spool.putStream(entry as AsyncIterable<Uint8Array>, header.size ?? 0, where)
-        pending.push({where, name, header, content})
-        report.files++
-        report.bytes += content.size
-        continue
+      const entry = pendingOf(header, name, where)
+      pending.push(entry)
+      if (entry.type === 'file') {
+        fileHash = createHash('sha256')
+        current = {pending: entry, header}
       }
-      entry.resume()
-      pending.push({where, name, header})
-    }
-  } catch (error) {
-    parser.destroy()
-    tar.destroy()
-    if ((error as {exitCode?: number}).exitCode) throw error
-    throw badInputError(`${context.what}: corrupt layer (${(error as Error).message})`)
-  }
+    },
+    data(chunk) {
+      fileHash?.update(chunk)
+    },
+    end() {
+      if (!current) return
+      const {pending: entry, header} = current
+      const content: ContentRef = {digest: `sha256:${fileHash!.digest('hex')}` as Digest, size: header.size, path: spool.path, offset: header.dataOffset}
+      entry.inode.content = content
+      report.files++
+      report.bytes += header.size
+      current = undefined
+      fileHash = undefined
+    },
+  })
 
-  for (const whiteout of whiteouts) applyWhiteout(tree, whiteout)
-  for (const entry of pending) applyEntry(tree, entry, report)
-  return report
+  try {
+    for await (const chunk of tar) {
+      diffHash.update(chunk)
+      spool.append(chunk)
+      reader.push(chunk)
+      if (spool.needsDrain) await spool.drain()
+    }
+    reader.finish()
+    await spool.close()
+  } catch (error) {
+    await spool.destroy()
+    if (error instanceof TarFormatError) throw badInputError(`${what}: corrupt layer (${error.message})`, error.details)
+    throw error
+  }
+  return {diffId: `sha256:${diffHash.digest('hex')}` as Digest, whiteouts, pending, report}
+}
+
+/** Applies a read layer to the tree: whiteouts first, then every entry in tar order. */
+export function applyLayer(tree: Tree, layer: ReadLayer): LayerReport {
+  for (const whiteout of layer.whiteouts) applyWhiteout(tree, whiteout)
+  for (const entry of layer.pending) applyEntry(tree, entry, layer.report)
+  return layer.report
+}
+
+function pendingOf(header: TarHeader, name: string, where: string): Pending {
+  for (const [field, id] of [['uid', header.uid], ['gid', header.gid]] as const)
+    if (id > MAX_OWNER_ID) throw badInputError(`${where}: ${field} ${id} does not fit a cpio archive (at most ${MAX_OWNER_ID})`)
+  const inode: Inode = {
+    type: 'file',
+    mode: header.mode & 0o7777,
+    uid: header.uid,
+    gid: header.gid,
+    mtime: Math.max(0, header.mtime),
+  }
+  const xattrs = xattrsOf(header)
+  if (xattrs) inode.xattrs = xattrs
+  const entry: Pending = {where, name, type: 'file', inode}
+  switch (header.type) {
+    case 'file':
+    case 'contiguous':
+      break
+    case 'dir':
+      entry.type = inode.type = 'dir'
+      break
+    case 'symlink':
+      entry.type = inode.type = 'symlink'
+      inode.target = utf8Name(header.linkName, where, 'the symlink target')
+      if (!inode.target) throw badInputError(`${where}: symlink with an empty target`)
+      break
+    case 'hardlink':
+      entry.type = 'hardlink'
+      entry.linkName = utf8Name(header.linkName, where, 'the hardlink target')
+      break
+    case 'fifo':
+      entry.type = inode.type = 'fifo'
+      break
+    case 'char':
+    case 'block':
+      entry.type = 'device'
+      break
+  }
+  return entry
 }
 
 function whiteoutOf(name: string, base: string, where: string): Whiteout {
@@ -119,45 +207,36 @@ function applyWhiteout(tree: Tree, {where, dir, hidden}: Whiteout): void {
   removeSubtree(tree, parent === ROOT ? hidden : `${parent}/${hidden}`)
 }
 
-function applyEntry(tree: Tree, {where, name, header, content}: Pending, report: LayerReport): void {
+function applyEntry(tree: Tree, {where, name, type, inode, linkName}: Pending, report: LayerReport): void {
   if (name === ROOT) {
     // The root's own entry ("./"): only its metadata matters.
-    if (header.type !== 'directory') throw badInputError(`${where}: a ${header.type} entry names the image root`)
-    putInode(tree, ROOT, baseInode(header, 'dir'))
+    if (type !== 'dir') throw badInputError(`${where}: a ${type} entry names the image root`)
+    putInode(tree, ROOT, inode)
     return
   }
   const path = resolveParent(tree, name, where)
   if (path === ROOT) throw badInputError(`${where}: entry resolves to the image root`)
-  switch (header.type) {
-    case 'directory':
-      putInode(tree, path, baseInode(header, 'dir'))
-      break
+  switch (type) {
+    case 'dir':
     case 'file':
-    case 'contiguous-file':
-      putInode(tree, path, {...baseInode(header, 'file'), content})
-      break
     case 'symlink':
-      if (!header.linkname) throw badInputError(`${where}: symlink with an empty target`)
-      putInode(tree, path, {...baseInode(header, 'symlink'), target: header.linkname})
+    case 'fifo':
+      putInode(tree, path, inode)
       break
-    case 'link': {
-      const source = resolveLinkTarget(tree, header.linkname ?? '', where)
-      const inode = tree.entries.get(source)
+    case 'hardlink': {
+      const source = resolveLinkTarget(tree, linkName ?? '', where)
+      const target = tree.entries.get(source)
       // A link to a device node this layer dropped is dropped with it, not refused.
-      if (!inode && report.droppedDevices.includes(source)) {
+      if (!target && report.droppedDevices.includes(source)) {
         report.droppedDevices.push(path)
         break
       }
-      if (!inode) throw badInputError(`${where}: hardlink to "${header.linkname}", which does not exist`)
-      if (inode.type === 'dir') throw badInputError(`${where}: hardlink to a directory ("${header.linkname}")`)
-      if (source !== path) putInode(tree, path, inode)
+      if (!target) throw badInputError(`${where}: hardlink to "${linkName}", which does not exist`)
+      if (target.type === 'dir') throw badInputError(`${where}: hardlink to a directory ("${linkName}")`)
+      if (source !== path) putInode(tree, path, target)
       break
     }
-    case 'fifo':
-      putInode(tree, path, baseInode(header, 'fifo'))
-      break
-    case 'character-device':
-    case 'block-device':
+    case 'device':
       // The layer replaces whatever a lower layer had here; dropping the node leaves nothing there.
       if (tree.entries.has(path)) removeSubtree(tree, path)
       report.droppedDevices.push(path)
@@ -165,24 +244,7 @@ function applyEntry(tree: Tree, {where, name, header, content}: Pending, report:
   }
 }
 
-function baseInode(header: Headers, type: Inode['type']): Inode {
-  const inode: Inode = {
-    type,
-    mode: (header.mode ?? 0o644) & 0o7777,
-    uid: header.uid ?? 0,
-    gid: header.gid ?? 0,
-    mtime: Math.max(0, Math.floor((header.mtime?.getTime() ?? 0) / 1000)),
-  }
-  const xattrs = xattrsOf(header)
-  if (xattrs) inode.xattrs = xattrs
-  return inode
-}
-
-function xattrsOf(header: Headers): Record<string, Uint8Array> | undefined {
-  const pax = header.pax
-  if (!pax) return undefined
-  const xattrs: Record<string, Uint8Array> = {}
-  for (const [key, value] of Object.entries(pax))
-    if (key.startsWith('SCHILY.xattr.')) xattrs[key.slice('SCHILY.xattr.'.length)] = Buffer.from(String(value), 'latin1')
-  return Object.keys(xattrs).length > 0 ? xattrs : undefined
+function xattrsOf(header: TarHeader): Record<string, Uint8Array> | undefined {
+  const xattrs = tarXattrs(header)
+  return xattrs ? Object.fromEntries(xattrs) : undefined
 }

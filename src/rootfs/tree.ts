@@ -5,11 +5,12 @@ import type {Digest} from '../oci/digest.js'
 
 export type NodeType = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo'
 
+/** A file's bytes: `size` bytes at `offset` in the file at `path` (a spool file), and their sha256. */
 export interface ContentRef {
   digest: Digest
   size: number
-  /** Where the bytes are on disk (a spool or store file). */
   path: string
+  offset: number
 }
 
 export interface Inode {

@@ -24,7 +24,7 @@ export const tempPathFor = (path: string) =>
   join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`)
 
 /** Streams bytes to `path` through a temp file; the old file stays intact until the rename. */
-export async function writeFileAtomically(path: string, source: AsyncIterable<Uint8Array> | Uint8Array): Promise<WrittenFile> {
+export async function writeFileAtomically(path: string, source: Iterable<Uint8Array> | AsyncIterable<Uint8Array> | Uint8Array): Promise<WrittenFile> {
   const temp = tempPathFor(path)
   const hash = createHash('sha256')
   let size = 0

@@ -6,19 +6,19 @@
 //   <store>/blobs/sha256/<hex>                      verified content
 //   <store>/refs/<registry>/<repository>/<tag>.json  {mediaType, digest, size} the tag last resolved to
 //   <store>/tmp/                                    downloads in progress (same file system: rename)
-import {createReadStream, createWriteStream} from 'node:fs'
-import {mkdir, readFile, rename, rm, stat, writeFile} from 'node:fs/promises'
+import {createWriteStream} from 'node:fs'
+import {mkdir, readFile, rename, rm, writeFile} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import type {Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
-import {badInputError, usageError} from '../errors.js'
+import {usageError} from '../errors.js'
 import {type Digest, checkBytes, digestCheckingStream, digestHex, isCheckedAs} from '../oci/digest.js'
-import {type Descriptor, documentMediaType, parseDescriptor} from '../oci/manifest.js'
+import {openBlobFolder} from '../oci/blob-folder.js'
+import {type Descriptor, parseDescriptor} from '../oci/manifest.js'
 import type {ImageSource} from '../oci/source.js'
+import {DEFAULT_TAG} from '../oci/reference.js'
 import {removeTempFile, tempPathFor, writeFileAtomically} from './atomic.js'
-
-const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
 
 /**
  * What a blob's temp file buffers before the download waits: with the 16 KiB default, every network
@@ -56,21 +56,15 @@ export async function openStore(path: string): Promise<ContentStore> {
   } catch (error) {
     throw usageError(`store ${dir}: cannot create it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
   }
-  const blobPath = (digest: Digest) => join(blobsDir, digestHex(digest))
+  const what = `store ${dir}`
+  const blobs = openBlobFolder(dir, what)
+  const blobPath = blobs.path
+  const has = blobs.has
   const tempPath = (digest: Digest) => tempPathFor(join(tmpDir, digestHex(digest)))
   const tagPath = (identity: string, tag: string) => {
     if (identity.split('/').some((part) => part === '' || part === '.' || part === '..') || !/^[\w][\w.-]*$/.test(tag))
       throw usageError(`store: "${identity}:${tag}" cannot name a tag record`)
     return join(dir, 'refs', ...identity.split('/'), `${tag}.json`)
-  }
-  const what = `store ${dir}`
-
-  async function has(digest: Digest): Promise<boolean> {
-    try {
-      return (await stat(blobPath(digest))).isFile()
-    } catch {
-      return false
-    }
   }
 
   const store: ContentStore = {
@@ -133,42 +127,20 @@ export async function openStore(path: string): Promise<ContentStore> {
 
     source(identity) {
       const where = `${what} (${identity})`
-      const missing = (digest: Digest) =>
-        usageError(`${where}: ${digest} is not in the store; pull it first (without --offline)`)
+      // Blobs are checked again on the way out: the store is a folder anyone may have touched.
+      const blobs = openBlobFolder(dir, where, (digest) => usageError(`${where}: ${digest} is not in the store; pull it first (without --offline)`))
       return {
         description: where,
         async resolve({tag, digest}) {
-          if (digest) {
-            if (!(await has(digest))) throw missing(digest)
-            const bytes = await readFile(blobPath(digest))
-            if (bytes.length > MAX_DOCUMENT_BYTES) throw badInputError(`${where}: ${digest} is too large to be a manifest`)
-            checkBytes(bytes, digest, undefined, where)
-            return {mediaType: documentMediaType(bytes, undefined, `${where} ${digest}`), digest, size: bytes.length}
-          }
-          const name = tag ?? 'latest'
+          if (digest) return blobs.describe(digest)
+          const name = tag ?? DEFAULT_TAG
           const recorded = await store.readTag(identity, name)
           if (!recorded) throw usageError(`${where}: the tag "${name}" was never resolved into this store; pull it first (without --offline)`)
           return recorded
         },
-        async readBytes(descriptor) {
-          if (descriptor.size > MAX_DOCUMENT_BYTES) throw badInputError(`${where}: ${descriptor.digest} is too large to be a manifest or config`)
-          let bytes: Buffer
-          try {
-            bytes = await readFile(blobPath(descriptor.digest))
-          } catch {
-            throw missing(descriptor.digest)
-          }
-          checkBytes(bytes, descriptor.digest, descriptor.size, where)
-          return bytes
-        },
-        async openBlob(descriptor) {
-          if (!(await has(descriptor.digest))) throw missing(descriptor.digest)
-          // Checked again on the way out: the store is a folder anyone may have touched.
-          const check = digestCheckingStream(descriptor.digest, descriptor.size, where)
-          const file = createReadStream(blobPath(descriptor.digest))
-          file.on('error', (error) => check.destroy(error))
-          return file.pipe(check)
-        },
+        readBytes: (descriptor) => blobs.readDocument(descriptor),
+        openBlob: (descriptor) => blobs.open(descriptor),
+        blobFile: (descriptor) => blobs.path(descriptor.digest),
       }
     },
   }

@@ -1,60 +1,192 @@
-// The spool: file bytes of the tree, on disk, named by their sha256. The tree only refers to them.
-import {createHash, randomBytes} from 'node:crypto'
-import {createWriteStream} from 'node:fs'
-import {mkdir, rename, rm, writeFile} from 'node:fs/promises'
+// The spool: where the tree's file bytes live while a build runs. The tree holds only references
+// (file, offset, length), as apko's tarfs references its source: each layer's uncompressed tar is
+// appended whole to one spool file, in large writes, so flattening costs no syscall per entry; the
+// profile's own small files go to one more append-only file. Writers read the ranges back.
+import {closeSync, createWriteStream, openSync, readSync, type WriteStream, writeSync} from 'node:fs'
+import {mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
-import {pipeline} from 'node:stream/promises'
-import {badInputError} from '../errors.js'
+import {createHash} from 'node:crypto'
 import type {Digest} from '../oci/digest.js'
+import type {SizedSource} from '../formats/bytes.js'
 import type {ContentRef} from '../rootfs/tree.js'
-import {removeTempFile} from './atomic.js'
+import {diskFullError} from './disk-full.js'
+
+/** One append-only spool file, written in large chunks while its layer streams in. */
+export interface SpoolFile {
+  path: string
+  /** Bytes appended so far: the offset the next chunk lands at. */
+  readonly length: number
+  append(chunk: Uint8Array): void
+  /** Waits until the file holds everything appended (backpressure: call when `needsDrain`). */
+  drain(): Promise<void>
+  readonly needsDrain: boolean
+  close(): Promise<void>
+  /** Closes and forgets what was written (a failed layer). */
+  destroy(): Promise<void>
+}
 
 export interface Spool {
   dir: string
-  /** Stores a stream's bytes; fails (exit 4) when their count differs from `expectedSize`. */
-  putStream(source: AsyncIterable<Uint8Array>, expectedSize: number, what: string): Promise<ContentRef>
-  putBytes(bytes: Uint8Array): Promise<ContentRef>
+  /** A new spool file, e.g. for one layer's uncompressed tar. */
+  file(name: string): SpoolFile
+  /** Where a spool file of that name goes (for a worker thread that opens it itself). */
+  path(name: string): string
+  /** Small bytes (the profile's files), appended to the spool's own file. */
+  putBytes(bytes: Uint8Array): ContentRef
 }
+
+/** What a spool file buffers before it asks its writer to wait. */
+const WRITE_BUFFER_BYTES = 4 * 1024 * 1024
 
 export async function openSpool(dir: string): Promise<Spool> {
   await mkdir(dir, {recursive: true})
-  const tempPath = () => join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`)
-  const finalPath = (hex: string) => join(dir, hex)
-
+  const smallPath = join(dir, 'profile-files')
+  let smallFd: number | undefined
+  let smallLength = 0
   return {
     dir,
-    async putStream(source, expectedSize, what) {
-      const temp = tempPath()
-      const hash = createHash('sha256')
-      let size = 0
-      async function* counted() {
-        for await (const chunk of source) {
-          size += chunk.length
-          hash.update(chunk)
-          yield chunk
-        }
-      }
-      const out = createWriteStream(temp)
+    file: (name) => openSpoolFile(join(dir, name)),
+    path: (name) => join(dir, name),
+    putBytes(bytes) {
+      smallFd ??= openSync(smallPath, 'a')
       try {
-        await pipeline(counted(), out)
+        writeSync(smallFd, bytes)
       } catch (error) {
-        await removeTempFile(temp, out)
-        throw error
+        throw diskFullError(error, smallPath, 'the spool (TMPDIR)') ?? error
       }
-      if (size !== expectedSize) {
-        await rm(temp, {force: true})
-        throw badInputError(`${what}: ${size} bytes of content where the header declares ${expectedSize}`)
-      }
-      const hex = hash.digest('hex')
-      await rename(temp, finalPath(hex))
-      return {digest: `sha256:${hex}` as Digest, size, path: finalPath(hex)}
-    },
-    async putBytes(bytes) {
-      const hex = createHash('sha256').update(bytes).digest('hex')
-      const temp = tempPath()
-      await writeFile(temp, bytes)
-      await rename(temp, finalPath(hex))
-      return {digest: `sha256:${hex}` as Digest, size: bytes.length, path: finalPath(hex)}
+      const ref = {digest: sha256Of(bytes), size: bytes.length, path: smallPath, offset: smallLength}
+      smallLength += bytes.length
+      return ref
     },
   }
+}
+
+/** An append-only spool file at `path` (created or truncated). */
+export function openSpoolFile(path: string): SpoolFile {
+  const out: WriteStream = createWriteStream(path, {flags: 'w', highWaterMark: WRITE_BUFFER_BYTES})
+  let failure: Error | undefined
+  out.on('error', (error) => (failure ??= diskFullError(error, path, 'the spool (TMPDIR)') ?? error))
+  let length = 0
+  let needsDrain = false
+  const check = () => {
+    if (failure) throw failure
+  }
+  return {
+    path,
+    get length() {
+      return length
+    },
+    get needsDrain() {
+      return needsDrain
+    },
+    append(chunk) {
+      check()
+      length += chunk.length
+      if (!out.write(chunk)) needsDrain = true
+    },
+    async drain() {
+      check()
+      if (!needsDrain) return
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          out.off('drain', done)
+          out.off('error', done)
+          out.off('close', done)
+          resolve()
+        }
+        out.on('drain', done)
+        out.on('error', done)
+        out.on('close', done)
+      })
+      needsDrain = false
+      check()
+    },
+    async close() {
+      await new Promise<void>((resolve) => out.end(() => resolve()))
+      check()
+    },
+    async destroy() {
+      if (!out.closed) await new Promise<void>((resolve) => out.destroy().once('close', () => resolve()))
+    },
+  }
+}
+
+const sha256Of = (bytes: Uint8Array) => `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest
+
+/** Largest read made at once; also the read-ahead window for small files that sit side by side. */
+const READ_CHUNK = 1024 * 1024
+
+/**
+ * Reads content back by (file, offset, length). Reads are synchronous and positioned, from the page
+ * cache in practice: a small file costs no syscall when its neighbour's read already brought it in.
+ * Each chunk is a fresh buffer that is never written again, so a consumer may keep it.
+ */
+export interface ContentReader {
+  chunks(ref: ContentRef): Generator<Uint8Array>
+  bytes(ref: ContentRef): Buffer
+  /** The first `length` bytes (fewer when the content is shorter). */
+  head(ref: ContentRef, length: number): Buffer
+  source(ref: ContentRef): SizedSource
+  close(): void
+}
+
+export function openContentReader(): ContentReader {
+  const fds = new Map<string, number>()
+  let window: {path: string; start: number; bytes: Buffer} | undefined
+  const fdOf = (path: string) => {
+    let fd = fds.get(path)
+    if (fd === undefined) fds.set(path, (fd = openSync(path, 'r')))
+    return fd
+  }
+  const readAt = (path: string, offset: number, length: number): Buffer => {
+    const bytes = Buffer.allocUnsafe(length)
+    let done = 0
+    while (done < length) {
+      const n = readSync(fdOf(path), bytes, done, length - done, offset + done)
+      if (n === 0) throw new Error(`${path}: ends before byte ${offset + length}`)
+      done += n
+    }
+    return bytes
+  }
+  function* chunks(ref: ContentRef): Generator<Uint8Array> {
+    if (ref.size === 0) return
+    if (ref.size <= READ_CHUNK) {
+      const w = window
+      if (w && w.path === ref.path && ref.offset >= w.start && ref.offset + ref.size <= w.start + w.bytes.length) {
+        yield w.bytes.subarray(ref.offset - w.start, ref.offset - w.start + ref.size)
+        return
+      }
+      // Read ahead: the next files of the same layer usually follow this one in the spool.
+      const bytes = readAhead(ref.path, ref.offset, ref.size)
+      window = {path: ref.path, start: ref.offset, bytes}
+      yield bytes.subarray(0, ref.size)
+      return
+    }
+    for (let at = 0; at < ref.size; at += READ_CHUNK) yield readAt(ref.path, ref.offset + at, Math.min(READ_CHUNK, ref.size - at))
+  }
+  /** At least `need` bytes from `offset`, and up to READ_CHUNK when the file has them. */
+  const readAhead = (path: string, offset: number, need: number): Buffer => {
+    const bytes = Buffer.allocUnsafe(READ_CHUNK)
+    let done = 0
+    while (done < need) {
+      const n = readSync(fdOf(path), bytes, done, READ_CHUNK - done, offset + done)
+      if (n === 0) throw new Error(`${path}: ends before byte ${offset + need}`)
+      done += n
+    }
+    return bytes.subarray(0, done)
+  }
+  const reader: ContentReader = {
+    chunks,
+    bytes(ref) {
+      return ref.size <= READ_CHUNK ? Buffer.from([...chunks(ref)][0] ?? new Uint8Array(0)) : Buffer.concat([...chunks(ref)])
+    },
+    head: (ref, length) => readAt(ref.path, ref.offset, Math.min(length, ref.size)),
+    source: (ref) => ({size: ref.size, open: () => chunks(ref)}),
+    close() {
+      for (const fd of fds.values()) closeSync(fd)
+      fds.clear()
+      window = undefined
+    },
+  }
+  return reader
 }

@@ -55,6 +55,24 @@ export const UNVERIFIED_WARNING =
   'warning: the profile has no trust: section, so its images are NOT verified against maintainer signatures. ' +
   'Add trust: {keyring, threshold, lookaside} to refuse images too few maintainers signed.'
 
+/**
+ * What the stage judges by: a profile's `trust:` section, or `verify`'s flags. `locate` names a
+ * setting in messages (a profile's file:line:col, or a flag).
+ */
+export interface TrustPolicy {
+  settings: TrustSettings
+  /** Keyring files, read together (the profile's trust.keyring, or every --keyring). */
+  keyrings: string[]
+  locate: (fieldPath: readonly (string | number)[]) => string
+}
+
+/** The policy of a profile with a trust: section; undefined without one. */
+export function profileTrustPolicy(profile: Profile): TrustPolicy | undefined {
+  const settings = profile.trust
+  if (!settings) return undefined
+  return {settings, keyrings: settings.keyring ? [settings.keyring] : [], locate: profile.locate}
+}
+
 /** Where one image's keys and signatures come from. */
 interface Sources {
   keyring: Keyring
@@ -76,64 +94,65 @@ async function loadVerifier() {
 
 type Verifier = Awaited<ReturnType<typeof loadVerifier>>
 
-/** Reads each keyring file once; `where` names the profile field in errors. */
-function keyringReader({readKeyring}: Verifier): (path: string, where: string) => Promise<Keyring> {
+/** Reads each set of keyring files once; `where` names the setting in errors. */
+function keyringReader({readKeyring}: Verifier): (paths: readonly string[], where: string) => Promise<Keyring> {
   const cache = new Map<string, Promise<Keyring>>()
-  return (path, where) => {
-    let keyring = cache.get(path)
+  return (paths, where) => {
+    const cacheKey = paths.join('\0')
+    let keyring = cache.get(cacheKey)
     if (!keyring) {
-      keyring = readFile(path)
-        .catch((error: NodeJS.ErrnoException) => {
-          throw profileError(`${where}: cannot read the keyring ${path} (${error.code ?? error.message})`)
-        })
-        .then((bytes) => readKeyring(bytes, path))
-      cache.set(path, keyring)
+      keyring = Promise.all(
+        paths.map((path) =>
+          readFile(path).catch((error: NodeJS.ErrnoException) => {
+            throw profileError(`${where}: cannot read the keyring ${path} (${error.code ?? error.message})`)
+          }),
+        ),
+      ).then((contents) => readKeyring(contents, paths.join(', ')))
+      cache.set(cacheKey, keyring)
     }
     return keyring
   }
 }
 
 async function sourcesFor(
-  profile: Profile,
-  trust: TrustSettings,
+  policy: TrustPolicy,
   identity: string,
   readKeys: ReturnType<typeof keyringReader>,
   {containersTrustFor}: Verifier,
 ): Promise<Sources> {
+  const trust = policy.settings
   let keyring: Keyring | undefined
   let lookaside = trust.lookaside
-  if (trust.keyring) keyring = await readKeys(trust.keyring, profile.locate(['trust', 'keyring']))
+  if (policy.keyrings.length > 0) keyring = await readKeys(policy.keyrings, policy.locate(['trust', 'keyring']))
   if (trust.policy && (!keyring || !lookaside)) {
     const containers = await containersTrustFor({policyPath: trust.policy, registriesDir: trust.registriesD, reference: identity})
     keyring ??= containers.keyring
     lookaside ??= containers.lookaside
   }
   if (!keyring)
-    throw profileError(`${profile.locate(['trust'])}: trust needs a keyring (trust.keyring) or a containers policy.json (trust.policy) naming the maintainers' keys`)
+    throw profileError(`${policy.locate(['trust'])}: trust needs a keyring (trust.keyring) or a containers policy.json (trust.policy) naming the maintainers' keys`)
   if (!lookaside)
     throw profileError(
-      `${profile.locate(['trust'])}: no lookaside for ${identity}: set trust.lookaside (file://, http:// or https://)` +
+      `${policy.locate(['trust'])}: no lookaside for ${identity}: set trust.lookaside (file://, http:// or https://)` +
         (trust.policy ? ', or give trust.registriesD with a lookaside for it' : ''),
     )
   return {keyring, lookaside}
 }
 
 /**
- * Verifies every image against the profile's trust settings. Returns {mode: 'none'} for a profile
- * without `trust:` (the caller warns). Throws StagexError 'trust' (exit 3) for the first image with
+ * Verifies every image against the trust policy. Throws StagexError 'trust' (exit 3) for the first image with
  * fewer than `threshold` distinct trusted signers (message: image, found, needed, and the table), or
  * whose lookaside answers anything but a signature or "not found".
  */
-export async function trustStage(profile: Profile, images: readonly TrustStageImage[], options: TrustStageOptions = {}): Promise<TrustStageResult> {
-  const trust = profile.trust
-  if (!trust) return {mode: 'none'}
+export async function trustStage(policy: TrustPolicy, images: readonly TrustStageImage[], options: TrustStageOptions = {}): Promise<TrustStageResult> {
+  const trust = policy.settings
   if (trust.registriesD && !trust.policy)
-    throw usageError(`${profile.locate(['trust', 'registriesD'])}: registriesD is read together with policy (a containers policy.json)`)
+    throw usageError(`${policy.locate(['trust', 'registriesD'])}: registriesD is read together with policy (a containers policy.json)`)
   const verifier = await loadVerifier()
   const {verifyImageSignatures} = verifier
   const readKeys = keyringReader(verifier)
   const verifyImage = async (image: TrustStageImage): Promise<ImageTrust> => {
-    const {keyring, lookaside} = await sourcesFor(profile, trust, image.identity, readKeys, verifier)
+    const {keyring, lookaside} = await sourcesFor(policy, image.identity, readKeys, verifier)
     const fetchFor = (digest: Digest) =>
       fetchSignatures({lookaside, repository: image.identity, manifestDigest: digest, maxSignatureBytes: options.maxSignatureBytes}).catch(
         (error: unknown) => {

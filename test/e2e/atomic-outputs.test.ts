@@ -25,7 +25,7 @@ describe('e2e: a failed build leaves the previous outputs intact', function () {
     await rm(dir, {recursive: true, force: true})
   })
 
-  it('an ESP too small for its files fails (exit 2) after the initramfs was made, and changes nothing', async () => {
+  it('an ESP too small for its files fails (exit 4, a format error) after the initramfs was made, and changes nothing', async () => {
     const good = await profileVariant('minimal-syslinux', dir, 'good')
     const out = join(dir, 'out')
     const first = runCli(['build', good, '--out', out])
@@ -38,7 +38,7 @@ describe('e2e: a failed build leaves the previous outputs intact', function () {
       text.replace('STAGEX-APPLIANCE-OK', 'CHANGED-MARKER').replace(/boot:\n/, 'boot:\n  espSize: 1M\n'),
     )
     const failed = runCli(['build', bad, '--out', out])
-    assert.equal(failed.code, 2, failed.stderr)
+    assert.equal(failed.code, 4, failed.stderr)
     assert.match(failed.stderr, /espSize/)
     assert.deepEqual(await snapshot(out), before, 'every previous output is byte for byte as it was, and nothing else is there')
   })

@@ -10,7 +10,7 @@ import {fileURLToPath} from 'node:url'
 import {promisify} from 'node:util'
 import {ensureWorld, type World} from '../../scripts/world/build-fixtures.js'
 import {type Registry, pushFixtures, pushLayout, startRegistry} from '../../scripts/world/registry.js'
-import type {FetchEvent} from '../../src/pipeline/fetch.js'
+import type {FetchEvent} from '../../src/pipeline/resolve.js'
 import {build} from '../../src/pipeline/pipeline.js'
 import {pull} from '../../src/pipeline/pull.js'
 
@@ -84,7 +84,7 @@ describe('e2e: registry pulls, the store, lock and offline builds', function () 
   it('pulls by tag into a cold store and builds the same bytes as from the OCI layouts', async () => {
     const store = join(work, 'store-a')
     const events: FetchEvent[] = []
-    const pulled = await pull({profilePath: profile, mirror, store, onEvent: (e) => events.push(e)})
+    const pulled = await pull({profilePath: profile, mirror, store, onFetch: (e) => events.push(e)})
     assert.deepEqual(
       pulled.images.map((i) => [i.identity, i.manifestDigest]),
       NEEDED.map((n) => [`docker.io/stagex/${n}`, world.packages[n]!.manifestDigest]),
@@ -95,7 +95,7 @@ describe('e2e: registry pulls, the store, lock and offline builds', function () 
     await assertStoreConsistent(store)
 
     const again: FetchEvent[] = []
-    await pull({profilePath: profile, mirror, store, onEvent: (e) => again.push(e)})
+    await pull({profilePath: profile, mirror, store, onFetch: (e) => again.push(e)})
     assert.equal(again.filter((e) => e.type === 'bytes').length, 0, 'a warm store downloads nothing')
 
     const result = await build({profilePath: profile, mirror, store, outDir: join(work, 'out-a')})
@@ -172,7 +172,7 @@ describe('e2e: registry pulls, the store, lock and offline builds', function () 
         store,
         jobs: 1,
         retry: {attempts: 3, baseDelayMs: 100, maxDelayMs: 400},
-        onEvent: (event) => {
+        onFetch: (event) => {
           if (event.type === 'bytes' && !stopping) stopping = registry.stop()
         },
       }),

@@ -12,7 +12,7 @@ const enc = (s: string) => new TextEncoder().encode(s)
 const latin1 = (b: Uint8Array) => Buffer.from(b).toString('latin1')
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 
-async function collect(gen: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+async function collect(gen: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = []
   for await (const c of gen) parts.push(c)
   return new Uint8Array(Buffer.concat(parts))

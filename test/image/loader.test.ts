@@ -9,7 +9,7 @@ import {createTree, putInode, type Tree} from '../../src/rootfs/tree.js'
 function treeWith(files: Record<string, string>, links: Record<string, string> = {}): Tree {
   const tree = createTree()
   for (const [path, name] of Object.entries(files))
-    putInode(tree, path, {type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, content: {digest: `sha256:${name}` as Digest, size: 1, path: `/spool/${name}`}})
+    putInode(tree, path, {type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, content: {digest: `sha256:${name}` as Digest, size: 1, path: `/spool/${name}`, offset: 0}})
   for (const [path, target] of Object.entries(links)) putInode(tree, path, {type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime: 0, target})
   return tree
 }

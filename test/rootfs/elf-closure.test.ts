@@ -4,16 +4,18 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {checkElfClosure} from '../../src/rootfs/elf-closure.js'
 import {createTree, putInode, type Tree} from '../../src/rootfs/tree.js'
-import {openSpool, type Spool} from '../../src/store/spool.js'
+import {openContentReader, openSpool, type Spool} from '../../src/store/spool.js'
 
 describe('rootfs: ELF closure', () => {
   let dir: string
   let spool: Spool
+  const reader = openContentReader()
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'stagex-elf-'))
     spool = await openSpool(join(dir, 'spool'))
   })
   after(async () => {
+    reader.close()
     await rm(dir, {recursive: true, force: true})
   })
 
@@ -25,7 +27,7 @@ describe('rootfs: ELF closure', () => {
   it('finds a static binary complete', async () => {
     const tree = createTree()
     await addFile(tree, 'usr/bin/busybox', '/bin/busybox')
-    const report = await checkElfClosure(tree)
+    const report = await checkElfClosure(tree, reader)
     assert.equal(report.elfFiles, 1)
     assert.equal(report.dynamic, 0)
     assert.deepEqual(report.problems, [])
@@ -34,7 +36,7 @@ describe('rootfs: ELF closure', () => {
   it('names the missing interpreter and libraries of a dynamic binary, then finds them through lib -> usr/lib', async () => {
     const tree = createTree()
     await addFile(tree, 'usr/bin/ls', '/usr/bin/ls')
-    const missing = await checkElfClosure(tree)
+    const missing = await checkElfClosure(tree, reader)
     assert.deepEqual(missing.problems.map((p) => p.problem), [
       'its interpreter /lib64/ld-linux-x86-64.so.2 is not in the image',
       'needs libselinux.so.1, which is not in the image',
@@ -45,7 +47,7 @@ describe('rootfs: ELF closure', () => {
     await addFile(tree, 'usr/lib/ld-linux-x86-64.so.2', '/lib64/ld-linux-x86-64.so.2')
     await addFile(tree, 'usr/lib/libc.so.6', '/lib/x86_64-linux-gnu/libc.so.6')
     await addFile(tree, 'usr/lib/libselinux.so.1', '/lib/x86_64-linux-gnu/libselinux.so.1')
-    const report = await checkElfClosure(tree)
+    const report = await checkElfClosure(tree, reader)
     assert.deepEqual(report.problems.filter((p) => p.path === '/usr/bin/ls'), [])
   })
 })

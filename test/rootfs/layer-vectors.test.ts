@@ -12,10 +12,10 @@ import {gunzipSync} from 'node:zlib'
 
 import {type TarEntry, readTar, writeTar} from '../../scripts/world/tar.js'
 import {StagexError} from '../../src/errors.js'
-import {applyLayer} from '../../src/rootfs/layer.js'
+import {applyLayer, readLayer} from '../../src/rootfs/layer.js'
 import {resolveFully} from '../../src/rootfs/paths.js'
 import {type Inode, type Tree, ROOT, compareUtf8, createTree, sortedPaths} from '../../src/rootfs/tree.js'
-import {type Spool, openSpool} from '../../src/store/spool.js'
+import {type Spool, openContentReader, openSpool} from '../../src/store/spool.js'
 
 const VECTORS = fileURLToPath(new URL('../../../shared/vectors/layers/', import.meta.url))
 
@@ -81,7 +81,7 @@ let spool: Spool
 async function applyAll(tree: Tree, layers: TarEntry[][], what = 'layer'): Promise<Tree> {
   for (const [i, entries] of layers.entries()) {
     const tar = await writeTar(entries)
-    await applyLayer(tree, Readable.from(tar), {what: `${what} ${i}`, spool})
+    await applyTar(tree, tar, `${what} ${i}`)
   }
   return tree
 }
@@ -96,10 +96,19 @@ const get = (tree: Tree, path: string): Inode => {
   assert.ok(inode, `"${path}" is missing; tree: ${walk(tree).join(' ')}`)
   return inode
 }
+let spoolFiles = 0
+/** Reads a layer's tar into the spool, then applies it (as flatten does, one layer at a time). */
+async function applyTar(tree: Tree, tar: Uint8Array, what: string) {
+  return applyLayer(tree, await readLayer(Readable.from([tar]), spool.file(`layer-${++spoolFiles}.tar`), what))
+}
+
+const reader = openContentReader()
+const contentBytes = (ref: NonNullable<Inode['content']>) => reader.bytes(ref)
+
 const content = (tree: Tree, path: string) => {
   const inode = get(tree, path)
   assert.equal(inode.type, 'file', `"${path}" is a ${inode.type}`)
-  return readFileSync(inode.content!.path)
+  return contentBytes(inode.content!)
 }
 const text = (tree: Tree, path: string) => content(tree, path).toString('utf8')
 const isAbsent = (tree: Tree, path: string) =>
@@ -167,7 +176,7 @@ const handlers: Record<string, (c: Case) => Promise<void>> = {
     assert.equal(resolveFully(tree, 'foo.txt', 'test'), 'bar.txt')
     assert.equal(text(tree, resolveFully(tree, 'foo.txt', 'test')), 'bar\n')
     // The lower foo.txt's bytes are unreachable from the tree.
-    assert.ok(![...tree.entries.values()].some((i) => i.content && readFileSync(i.content.path).toString() === 'foo\n'))
+    assert.ok(![...tree.entries.values()].some((i) => i.content && contentBytes(i.content).toString() === 'foo\n'))
   },
 
   async 'gcr-unsafe-paths'(c) {
@@ -391,7 +400,7 @@ const handlers: Record<string, (c: Case) => Promise<void>> = {
     assert.deepEqual(snapshot(), before, 'the victim folder changed')
     const written = readdirSync(base).sort()
     assert.deepEqual(written, ['root-spool', 'victim'])
-    for (const name of readdirSync(join(base, 'root-spool'))) assert.match(name, /^[0-9a-f]{64}$/)
+    for (const name of readdirSync(join(base, 'root-spool'))) assert.match(name, /^(layer-[0-9]+\.tar|profile-files)$/, "only spool files are written")
     rmSync(base, {recursive: true, force: true})
   },
 
@@ -470,15 +479,15 @@ describe('rootfs: layer vectors (moby, containerd, umoci, go-containerregistry)'
         {type: 'file', path: 'etc/x', data: 'x'},
       ])
       const tree = createTree()
-      const report = await applyLayer(tree, Readable.from(tar), {what: 'devices', spool})
+      const report = await applyTar(tree, tar, 'devices')
       assert.deepEqual(report.droppedDevices, ['dev/null', 'dev/null2'])
       assert.deepEqual(walk(tree), ['etc/', 'etc/x'], 'a dropped device makes no parent')
     })
 
     it('a dropped device node still replaces what a lower layer had at its path', async () => {
       const tree = createTree()
-      await applyLayer(tree, Readable.from(await writeTar([{type: 'file', path: 'dev/tty', data: 'lower'}])), {what: 'lower', spool})
-      await applyLayer(tree, Readable.from(await writeTar([{type: 'char', path: 'dev/tty', major: 5, minor: 0}])), {what: 'upper', spool})
+      await applyTar(tree, await writeTar([{type: 'file', path: 'dev/tty', data: 'lower'}]), 'lower')
+      await applyTar(tree, await writeTar([{type: 'char', path: 'dev/tty', major: 5, minor: 0}]), 'upper')
       assert.deepEqual(walk(tree), ['dev/'])
     })
 
@@ -504,7 +513,7 @@ describe('rootfs: layer vectors (moby, containerd, umoci, go-containerregistry)'
         const tar = blob[0] === 0x1f && blob[1] === 0x8b ? gunzipSync(blob) : blob
         const diffId = config.rootfs?.diff_ids?.[i]
         if (diffId) assert.equal(`sha256:${createHash('sha256').update(tar).digest('hex')}`, diffId)
-        await applyLayer(tree, Readable.from(tar), {what: `${file} ${name}`, spool})
+        await applyTar(tree, tar, `${file} ${name}`)
       }
       return tree
     }

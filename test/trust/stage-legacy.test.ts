@@ -7,7 +7,7 @@ import {join} from 'node:path'
 import * as openpgp from 'openpgp'
 import {isStagexError} from '../../src/errors.js'
 import {parseProfile} from '../../src/profile/load.js'
-import {trustStage} from '../../src/trust/stage.js'
+import {profileTrustPolicy, trustStage} from '../../src/trust/stage.js'
 
 const INDEX = `sha256:${'1a'.repeat(32)}` as const
 const MANIFEST = `sha256:${'2b'.repeat(32)}` as const
@@ -56,7 +56,7 @@ describe('trust: stage with legacy StageX signatures under the index digest', ()
   const image = {name: 'core-busybox', identity: 'docker.io/stagex/core-busybox', manifestDigest: MANIFEST, indexDigest: INDEX}
 
   it('counts the legacy signature under the index digest when trust.legacy is on', async () => {
-    const result = await trustStage(profileWith(true), [image])
+    const result = await trustStage(profileTrustPolicy(profileWith(true))!, [image])
     assert.equal(result.mode, 'verified')
     if (result.mode !== 'verified') return
     assert.deepEqual(
@@ -67,7 +67,7 @@ describe('trust: stage with legacy StageX signatures under the index digest', ()
   })
 
   it('does not look there without trust.legacy: one signer, exit 3', async () => {
-    await assert.rejects(trustStage(profileWith(false), [image]), (error: unknown) => {
+    await assert.rejects(trustStage(profileTrustPolicy(profileWith(false))!, [image]), (error: unknown) => {
       assert.ok(isStagexError(error))
       assert.equal(error.exitCode, 3)
       assert.match(error.message, /1 valid distinct signer/)
