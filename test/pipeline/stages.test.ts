@@ -62,7 +62,7 @@ describe('pipeline stages, each from its named input', function () {
   })
 
   it('fetch: takes only a trusted input, gives every image as Layers with a file and a diffId', async () => {
-    const fetched = await fetchStage(await resolveAndTrust(loaded, quiet))
+    const fetched = await fetchStage(await resolveAndTrust(loaded, {...quiet, profilePath: MINIMAL}))
     for (const image of fetched.images) {
       assert.ok(image.layers.length > 0)
       for (const layer of image.layers) {
@@ -74,7 +74,7 @@ describe('pipeline stages, each from its named input', function () {
   })
 
   it('flatten, shape, kernel: the tree, its hashes before and after shaping, the kernel files', async () => {
-    const fetched = await fetchStage(await resolveAndTrust(loaded, quiet))
+    const fetched = await fetchStage(await resolveAndTrust(loaded, {...quiet, profilePath: MINIMAL}))
     const spool = await openSpool(join(work, 'spool-a'))
     const reader = openContentReader()
     try {
@@ -101,7 +101,7 @@ describe('pipeline stages, each from its named input', function () {
   })
 
   it('outputs: only what the profile asks lands in the out folder; what the asked ones need stays in the work folder', async () => {
-    const fetched = await fetchStage(await resolveAndTrust(loaded, quiet))
+    const fetched = await fetchStage(await resolveAndTrust(loaded, {...quiet, profilePath: MINIMAL}))
     const spool = await openSpool(join(work, 'spool-c'))
     const reader = openContentReader()
     try {
@@ -124,7 +124,7 @@ describe('pipeline stages, each from its named input', function () {
   })
 
   it('record and publish: build.json lists exactly the files beside it; what an earlier build listed and this one did not write is removed', async () => {
-    const fetched = await fetchStage(await resolveAndTrust(loaded, quiet))
+    const fetched = await fetchStage(await resolveAndTrust(loaded, {...quiet, profilePath: MINIMAL}))
     const spool = await openSpool(join(work, 'spool-d'))
     const reader = openContentReader()
     try {
