@@ -12,9 +12,9 @@ import {CLI, REPO} from '../helpers/cli.js'
 const PROFILE = join(REPO, 'profiles/minimal.yaml')
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 
-/** Builds in its own working folder with the given environment and umask. */
-function buildIn(workDir: string, env: Record<string, string>, umask: string) {
-  const script = `umask ${umask} && exec "${process.execPath}" "${CLI}" build "${PROFILE}" --out out --json`
+/** Builds in its own working folder with the given environment and umask (on CPU 0 alone with `oneCpu`). */
+function buildIn(workDir: string, env: Record<string, string>, umask: string, oneCpu = false) {
+  const script = `umask ${umask} && exec ${oneCpu ? 'taskset -c 0 ' : ''}"${process.execPath}" "${CLI}" build "${PROFILE}" --out out --json`
   const result = spawnSync('sh', ['-c', script], {cwd: workDir, env: {...process.env, ...env}, encoding: 'utf8', timeout: 300_000})
   assert.equal(result.status, 0, result.stderr)
   return JSON.parse(result.stdout) as {outputs: {kind: string; path: string; sha256: string}[]}
@@ -60,6 +60,18 @@ describe('e2e: build profiles/minimal.yaml', function () {
     const otherDir = join(root, 'b')
     await mkdir(otherDir, {recursive: true})
     const second = buildIn(otherDir, {TZ: 'Pacific/Kiritimati', LANG: 'de_DE.UTF-8', LC_ALL: 'tr_TR.UTF-8', HOME: join(root, 'home-b')}, '077')
+    assert.deepEqual(
+      second.outputs.map((o) => [o.kind, o.sha256]),
+      first.outputs.map((o) => [o.kind, o.sha256]),
+    )
+  })
+
+  it('gives identical bytes on one CPU (taskset -c 0: one compression thread) as on every CPU', async () => {
+    const otherDir = join(root, 'one-cpu')
+    await mkdir(otherDir, {recursive: true})
+    const check = spawnSync('taskset', ['-c', '0', process.execPath, '-p', 'require("os").availableParallelism()'], {encoding: 'utf8'})
+    assert.equal(check.stdout.trim(), '1', 'taskset -c 0 leaves one CPU to Node.js')
+    const second = buildIn(otherDir, {HOME: join(root, 'home-one')}, '022', true)
     assert.deepEqual(
       second.outputs.map((o) => [o.kind, o.sha256]),
       first.outputs.map((o) => [o.kind, o.sha256]),
