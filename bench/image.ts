@@ -346,7 +346,8 @@ async function runInitramfs(image: BenchImage): Promise<Result> {
       return [same.line, `initramfs size: ours ${(size(ourCpio) / 1e6).toFixed(1)} MB, the script's (gzip -9) ${(size(theirs) / 1e6).toFixed(1)} MB`]
     },
   )
-  return {comparison: 'initramfs', ours: series[0]!, peer: series[1], checks, notes: []}
+  const note = 'Ours also writes vmlinuz (copied from the kernel package), build.json and the SBOM; the script writes the initramfs only'
+  return {comparison: 'initramfs', ours: series[0]!, peer: series[1], checks, notes: [note]}
 }
 
 async function runUki(image: BenchImage): Promise<Result> {
@@ -469,7 +470,7 @@ function table(result: Result): string[] {
   const goal = GOALS[result.comparison]
   const base = result.peer ? median(result.peer.ms) : median(result.ours.ms)
   const row = (s: Series) =>
-    `| ${s.name} | ${sec(median(s.ms))} | ${sec(Math.min(...s.ms))} | ${sec(Math.max(...s.ms))} | ${(median(s.ms) / base).toFixed(2)} | ${mb(Math.max(...s.rssKB))} | ${mb(Math.max(...s.treeKB))} |`
+    `| ${s.name.replace(/\|/g, '\\|')} | ${sec(median(s.ms))} | ${sec(Math.min(...s.ms))} | ${sec(Math.max(...s.ms))} | ${(median(s.ms) / base).toFixed(2)} | ${mb(Math.max(...s.rssKB))} | ${mb(Math.max(...s.treeKB))} |`
   const lines = [
     TITLES[result.comparison],
     '',
