@@ -61,6 +61,8 @@ export interface ImageOutputsInput {
   profile: Profile
   tree: Tree
   kernel: KernelFiles
+  /** Hex sha256 of the kernel image (the build seed names it). */
+  kernelSha256: string
   /** The boot packages (boot.packages and boot.stub) flattened into one tree of their own. */
   bootTree?: {packages: string[]; tree: Tree}
   /** Where asked-for outputs go (the staging folder that is published into --out). */
@@ -163,7 +165,7 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
     sourceDateEpoch,
     loader: profile.boot.loader,
     cmdline: profile.kernel.cmdline,
-    kernelSha256: kernel.image.digest.slice(7),
+    kernelSha256: input.kernelSha256,
     initramfsSha256: initramfs.sha256,
     loaderFiles: Object.fromEntries(loader.files.map((f) => [f.role, sha256Hex(f.data)])),
     espSize: espSize ?? 'auto',

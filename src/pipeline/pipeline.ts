@@ -123,6 +123,8 @@ export async function shapeStage(flattened: Flattened, loaded: Loaded, spool: Sp
 export interface KernelStage {
   package: FetchedImage
   files: KernelFiles
+  /** Hex sha256 of /bzImage and /linux.config. */
+  sha256: {image: string; config: string}
   check: KernelCheck
   /** The boot packages (boot.packages, boot.stub) in a tree of their own: loader files, never in the initramfs. */
   bootTree?: {packages: string[]; tree: Tree}
@@ -142,7 +144,7 @@ export async function kernelStage(fetched: Fetched, loaded: Loaded, spool: Spool
     await flattenInto(tree, boot, spool)
     bootTree = {packages: boot.map((b) => b.name), tree}
   }
-  return {package: kernelPackage, files, check, bootTree}
+  return {package: kernelPackage, files, sha256: {image: reader.sha256(files.image), config: reader.sha256(files.config)}, check, bootTree}
 }
 
 export function kernelMismatchError(profile: Profile, kernel: KernelStage) {
@@ -205,6 +207,7 @@ export async function build(options: BuildOptions): Promise<Published> {
           profile: loaded.profile,
           tree: root.shaped.tree,
           kernel: kernel.files,
+          kernelSha256: kernel.sha256.image,
           bootTree: kernel.bootTree,
           outDir: staging,
           workDir: await mkdir(join(work, 'intermediate'), {recursive: true}).then(() => join(work, 'intermediate')),

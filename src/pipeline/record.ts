@@ -116,8 +116,8 @@ export async function recordStage(root: PreparedRoot, image: ImageOutputs, stagi
       },
       kernel: {
         package: kernel.package.request.name,
-        sha256: kernel.files.image.digest.slice(7),
-        configSha256: kernel.files.config.digest.slice(7),
+        sha256: kernel.sha256.image,
+        configSha256: kernel.sha256.config,
         fragmentChecked: kernel.check.required,
         cmdline: profile.kernel.cmdline,
       },

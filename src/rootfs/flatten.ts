@@ -4,6 +4,7 @@
 // thread, the next ones are decompressed, hashed and parsed into the spool. The order in which they
 // are applied is always the layer order, so reading ahead never changes the tree.
 import {createReadStream} from 'node:fs'
+import {availableParallelism} from 'node:os'
 import {createGunzip} from 'node:zlib'
 import {badInputError} from '../errors.js'
 import {digestCheckingStream, type Digest} from '../oci/digest.js'
@@ -36,7 +37,7 @@ export interface LayerJob {
 }
 
 /** Layers read ahead of the one being applied. */
-const READ_AHEAD = 2
+const READ_AHEAD = 1
 /** zlib's output chunk: large, so each chunk's hashing, spooling and parsing is amortized. */
 const INFLATE_CHUNK = 1024 * 1024
 const READ_CHUNK = 1024 * 1024
@@ -47,7 +48,7 @@ export async function flattenInto(tree: Tree, images: readonly ImageToFlatten[],
   const report: FlattenReport = {layers: []}
   const all = images.flatMap((image) => image.layers.map((layer) => ({image: image.name, layer})))
   if (all.length === 0) return report
-  const pool = new WorkerPool<LayerJob, ReadLayer>(workerUrl(import.meta.url, 'layer-worker'), 'flatten', Math.min(all.length, READ_AHEAD + 1))
+  const pool = new WorkerPool<LayerJob, ReadLayer>(workerUrl(import.meta.url, 'layer-worker'), 'flatten', Math.min(all.length, READ_AHEAD + 1, availableParallelism()))
   const reads: Promise<ReadLayer>[] = []
   const start = (i: number) => {
     if (i >= all.length || reads[i] !== undefined) return

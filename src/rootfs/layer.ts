@@ -21,7 +21,7 @@
 // Reading is split from applying so that the next layer can be decompressed and parsed while this
 // one is applied: readLayer streams the uncompressed tar once into a spool file (the tree refers to
 // the file's bytes there by offset) and keeps only the headers.
-import {createHash, type Hash} from 'node:crypto'
+import {createHash} from 'node:crypto'
 import {badInputError} from '../errors.js'
 import type {Digest} from '../oci/digest.js'
 import {type TarHeader, TarFormatError, TarReader, tarXattrs} from '../formats/tar-reader.js'
@@ -88,8 +88,9 @@ export async function readLayer(tar: AsyncIterable<Uint8Array>, spool: SpoolFile
   const whiteouts: Whiteout[] = []
   const pending: Pending[] = []
   const diffHash = createHash('sha256')
-  let fileHash: Hash | undefined
   let current: {pending: Pending; header: TarHeader} | undefined
+  // Content is named by the layer's diffId and its offset, once the diffId is known.
+  const contents: ContentRef[] = []
 
   const reader = new TarReader({
     entry(header) {
@@ -105,23 +106,17 @@ export async function readLayer(tar: AsyncIterable<Uint8Array>, spool: SpoolFile
       }
       const entry = pendingOf(header, name, where)
       pending.push(entry)
-      if (entry.type === 'file') {
-        fileHash = createHash('sha256')
-        current = {pending: entry, header}
-      }
-    },
-    data(chunk) {
-      fileHash?.update(chunk)
+      if (entry.type === 'file') current = {pending: entry, header}
     },
     end() {
       if (!current) return
       const {pending: entry, header} = current
-      const content: ContentRef = {digest: `sha256:${fileHash!.digest('hex')}` as Digest, size: header.size, path: spool.path, offset: header.dataOffset}
+      const content: ContentRef = {id: '', size: header.size, path: spool.path, offset: header.dataOffset}
+      contents.push(content)
       entry.inode.content = content
       report.files++
       report.bytes += header.size
       current = undefined
-      fileHash = undefined
     },
   })
 
@@ -139,7 +134,9 @@ export async function readLayer(tar: AsyncIterable<Uint8Array>, spool: SpoolFile
     if (error instanceof TarFormatError) throw badInputError(`${what}: corrupt layer (${error.message})`, error.details)
     throw error
   }
-  return {diffId: `sha256:${diffHash.digest('hex')}` as Digest, whiteouts, pending, report}
+  const diffId = `sha256:${diffHash.digest('hex')}` as Digest
+  for (const content of contents) content.id = `${diffId}@${content.offset}`
+  return {diffId, whiteouts, pending, report}
 }
 
 /** Applies a read layer to the tree: whiteouts first, then every entry in tar order. */

@@ -1,13 +1,17 @@
 // The in-memory root tree: metadata and references only. File bytes stay in the spool on disk.
 // Paths are relative to the root, without a leading slash ("usr/bin/sh"); the root itself is "".
 // Hardlinks are paths that share one Inode object.
-import type {Digest} from '../oci/digest.js'
 
 export type NodeType = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo'
 
-/** A file's bytes: `size` bytes at `offset` in the file at `path` (a spool file), and their sha256. */
+/**
+ * A file's bytes: `size` bytes at `offset` in the file at `path` (a spool file). `id` names the bytes
+ * without reading them: "<layer diffId>@<offset>" for layer content (the diffId was checked, so the
+ * range's bytes are fixed by it) or "sha256:<hex>" for the profile's own files. Stage hashes use it;
+ * whoever needs a file's sha256 (a listing, a diff) hashes the range.
+ */
 export interface ContentRef {
-  digest: Digest
+  id: string
   size: number
   path: string
   offset: number

@@ -36,7 +36,7 @@ export interface Spool {
 }
 
 /** What a spool file buffers before it asks its writer to wait. */
-const WRITE_BUFFER_BYTES = 4 * 1024 * 1024
+const WRITE_BUFFER_BYTES = 1024 * 1024
 
 export async function openSpool(dir: string): Promise<Spool> {
   await mkdir(dir, {recursive: true})
@@ -54,7 +54,7 @@ export async function openSpool(dir: string): Promise<Spool> {
       } catch (error) {
         throw diskFullError(error, smallPath, 'the spool (TMPDIR)') ?? error
       }
-      const ref = {digest: sha256Of(bytes), size: bytes.length, path: smallPath, offset: smallLength}
+      const ref = {id: sha256Of(bytes), size: bytes.length, path: smallPath, offset: smallLength}
       smallLength += bytes.length
       return ref
     },
@@ -124,6 +124,8 @@ const READ_CHUNK = 1024 * 1024
 export interface ContentReader {
   chunks(ref: ContentRef): Generator<Uint8Array>
   bytes(ref: ContentRef): Buffer
+  /** Hex sha256 of the content. */
+  sha256(ref: ContentRef): string
   /** The first `length` bytes (fewer when the content is shorter). */
   head(ref: ContentRef, length: number): Buffer
   source(ref: ContentRef): SizedSource
@@ -179,6 +181,11 @@ export function openContentReader(): ContentReader {
     chunks,
     bytes(ref) {
       return ref.size <= READ_CHUNK ? Buffer.from([...chunks(ref)][0] ?? new Uint8Array(0)) : Buffer.concat([...chunks(ref)])
+    },
+    sha256(ref) {
+      const hash = createHash('sha256')
+      for (const chunk of chunks(ref)) hash.update(chunk)
+      return hash.digest('hex')
     },
     head: (ref, length) => readAt(ref.path, ref.offset, Math.min(length, ref.size)),
     source: (ref) => ({size: ref.size, open: () => chunks(ref)}),

@@ -1,6 +1,5 @@
 // Loader files: the search order and overrides in the boot packages, syslinux.cfg, the ESP layouts.
 import assert from 'node:assert/strict'
-import type {Digest} from '../../src/oci/digest.js'
 import {StagexError} from '../../src/errors.js'
 import {bytesSource, concatBytes} from '../../src/formats/bytes.js'
 import {ESP_PATHS, findFile, generatedOsRelease, LDLINUX_PATHS, SYSLINUX_EFI_PATHS, syslinuxConfig, syslinuxEspFiles, ukiEspFiles} from '../../src/image/loader.js'
@@ -9,7 +8,7 @@ import {createTree, putInode, type Tree} from '../../src/rootfs/tree.js'
 function treeWith(files: Record<string, string>, links: Record<string, string> = {}): Tree {
   const tree = createTree()
   for (const [path, name] of Object.entries(files))
-    putInode(tree, path, {type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, content: {digest: `sha256:${name}` as Digest, size: 1, path: `/spool/${name}`, offset: 0}})
+    putInode(tree, path, {type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, content: {id: `sha256:${name}`, size: 1, path: `/spool/${name}`, offset: 0}})
   for (const [path, target] of Object.entries(links)) putInode(tree, path, {type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime: 0, target})
   return tree
 }
