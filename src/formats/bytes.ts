@@ -46,28 +46,36 @@ const SMALL_PIECE = 64 * 1024
 /**
  * Joins small pieces (headers, padding, small files) into chunks of about `size` bytes, so that what
  * consumes the stream (a hash, a compressor, a file) sees a few large chunks instead of many tiny
- * ones. The bytes are the same; only their grouping changes.
+ * ones. The bytes are the same; only their grouping changes. A yielded chunk may be a view of part
+ * of a larger buffer whose other part is filled later: consumers copy such a view, never take it over.
  */
-export async function* coalesce(chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, size = 1024 * 1024): AsyncGenerator<Uint8Array> {
+export async function* coalesce<T = never>(chunks: Iterable<Uint8Array | T> | AsyncIterable<Uint8Array | T>, size = 1024 * 1024): AsyncGenerator<Uint8Array | T> {
   let buffer = new Uint8Array(size)
+  let start = 0 // buffer[start, fill) is not yielded yet
   let fill = 0
+  function* flush(): Generator<Uint8Array> {
+    if (fill > start) yield buffer.subarray(start, fill)
+    start = fill
+  }
   for await (const chunk of chunks) {
+    // Anything that is not bytes (a marker for content the consumer supplies) passes through in order.
+    if (!(chunk instanceof Uint8Array)) {
+      yield* flush()
+      yield chunk
+      continue
+    }
     if (chunk.length >= SMALL_PIECE) {
-      if (fill > 0) {
-        yield buffer.subarray(0, fill)
-        buffer = new Uint8Array(size)
-        fill = 0
-      }
+      yield* flush()
       yield chunk
       continue
     }
     if (fill + chunk.length > size) {
-      yield buffer.subarray(0, fill)
+      yield* flush()
       buffer = new Uint8Array(size)
-      fill = 0
+      start = fill = 0
     }
     buffer.set(chunk, fill)
     fill += chunk.length
   }
-  if (fill > 0) yield buffer.subarray(0, fill)
+  yield* flush()
 }

@@ -42,8 +42,16 @@ export interface TarEntry {
   linkName?: string
   devMajor?: number
   devMinor?: number
-  data?: Uint8Array | (() => Iterable<Uint8Array> | AsyncIterable<Uint8Array>)
+  /** The bytes, or `{external}`: bytes the consumer of tarSegments supplies itself (exactly `size` of them). */
+  data?: Uint8Array | (() => Iterable<Uint8Array> | AsyncIterable<Uint8Array>) | ExternalData
 }
+
+/** Content the writer does not read: it yields the marker in the data's place (see tarSegments). */
+export interface ExternalData {
+  external: unknown
+}
+
+const isExternal = (data: TarEntry['data']): data is ExternalData => data !== undefined && !(data instanceof Uint8Array) && typeof data === 'object'
 
 const BLOCK = 512
 const TYPEFLAG: Record<TarType, string> = {
@@ -60,14 +68,13 @@ const INLINE_MAX = 64 * 1024
 const PAX_NAME = '././@PaxHeader'
 
 const encoder = new TextEncoder()
-const strictDecoder = new TextDecoder('utf-8', {fatal: true})
 
 const show = (s: string) => JSON.stringify(s.length > 200 ? s.slice(0, 200) + '...' : s)
 
+/** A lone surrogate has no UTF-8 form (TextEncoder would write U+FFFD for it): refused, not replaced. */
 function utf8(what: string, s: string): Uint8Array {
-  const b = encoder.encode(s)
-  if (strictDecoder.decode(b) !== s) throw badInputError(`tar: ${what} ${show(s)} is not valid Unicode`)
-  return b
+  if (!(s as string & {isWellFormed(): boolean}).isWellFormed()) throw badInputError(`tar: ${what} ${show(s)} is not valid Unicode`)
+  return encoder.encode(s)
 }
 
 function checkName(name: string): void {
@@ -281,6 +288,17 @@ function entryHeaders(e: TarEntry): Uint8Array[] {
  * File data streamed by `data()` passes through without being copied.
  */
 export async function* writeTar(entries: AsyncIterable<TarEntry> | Iterable<TarEntry>): AsyncGenerator<Uint8Array> {
+  for await (const segment of tarSegments(entries)) {
+    if (!(segment instanceof Uint8Array)) throw new Error('tar: an entry has external data; use tarSegments')
+    yield segment
+  }
+}
+
+/**
+ * The archive as writeTar writes it, except that an entry's external data is yielded as its marker
+ * (the consumer writes those `size` bytes in its place): a writer that never touches file content.
+ */
+export async function* tarSegments(entries: AsyncIterable<TarEntry> | Iterable<TarEntry>): AsyncGenerator<Uint8Array | ExternalData> {
   for await (const e of entries) {
     const headers = entryHeaders(e)
     const size = e.size
@@ -296,6 +314,8 @@ export async function* writeTar(entries: AsyncIterable<TarEntry> | Iterable<TarE
     }
     for (const h of headers) yield h
     if (e.data instanceof Uint8Array) {
+      yield e.data
+    } else if (isExternal(e.data)) {
       yield e.data
     } else {
       for await (const chunk of exactly(e.data(), size, (seen) => wrongSize(e.name, seen, size))) yield chunk

@@ -150,7 +150,7 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
   if (planned.has('rootfs-tar')) {
     progress('rootfs-tar: writing the tree as a tar')
     const path = place('rootfs-tar', OUTPUT_FILES.rootfsTar)
-    keep('rootfs-tar', path, await writeRootfsTar(tree, sourceDateEpoch, reader, path))
+    keep('rootfs-tar', path, await writeRootfsTar(tree, sourceDateEpoch, path))
   }
 
   if (loader.files.length > 0)

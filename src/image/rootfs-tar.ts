@@ -1,13 +1,13 @@
 // The shaped tree as a deterministic tar (the `rootfs` command and the `rootfs-tar` output):
 // UTF-8 path order, times clamped to SOURCE_DATE_EPOCH, numeric owners, hardlinks as tar links
 // to the first path of their group.
-import {type TarEntry, writeTar} from '../formats/tar.js'
-import {type Inode, type Tree, ROOT, sortedPaths} from '../rootfs/tree.js'
-import {writeFileAtomically, type WrittenFile} from '../store/atomic.js'
-import type {ContentReader} from '../store/spool.js'
+import {type TarEntry, tarSegments} from '../formats/tar.js'
+import {type ContentRef, type Inode, type Tree, ROOT, sortedPaths} from '../rootfs/tree.js'
+import type {WrittenFile} from '../store/atomic.js'
+import {type SinkSegment, writeSegmentsAtomically} from '../store/file-sink.js'
 import {coalesce} from '../formats/bytes.js'
 
-export function tarEntriesOf(tree: Tree, sourceDateEpoch: number, reader: ContentReader): TarEntry[] {
+export function tarEntriesOf(tree: Tree, sourceDateEpoch: number): TarEntry[] {
   const firstPathOf = new Map<Inode, string>()
   const entries: TarEntry[] = []
   for (const path of sortedPaths(tree)) {
@@ -23,7 +23,7 @@ export function tarEntriesOf(tree: Tree, sourceDateEpoch: number, reader: Conten
     switch (inode.type) {
       case 'file': {
         const content = inode.content!
-        entries.push({...base, type: 'file', size: content.size, data: () => reader.chunks(content)})
+        entries.push({...base, type: 'file', size: content.size, data: {external: content}})
         break
       }
       case 'symlink':
@@ -40,8 +40,13 @@ export function tarEntriesOf(tree: Tree, sourceDateEpoch: number, reader: Conten
   return entries
 }
 
-export async function writeRootfsTar(tree: Tree, sourceDateEpoch: number, reader: ContentReader, outPath: string): Promise<WrittenFile & {entries: number}> {
-  const entries = tarEntriesOf(tree, sourceDateEpoch, reader)
-  const written = await writeFileAtomically(outPath, coalesce(writeTar(entries)))
+/** The tar's file content is copied from the spool by a sink worker: the main thread makes only headers. */
+export async function writeRootfsTar(tree: Tree, sourceDateEpoch: number, outPath: string): Promise<WrittenFile & {entries: number}> {
+  const entries = tarEntriesOf(tree, sourceDateEpoch)
+  const segments = async function* (): AsyncGenerator<SinkSegment> {
+    for await (const segment of coalesce(tarSegments(entries)))
+      yield segment instanceof Uint8Array ? segment : {spool: segment.external as ContentRef}
+  }
+  const written = await writeSegmentsAtomically(outPath, segments())
   return {...written, entries: entries.length}
 }

@@ -79,6 +79,21 @@ export function digestCheckingStream(expected: Digest, expectedSize: number | un
   return stream
 }
 
+/** A pass-through stream that fails when the bytes are more or fewer than `expectedSize`. */
+export function sizeCheckingStream(expectedSize: number, what: string): Transform {
+  let seen = 0
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      seen += chunk.length
+      if (seen > expectedSize) callback(badInputError(`${what}: larger than the ${expectedSize} bytes its descriptor declares`))
+      else callback(null, chunk)
+    },
+    flush(callback: TransformCallback) {
+      callback(seen === expectedSize ? undefined : badInputError(`${what}: ${seen} bytes, its descriptor declares ${expectedSize}`))
+    },
+  })
+}
+
 /** Every stream digestCheckingStream made, with what it checks. Only this module can add to it. */
 const checking = new WeakMap<Readable, {digest: Digest; size: number | undefined}>()
 

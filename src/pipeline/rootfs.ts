@@ -26,7 +26,7 @@ export async function buildRootfsTar(options: PipelineOptions & {outFile: string
       const outPath = resolve(options.outFile)
       await mkdir(dirname(outPath), {recursive: true})
       options.progress?.('rootfs: writing the tar')
-      const written = await writeRootfsTar(root.shaped.tree, root.loaded.sourceDateEpoch, root.reader, outPath)
+      const written = await writeRootfsTar(root.shaped.tree, root.loaded.sourceDateEpoch, outPath)
       return {
         profile: root.loaded.profile.name,
         path: outPath,

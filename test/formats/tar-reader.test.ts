@@ -122,7 +122,7 @@ describe('formats/tar-reader', () => {
         assert.equal(text(h.linkName), e.linkName ?? '', name)
         assert.equal(h.devMajor, e.devMajor ?? 0, name)
         assert.equal(h.devMinor, e.devMinor ?? 0, name)
-        const content = e.data instanceof Uint8Array ? e.data : e.data ? await collect(e.data() as AsyncIterable<Uint8Array>) : new Uint8Array(0)
+        const content = e.data instanceof Uint8Array ? e.data : typeof e.data === "function" ? await collect(e.data() as AsyncIterable<Uint8Array>) : new Uint8Array(0)
         assert.deepEqual(new Uint8Array(data), content, name)
       }
       const get = (name: string) => byName(parsed).get(name)!.header
