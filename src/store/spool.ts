@@ -140,16 +140,18 @@ export function openContentReader(): ContentReader {
     if (fd === undefined) fds.set(path, (fd = openSync(path, 'r')))
     return fd
   }
-  const readAt = (path: string, offset: number, length: number): Buffer => {
-    const bytes = Buffer.allocUnsafe(length)
+  /** At least `need` bytes from `offset`, up to `room` when the file has them. */
+  const readInto = (path: string, offset: number, need: number, room: number): Buffer => {
+    const bytes = Buffer.allocUnsafe(room)
     let done = 0
-    while (done < length) {
-      const n = readSync(fdOf(path), bytes, done, length - done, offset + done)
-      if (n === 0) throw new Error(`${path}: ends before byte ${offset + length}`)
+    while (done < need) {
+      const n = readSync(fdOf(path), bytes, done, room - done, offset + done)
+      if (n === 0) throw new Error(`${path}: ends before byte ${offset + need}`)
       done += n
     }
-    return bytes
+    return bytes.subarray(0, done)
   }
+  const readAt = (path: string, offset: number, length: number): Buffer => readInto(path, offset, length, length)
   function* chunks(ref: ContentRef): Generator<Uint8Array> {
     if (ref.size === 0) return
     if (ref.size <= READ_CHUNK) {
@@ -159,23 +161,12 @@ export function openContentReader(): ContentReader {
         return
       }
       // Read ahead: the next files of the same layer usually follow this one in the spool.
-      const bytes = readAhead(ref.path, ref.offset, ref.size)
+      const bytes = readInto(ref.path, ref.offset, ref.size, READ_CHUNK)
       window = {path: ref.path, start: ref.offset, bytes}
       yield bytes.subarray(0, ref.size)
       return
     }
     for (let at = 0; at < ref.size; at += READ_CHUNK) yield readAt(ref.path, ref.offset + at, Math.min(READ_CHUNK, ref.size - at))
-  }
-  /** At least `need` bytes from `offset`, and up to READ_CHUNK when the file has them. */
-  const readAhead = (path: string, offset: number, need: number): Buffer => {
-    const bytes = Buffer.allocUnsafe(READ_CHUNK)
-    let done = 0
-    while (done < need) {
-      const n = readSync(fdOf(path), bytes, done, READ_CHUNK - done, offset + done)
-      if (n === 0) throw new Error(`${path}: ends before byte ${offset + need}`)
-      done += n
-    }
-    return bytes.subarray(0, done)
   }
   const reader: ContentReader = {
     chunks,

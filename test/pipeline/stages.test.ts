@@ -30,6 +30,17 @@ describe('pipeline stages, each from its named input', function () {
   })
   after(() => rm(work, {recursive: true, force: true}))
 
+  /** The stages up to kernel, in a spool of their own (the caller closes the reader). */
+  async function upToKernel(name: string, sourceDateEpoch = loaded.sourceDateEpoch) {
+    const fetched = await fetchStage(await resolveAndTrust(loaded, {...quiet, profilePath: MINIMAL}))
+    const spool = await openSpool(join(work, `spool-${name}`))
+    const reader = openContentReader()
+    const flattened = await flattenStage(fetched, spool, sourceDateEpoch)
+    const shaped = await shapeStage(flattened, loaded, spool)
+    const kernel = await kernelStage(fetched, loaded, spool, reader)
+    return {fetched, spool, reader, flattened, shaped, kernel}
+  }
+
   it('load: the profile and SOURCE_DATE_EPOCH (flag > environment > profile)', async () => {
     assert.equal(loaded.profile.name, 'minimal')
     assert.equal(loaded.sourceDateEpoch, 1)
@@ -101,13 +112,8 @@ describe('pipeline stages, each from its named input', function () {
   })
 
   it('outputs: only what the profile asks lands in the out folder; what the asked ones need stays in the work folder', async () => {
-    const fetched = await fetchStage(await resolveAndTrust(loaded, {...quiet, profilePath: MINIMAL}))
-    const spool = await openSpool(join(work, 'spool-c'))
-    const reader = openContentReader()
+    const {reader, shaped, kernel} = await upToKernel('c')
     try {
-      const flattened = await flattenStage(fetched, spool, loaded.sourceDateEpoch)
-      const shaped = await shapeStage(flattened, loaded, spool)
-      const kernel = await kernelStage(fetched, loaded, spool, reader)
       const profile = {...loaded.profile, outputs: ['rootfs-tar' as const]}
       assert.deepEqual([...plannedOutputs(profile)], ['rootfs-tar'])
       const outDir = join(work, 'out-c')
@@ -124,13 +130,8 @@ describe('pipeline stages, each from its named input', function () {
   })
 
   it('record and publish: build.json lists exactly the files beside it; what an earlier build listed and this one did not write is removed', async () => {
-    const fetched = await fetchStage(await resolveAndTrust(loaded, {...quiet, profilePath: MINIMAL}))
-    const spool = await openSpool(join(work, 'spool-d'))
-    const reader = openContentReader()
+    const {fetched, spool, reader, flattened, shaped, kernel} = await upToKernel('d', 1)
     try {
-      const flattened = await flattenStage(fetched, spool, 1)
-      const shaped = await shapeStage(flattened, loaded, spool)
-      const kernel = await kernelStage(fetched, loaded, spool, reader)
       const outDir = join(work, 'out-d')
       await mkdir(outDir)
       // An earlier build wrote a disk this one does not: it must not stay beside the new build.json.
