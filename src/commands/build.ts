@@ -20,7 +20,8 @@ $XDG_CACHE_HOME/stagex-image) and read from there; --offline uses only the store
 what <profile>.lock.json pins and fails when the profile disagrees with it (exit 2) or a tag has
 moved since (exit 3).
 
-Exit codes: 0 built; 2 invalid profile or usage; 3 trust failure or moved tag; 4 bad or unsafe input.`)
+Exit codes: 0 built; 2 invalid profile or usage; 3 trust failure or moved tag; 4 bad or unsafe input;
+7 a registry or token service could not be reached (worth a retry).`)
   static override examples = [
     '<%= config.bin %> build profiles/minimal.yaml --out out/minimal',
     'SOURCE_DATE_EPOCH=1700000000 <%= config.bin %> build profiles/minimal.yaml --out out --json',

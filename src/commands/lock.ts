@@ -14,7 +14,8 @@ manifest digest, platform and size. Only indexes, manifests and configs are fetc
 \`build --locked\` then builds exactly these images, and fails when the profile and the lock
 disagree or when a tag has moved since: a moved tag is reported, never followed.
 
-Exit codes: 0 lock written; 2 usage, invalid profile or unreachable registry; 4 bad input.`)
+Exit codes: 0 lock written; 2 usage or invalid profile; 3 trust failure; 4 bad input; 7 a registry or
+token service could not be reached (worth a retry).`)
   static override examples = [
     '<%= config.bin %> lock profiles/minimal-registry.yaml --mirror 127.0.0.1:5000/stagex',
     '<%= config.bin %> lock profiles/minimal-registry.yaml --offline',

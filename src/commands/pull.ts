@@ -21,9 +21,9 @@ With a trust: section in the profile, every image must carry signatures of at le
 trust.threshold distinct maintainers before any of its layers is downloaded; without one, the
 pull warns that nothing was verified.
 
-Exit codes: 0 every image present (and trusted); 2 usage, invalid profile, unreachable registry or
-refused credentials; 3 trust failure (too few maintainer signatures, lookaside error); 4 bad input
-(digest mismatch, corrupt manifest, oversized signature).`)
+Exit codes: 0 every image present (and trusted); 2 usage, invalid profile or refused credentials;
+3 trust failure (too few maintainer signatures, lookaside error); 4 bad input (digest mismatch,
+corrupt manifest, oversized signature); 7 a registry or token service could not be reached (retry).`)
   static override examples = [
     '<%= config.bin %> pull profiles/minimal-registry.yaml --mirror 127.0.0.1:5000/stagex',
     '<%= config.bin %> pull profiles/minimal-registry.yaml --to oci:carry/minimal',

@@ -13,7 +13,8 @@ by UTF-8 path, numeric owners, times clamped to SOURCE_DATE_EPOCH, hardlinks kep
 Use it to inspect what an appliance holds, or to feed another tool. The file is written to a temp
 file and renamed, so a failed run leaves the previous one intact.
 
-Exit codes: 0 written; 2 invalid profile; 3 trust failure; 4 bad or unsafe input.`)
+Exit codes: 0 written; 2 invalid profile; 3 trust failure; 4 bad or unsafe input; 7 a registry could
+not be reached (worth a retry).`)
   static override examples = [
     '<%= config.bin %> rootfs profiles/minimal.yaml --out out/minimal-rootfs.tar',
     '<%= config.bin %> rootfs profiles/minimal.yaml --out rootfs.tar --json && tar -tvf rootfs.tar | head',

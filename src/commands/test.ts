@@ -13,7 +13,8 @@ export default class Test extends BaseCommand {
 regular expressions, in order, against the serial console.
 
 Exit codes: 0 every step passed; 2 invalid profile; 3 trust failure; 4 bad input;
-5 a step failed (kernel panic, QEMU ended early); 6 the deadline passed.`)
+5 a step failed (kernel panic, QEMU ended early); 6 the deadline passed; 7 a registry could not be
+reached (worth a retry).`)
   static override examples = [
     '<%= config.bin %> test profiles/minimal.yaml',
     '<%= config.bin %> test profiles/minimal.yaml --out out/minimal --accel tcg --junit out/junit.xml',

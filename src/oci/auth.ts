@@ -3,7 +3,7 @@
 import {readFile} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
-import {isStagexError, usageError} from '../errors.js'
+import {isStagexError, unreachableError, usageError} from '../errors.js'
 import type {HttpResponse} from './http.js'
 
 export interface Credentials {
@@ -135,7 +135,8 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     }
     if (!response.ok) {
       await response.discard()
-      throw usageError(`registry ${registry}: the token service ${realm.origin} answered HTTP ${response.status}`)
+      const problem = `registry ${registry}: the token service ${realm.origin} answered HTTP ${response.status}`
+      throw response.status >= 500 || response.status === 429 ? unreachableError(`${problem}; try again later`) : usageError(problem)
     }
     let body: {token?: unknown; access_token?: unknown}
     try {

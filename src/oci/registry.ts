@@ -3,7 +3,7 @@
 // with keep-alive agents (one connection serves many requests); redirects are followed by hand so
 // that the Authorization header never reaches another host; retries with backoff on 5xx, 429 and
 // broken connections.
-import {badInputError, isStagexError, usageError} from '../errors.js'
+import {badInputError, isStagexError, unreachableError, usageError} from '../errors.js'
 import {type Authenticator, type Credentials, createAuthenticator} from './auth.js'
 import {DEFAULT_TAG} from './reference.js'
 import {describeNetworkError, type HttpResponse, requestFollowingRedirects} from './http.js'
@@ -86,7 +86,7 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
       } catch (error) {
         if (isStagexError(error)) throw error
         if (attempt >= retry.attempts)
-          throw usageError(
+          throw unreachableError(
             `${what}: ${url.origin} is unreachable (${describeNetworkError(error)}) after ${attempt} attempts; ` +
               'check the address, or build from the store with --offline',
           )
@@ -108,7 +108,7 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
       }
       if (response.status === 429 || response.status >= 500) {
         await response.discard()
-        if (attempt >= retry.attempts) throw usageError(`${what}: ${url.origin} answered HTTP ${response.status} ${attempt} times for ${url.pathname}`)
+        if (attempt >= retry.attempts) throw unreachableError(`${what}: ${url.origin} answered HTTP ${response.status} ${attempt} times for ${url.pathname}; try again later`)
         await sleep(backoffDelay(retry, attempt, response.header('retry-after')))
         continue
       }

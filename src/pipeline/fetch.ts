@@ -3,7 +3,7 @@
 // result gives each image as Layers read from the store or its layout alike, so the stages after
 // this one never ask where an image came from.
 import {createHash} from 'node:crypto'
-import {isStagexError, usageError} from '../errors.js'
+import {isStagexError, unreachableError, usageError} from '../errors.js'
 import type {Digest} from '../oci/digest.js'
 import {type Layer, layersOf} from '../oci/layer.js'
 import type {Descriptor} from '../oci/manifest.js'
@@ -124,7 +124,7 @@ export async function fetchStage(trusted: Trusted, options: {documentsOnly?: boo
         if (isStagexError(error)) throw error
         const reason = describeNetworkError(error)
         if (attempt >= retry.attempts)
-          throw usageError(`${remote.description}: downloading ${descriptor.digest} failed ${attempt} times (${reason}); the store keeps what was complete, pull again to go on`)
+          throw unreachableError(`${remote.description}: downloading ${descriptor.digest} failed ${attempt} times (${reason}); the store keeps what was complete, pull again to go on`)
         emit({type: 'retry', what: descriptor.digest, attempt, reason})
         await sleep(backoffDelay(retry, attempt))
       }

@@ -107,11 +107,11 @@ describe('oci/registry against a scripted server', () => {
   it('gives up after the last attempt with a clear error (exit 2)', async () => {
     const port = await serve((_req, res) => res.writeHead(500).end())
     const registry = openRegistry({registry: `127.0.0.1:${port}`, repository: 'stagex/x'}, {retry: FAST})
-    await assert.rejects(registry.resolve({tag: 'latest'}), exitCode(2, /answered HTTP 500 3 times/))
+    await assert.rejects(registry.resolve({tag: 'latest'}), exitCode(7, /answered HTTP 500 3 times/))
     const closed = await listen(() => {})
     await close(closed.server)
     const gone = openRegistry({registry: `127.0.0.1:${closed.port}`, repository: 'stagex/x'}, {retry: FAST})
-    await assert.rejects(gone.resolve({tag: 'latest'}), exitCode(2, /unreachable \(ECONNREFUSED\) after 3 attempts/))
+    await assert.rejects(gone.resolve({tag: 'latest'}), exitCode(7, /unreachable \(ECONNREFUSED\) after 3 attempts/))
   })
 
   it('refuses a manifest whose Docker-Content-Digest or requested digest does not match (exit 4)', async () => {
