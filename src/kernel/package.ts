@@ -38,6 +38,8 @@ export async function checkKernelConfig(configText: string, fragmentPath: string
     throw profileError(`${fragmentWhere}: cannot read the kernel config fragment ${fragmentPath}`)
   }
   const requirements = parseFragment(fragmentText)
+  if (requirements.length === 0)
+    throw profileError(`${fragmentWhere}: the kernel config fragment ${fragmentPath} names no option (no CONFIG_...=... or "# CONFIG_... is not set" line); is it the right file?`)
   const config = parseKconfig(configText)
   return {fragment: fragmentPath, required: requirements.length, mismatches: checkFragment(config, requirements)}
 }

@@ -1,7 +1,7 @@
 // Parsing of image indexes, manifests and configs (OCI and Docker v2s2), checked field by field.
 import {badInputError} from '../errors.js'
 import {type Digest, isSha256Digest} from './digest.js'
-import {indexMediaTypes, layerCompression, manifestMediaTypes} from './media-types.js'
+import {configMediaTypes, indexMediaTypes, layerCompression, manifestMediaTypes} from './media-types.js'
 
 /** Indexes, manifests and configs are small; anything larger is refused before it is read. */
 export const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
@@ -96,6 +96,8 @@ export function parseManifest(bytes: Uint8Array, what: string): ImageManifest {
   if (!manifestMediaTypes.includes(mediaType)) throw badInputError(`${what}: media type ${mediaType} is not an image manifest`)
   if (!Array.isArray(document.layers)) throw badInputError(`${what}: a manifest needs a layers array`)
   const config = parseDescriptor(document.config, `${what} config`)
+  if (!configMediaTypes.includes(config.mediaType))
+    throw badInputError(`${what} config: media type ${config.mediaType} is not an image config (${configMediaTypes.join(' or ')})`)
   const layers = document.layers.map((l, i) => parseDescriptor(l, `${what} layers[${i}]`))
   for (const [i, layer] of layers.entries())
     if (layerCompression(layer.mediaType) === null)

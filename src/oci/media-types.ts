@@ -14,6 +14,7 @@ export const MediaType = {
 
 export const indexMediaTypes: readonly string[] = [MediaType.ociIndex, MediaType.dockerManifestList]
 export const manifestMediaTypes: readonly string[] = [MediaType.ociManifest, MediaType.dockerManifest]
+export const configMediaTypes: readonly string[] = [MediaType.ociConfig, MediaType.dockerConfig]
 
 export type LayerCompression = 'gzip' | 'none'
 

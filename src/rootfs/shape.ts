@@ -4,7 +4,7 @@ import type {Profile} from '../profile/types.js'
 import type {Spool} from '../store/spool.js'
 import {normalizeEntryName, resolveFully, resolveParent} from './paths.js'
 import {prune, type PruneReport} from './prune.js'
-import {type Tree, putInode} from './tree.js'
+import {ROOT, type Tree, putInode} from './tree.js'
 
 export interface ShapeReport {
   files: string[]
@@ -26,7 +26,10 @@ export async function shapeTree(tree: Tree, profile: Profile, spool: Spool): Pro
   for (const [i, file] of profile.files.entries()) {
     const where = profile.locate(['files', i, 'path'])
     const name = normalizeEntryName(file.path, where)
+    // "//" or "/." normalize to the root: a file there would replace the whole tree.
+    if (name === ROOT) throw profileError(`${where}: files[${i}].path "${file.path}" names the image root; give a path below it, e.g. /etc/hostname`)
     const path = resolveParent(tree, name, where)
+    if (path === ROOT) throw profileError(`${where}: files[${i}].path "${file.path}" resolves to the image root`)
     const content = await spool.putBytes(Buffer.from(file.contents, 'utf8'))
     putInode(tree, path, {type: 'file', mode: file.mode, uid: file.uid, gid: file.gid, mtime: 0, content})
     report.files.push(`/${path}`)
