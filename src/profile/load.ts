@@ -8,7 +8,7 @@ import {profileError, usageError} from '../errors.js'
 import type {Digest} from '../oci/digest.js'
 import {resolveLookasideUrl} from '../trust/lookaside.js'
 import {PROFILE_SCHEMA} from './schema.js'
-import type {Profile, ProfileFile, ProfileLocator, RawProfile} from './types.js'
+import type {Profile, ProfileDir, ProfileFile, ProfileGroup, ProfileLocator, ProfileUser, RawProfile} from './types.js'
 import {validate as generatedValidate} from './validate.generated.js'
 
 /** PROFILE_SCHEMA (schema.ts) compiled ahead of time by ajv (scripts/profile-validator.ts): no ajv at start-up. */
@@ -49,19 +49,28 @@ export function parseProfile(bytes: Uint8Array, path: string, displayName = path
   const locate: ProfileLocator = (fieldPath) => at(nodeFor(doc, fieldPath)?.range?.[0])
 
   if (!validate(raw)) {
-    const messages = (validate.errors ?? []).map((e) => describeSchemaError(e, doc, at))
+    const messages = withoutOneOfBranches(validate.errors ?? []).map((e) => describeSchemaError(e, doc, at))
     throw profileError(messages.join('\n'), {problems: messages})
   }
   checkOutputs(raw, locate)
   const profileDir = dirname(path)
   const relativeTo = (p: string) => resolve(profileDir, p)
-  const files: ProfileFile[] = (raw.files ?? []).map((f) => ({
-    path: f.path,
-    contents: f.contents,
-    mode: f.mode === undefined ? 0o644 : Number.parseInt(f.mode, 8),
-    uid: f.uid ?? 0,
-    gid: f.gid ?? 0,
+  const mode = (m: string | undefined, fallback: number) => (m === undefined ? fallback : Number.parseInt(m, 8))
+  const files: ProfileFile[] = (raw.files ?? []).map((f) => {
+    const common = {path: f.path, mode: mode(f.mode, 0o644), dirMode: mode(f.dirMode, 0o755), uid: f.uid ?? 0, gid: f.gid ?? 0}
+    // The schema's oneOf admitted exactly one of the two.
+    return f.source === undefined ? {...common, contents: f.contents!} : {...common, source: relativeTo(f.source)}
+  })
+  const dirs: ProfileDir[] = (raw.dirs ?? []).map((d) => ({path: d.path, mode: mode(d.mode, 0o755), uid: d.uid ?? 0, gid: d.gid ?? 0}))
+  const users: ProfileUser[] = (raw.users ?? []).map((u) => ({
+    name: u.name,
+    uid: u.uid,
+    gid: u.gid ?? u.uid,
+    home: u.home ?? (u.uid === 0 ? '/root' : `/home/${u.name}`),
+    shell: u.shell ?? '/bin/sh',
   }))
+  const groups: ProfileGroup[] = (raw.groups ?? []).map((g) => ({name: g.name, gid: g.gid, members: g.members ?? []}))
+  checkAccounts(users, groups, locate)
   return {
     path,
     displayName,
@@ -99,6 +108,12 @@ export function parseProfile(bytes: Uint8Array, path: string, displayName = path
     },
     init: raw.init,
     files,
+    dirs,
+    symlinks: (raw.symlinks ?? []).map((l) => ({path: l.path, target: l.target})),
+    users,
+    groups,
+    keep: raw.keep ?? [],
+    allowMissing: raw.allowMissing ?? [],
     prune: raw.prune ?? 'default',
     initramfs: {compression: raw.initramfs?.compression ?? 'gzip', capabilities: raw.initramfs?.capabilities ?? 'refuse'},
     outputs: raw.outputs ?? ['kernel', 'initramfs'],
@@ -163,6 +178,13 @@ function describeSchemaError(error: ErrorObject, doc: Document, at: (offset: num
       return `${where}: field "${field}" must be one of: ${(error.params as {allowedValues: unknown[]}).allowedValues.join(', ')}`
     case 'pattern':
       return `${where}: field "${field}" has an invalid value (${patternHint(path)})`
+    case 'oneOf':
+      return `${where}: "${field}" needs exactly one of "contents" (the bytes) or "source" (a host file or folder)`
+    case 'uniqueItems':
+      return `${where}: field "${field}" lists an item twice`
+    case 'maximum':
+    case 'minimum':
+      return `${where}: field "${field}" ${error.message ?? 'is out of range'}${field.endsWith('uid') || field.endsWith('gid') ? ' (an id is 0..4294967294)' : ''}`
     case 'minItems':
       return `${where}: field "${field}" must list at least ${(error.params as {limit: number}).limit} item(s)`
     default:
@@ -182,11 +204,19 @@ function describeActual(node: YamlNode | undefined): string {
 
 function patternHint(path: (string | number)[]): string {
   const last = path.filter((p) => typeof p === 'string').at(-1)
+  if ((path[0] === 'users' || path[0] === 'groups') && (last === 'name' || last === 'members'))
+    return 'a POSIX portable name: letters, digits, ".", "_" and "-", not starting with "-", not all digits, at most 32 characters'
   switch (last) {
     case 'name':
       return 'lowercase letters, digits, ".", "_" and "-", at most 63 characters'
+    case 'home':
+    case 'shell':
+      return 'an absolute path without ":" or a line break'
+    case 'target':
+      return 'a link target without a NUL byte'
     case 'source':
       return 'oci:DIR'
+    case 'keep':
     case 'init':
     case 'path':
       return 'an absolute path starting with "/"'
@@ -197,6 +227,30 @@ function patternHint(path: (string | number)[]): string {
     default:
       return 'see the profile schema'
   }
+}
+
+/** ajv reports each failed oneOf branch (a missing "contents", a missing "source") besides the oneOf itself: keep the oneOf. */
+function withoutOneOfBranches(errors: ErrorObject[]): ErrorObject[] {
+  const oneOfs = errors.filter((e) => e.keyword === 'oneOf').map((e) => `${e.schemaPath}/`)
+  return errors.filter((e) => !oneOfs.some((prefix) => e.schemaPath.startsWith(prefix)))
+}
+
+/** What the schema cannot say about users and groups: each name and id once. */
+function checkAccounts(users: ProfileUser[], groups: ProfileGroup[], locate: ProfileLocator): void {
+  const once = <T>(items: T[], key: (item: T) => string | number, field: string, what: string) => {
+    const first = new Map<string | number, number>()
+    for (const [i, item] of items.entries()) {
+      const k = key(item)
+      const j = first.get(k)
+      if (j !== undefined)
+        throw profileError(`${locate([field, i])}: ${what} ${JSON.stringify(k)} is given twice (first at ${locate([field, j])})`)
+      first.set(k, i)
+    }
+  }
+  once(users, (u) => u.name, 'users', 'user name')
+  once(users, (u) => u.uid, 'users', 'uid')
+  once(groups, (g) => g.name, 'groups', 'group name')
+  once(groups, (g) => g.gid, 'groups', 'gid')
 }
 
 /** What the schema cannot say: outputs that need a loader, a stub, or that we do not write. */

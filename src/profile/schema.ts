@@ -3,6 +3,15 @@ export const PROFILE_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   required: ['name', 'packages', 'kernel'],
+  $defs: {
+    mode: {type: 'string', pattern: '^0?[0-7]{3,4}$'},
+    // 2^32-1 is (uid_t)-1, "no id" to chown(2) and setuid(2): never a real owner.
+    id: {type: 'integer', minimum: 0, maximum: 4294967294},
+    // POSIX portable user names (3.437): [A-Za-z0-9._-], not starting with "-"; not all digits (ids and names would mix); 32 bytes as shadow's useradd.
+    account: {type: 'string', pattern: '^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$'},
+    // A passwd field: absolute, and no ":" or newline that would split the line.
+    passwdPath: {type: 'string', pattern: '^/[^:\\n]*$'},
+  },
   properties: {
     name: {type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', description: 'name of the appliance; output files carry it'},
     sourceDateEpoch: {type: 'integer', minimum: 0, maximum: 4294967295, description: 'timestamp clamp (flag > env > this > 1)'},
@@ -51,16 +60,79 @@ export const PROFILE_SCHEMA = {
       items: {
         type: 'object',
         additionalProperties: false,
-        required: ['path', 'contents'],
+        required: ['path'],
+        // Bytes come from exactly one place: inline, or a host file or folder.
+        oneOf: [
+          {required: ['contents'], properties: {contents: true}},
+          {required: ['source'], properties: {source: true}},
+        ],
         properties: {
           path: {type: 'string', pattern: '^/.'},
           contents: {type: 'string'},
-          mode: {type: 'string', pattern: '^0?[0-7]{3,4}$'},
-          uid: {type: 'integer', minimum: 0},
-          gid: {type: 'integer', minimum: 0},
+          source: {type: 'string', minLength: 1, description: 'a host file or folder (relative to the profile\'s folder, or absolute) copied in instead of contents'},
+          mode: {$ref: '#/$defs/mode', description: 'mode of the file(s) (default 0644)'},
+          dirMode: {$ref: '#/$defs/mode', description: 'mode of the folders made from a source folder (default 0755)'},
+          uid: {$ref: '#/$defs/id'},
+          gid: {$ref: '#/$defs/id'},
         },
       },
     },
+    dirs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['path'],
+        properties: {
+          path: {type: 'string', pattern: '^/.'},
+          mode: {$ref: '#/$defs/mode', description: 'default 0755'},
+          uid: {$ref: '#/$defs/id'},
+          gid: {$ref: '#/$defs/id'},
+        },
+      },
+    },
+    symlinks: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['path', 'target'],
+        properties: {
+          path: {type: 'string', pattern: '^/.'},
+          target: {type: 'string', minLength: 1, pattern: '^[^\\u0000]+$'},
+        },
+      },
+    },
+    users: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'uid'],
+        properties: {
+          name: {$ref: '#/$defs/account'},
+          uid: {$ref: '#/$defs/id'},
+          gid: {$ref: '#/$defs/id', description: 'primary group (default: the uid)'},
+          home: {$ref: '#/$defs/passwdPath', description: 'default /home/NAME (/root for uid 0)'},
+          shell: {$ref: '#/$defs/passwdPath', description: 'default /bin/sh'},
+        },
+      },
+    },
+    groups: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'gid'],
+        properties: {
+          name: {$ref: '#/$defs/account'},
+          gid: {$ref: '#/$defs/id'},
+          members: {type: 'array', uniqueItems: true, items: {$ref: '#/$defs/account'}},
+        },
+      },
+    },
+    keep: {type: 'array', items: {type: 'string', pattern: '^/.'}, description: 'paths the pruning must keep (each is recorded)'},
+    allowMissing: {type: 'array', items: {type: 'string', minLength: 1}, description: 'ELF closure exceptions: libraries allowed to be missing'},
     prune: {enum: ['default', 'none']},
     initramfs: {
       type: 'object',

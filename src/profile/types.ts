@@ -4,12 +4,40 @@ import type {Digest} from '../oci/digest.js'
 /** "profiles/minimal.yaml:12:5" for a field path such as ['packages', 1]. */
 export type ProfileLocator = (fieldPath: readonly (string | number)[]) => string
 
-export interface ProfileFile {
+/** One `files:` item: inline `contents`, or `source`, a host file or folder (absolute path), never both. */
+export type ProfileFile = {
   path: string
-  contents: string
+  mode: number
+  /** Mode of the folders made below `path` from a source folder. */
+  dirMode: number
+  uid: number
+  gid: number
+} & ({contents: string; source?: undefined} | {source: string; contents?: undefined})
+
+export interface ProfileDir {
+  path: string
   mode: number
   uid: number
   gid: number
+}
+
+export interface ProfileSymlink {
+  path: string
+  target: string
+}
+
+export interface ProfileUser {
+  name: string
+  uid: number
+  gid: number
+  home: string
+  shell: string
+}
+
+export interface ProfileGroup {
+  name: string
+  gid: number
+  members: string[]
 }
 
 export interface TrustSettings {
@@ -50,6 +78,14 @@ export interface Profile {
   }
   init?: string
   files: ProfileFile[]
+  dirs: ProfileDir[]
+  symlinks: ProfileSymlink[]
+  users: ProfileUser[]
+  groups: ProfileGroup[]
+  /** Paths (absolute, as written) the pruning must keep. */
+  keep: string[]
+  /** ELF closure exceptions: libraries allowed to be missing. */
+  allowMissing: string[]
   prune: 'default' | 'none'
   initramfs: {compression: 'gzip' | 'none'; capabilities: 'refuse' | 'drop'}
   outputs: OutputKind[]
@@ -70,7 +106,13 @@ export interface RawProfile {
   kernel: {package: string; config?: string; cmdline?: string}
   boot?: {loader?: LoaderKind; stub?: string; packages?: string[]; espSize?: string; syslinuxEfi?: string; ldlinux?: string; stubPath?: string}
   init?: string
-  files?: {path: string; contents: string; mode?: string; uid?: number; gid?: number}[]
+  files?: {path: string; contents?: string; source?: string; mode?: string; dirMode?: string; uid?: number; gid?: number}[]
+  dirs?: {path: string; mode?: string; uid?: number; gid?: number}[]
+  symlinks?: {path: string; target: string}[]
+  users?: {name: string; uid: number; gid?: number; home?: string; shell?: string}[]
+  groups?: {name: string; gid: number; members?: string[]}[]
+  keep?: string[]
+  allowMissing?: string[]
   prune?: 'default' | 'none'
   initramfs?: {compression?: 'gzip' | 'none'; capabilities?: 'refuse' | 'drop'}
   outputs?: OutputKind[]

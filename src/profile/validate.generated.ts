@@ -5,7 +5,11 @@ import {createRequire} from 'node:module'
 const require = createRequire(import.meta.url)
 export const validate = validate10;
 export default validate10;
-const schema11 = {"type":"object","additionalProperties":false,"required":["name","packages","kernel"],"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,62}$","description":"name of the appliance; output files carry it"},"sourceDateEpoch":{"type":"integer","minimum":0,"maximum":4294967295,"description":"timestamp clamp (flag > env > this > 1)"},"registry":{"type":"string","minLength":1,"description":"where short package names live, e.g. docker.io/stagex"},"mirror":{"type":"string","minLength":1,"description":"pull from here; identity stays the registry"},"source":{"type":"string","pattern":"^oci:.+","description":"oci:DIR, a folder of OCI layouts, one per package"},"trust":{"type":"object","additionalProperties":false,"properties":{"keyring":{"type":"string","minLength":1},"threshold":{"type":"integer","minimum":1,"maximum":128},"lookaside":{"type":"string","minLength":1},"legacy":{"type":"boolean"},"policy":{"type":"string","minLength":1},"registriesD":{"type":"string","minLength":1}}},"packages":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"kernel":{"type":"object","additionalProperties":false,"required":["package"],"properties":{"package":{"type":"string","minLength":1},"config":{"type":"string","minLength":1},"cmdline":{"type":"string"}}},"boot":{"type":"object","additionalProperties":false,"properties":{"loader":{"enum":["syslinux","uki","none"]},"stub":{"type":"string","minLength":1},"packages":{"type":"array","items":{"type":"string","minLength":1}},"espSize":{"type":"string","pattern":"^[0-9]+(K|M|G)?$"},"syslinuxEfi":{"type":"string","minLength":1,"description":"path of syslinux.efi in the boot packages (default: usr/share then usr/lib syslinux/efi64)"},"ldlinux":{"type":"string","minLength":1,"description":"path of ldlinux.e64 in the boot packages"},"stubPath":{"type":"string","minLength":1,"description":"path of the EFI stub in boot.stub (default usr/lib/systemd/boot/efi/linuxx64.efi.stub)"}}},"init":{"type":"string","pattern":"^/"},"files":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path","contents"],"properties":{"path":{"type":"string","pattern":"^/."},"contents":{"type":"string"},"mode":{"type":"string","pattern":"^0?[0-7]{3,4}$"},"uid":{"type":"integer","minimum":0},"gid":{"type":"integer","minimum":0}}}},"prune":{"enum":["default","none"]},"initramfs":{"type":"object","additionalProperties":false,"properties":{"compression":{"enum":["gzip","none"]},"capabilities":{"enum":["refuse","drop"],"description":"file capabilities (security.capability) cannot go in a newc cpio: refuse the build, or drop them"}}},"outputs":{"type":"array","uniqueItems":true,"items":{"enum":["kernel","initramfs","disk","esp","uki","qcow2","rootfs-tar"]}},"test":{"type":"object","additionalProperties":false,"properties":{"timeout":{"type":"integer","minimum":1,"maximum":3600},"steps":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["expect"],"properties":{"expect":{"type":"string","minLength":1}}}}}}}};
+const schema11 = {"type":"object","additionalProperties":false,"required":["name","packages","kernel"],"$defs":{"mode":{"type":"string","pattern":"^0?[0-7]{3,4}$"},"id":{"type":"integer","minimum":0,"maximum":4294967294},"account":{"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},"passwdPath":{"type":"string","pattern":"^/[^:\\n]*$"}},"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,62}$","description":"name of the appliance; output files carry it"},"sourceDateEpoch":{"type":"integer","minimum":0,"maximum":4294967295,"description":"timestamp clamp (flag > env > this > 1)"},"registry":{"type":"string","minLength":1,"description":"where short package names live, e.g. docker.io/stagex"},"mirror":{"type":"string","minLength":1,"description":"pull from here; identity stays the registry"},"source":{"type":"string","pattern":"^oci:.+","description":"oci:DIR, a folder of OCI layouts, one per package"},"trust":{"type":"object","additionalProperties":false,"properties":{"keyring":{"type":"string","minLength":1},"threshold":{"type":"integer","minimum":1,"maximum":128},"lookaside":{"type":"string","minLength":1},"legacy":{"type":"boolean"},"policy":{"type":"string","minLength":1},"registriesD":{"type":"string","minLength":1}}},"packages":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"kernel":{"type":"object","additionalProperties":false,"required":["package"],"properties":{"package":{"type":"string","minLength":1},"config":{"type":"string","minLength":1},"cmdline":{"type":"string"}}},"boot":{"type":"object","additionalProperties":false,"properties":{"loader":{"enum":["syslinux","uki","none"]},"stub":{"type":"string","minLength":1},"packages":{"type":"array","items":{"type":"string","minLength":1}},"espSize":{"type":"string","pattern":"^[0-9]+(K|M|G)?$"},"syslinuxEfi":{"type":"string","minLength":1,"description":"path of syslinux.efi in the boot packages (default: usr/share then usr/lib syslinux/efi64)"},"ldlinux":{"type":"string","minLength":1,"description":"path of ldlinux.e64 in the boot packages"},"stubPath":{"type":"string","minLength":1,"description":"path of the EFI stub in boot.stub (default usr/lib/systemd/boot/efi/linuxx64.efi.stub)"}}},"init":{"type":"string","pattern":"^/"},"files":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"oneOf":[{"required":["contents"],"properties":{"contents":true}},{"required":["source"],"properties":{"source":true}}],"properties":{"path":{"type":"string","pattern":"^/."},"contents":{"type":"string"},"source":{"type":"string","minLength":1,"description":"a host file or folder (relative to the profile's folder, or absolute) copied in instead of contents"},"mode":{"$ref":"#/$defs/mode","description":"mode of the file(s) (default 0644)"},"dirMode":{"$ref":"#/$defs/mode","description":"mode of the folders made from a source folder (default 0755)"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"dirs":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","pattern":"^/."},"mode":{"$ref":"#/$defs/mode","description":"default 0755"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"symlinks":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path","target"],"properties":{"path":{"type":"string","pattern":"^/."},"target":{"type":"string","minLength":1,"pattern":"^[^\\u0000]+$"}}}},"users":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","uid"],"properties":{"name":{"$ref":"#/$defs/account"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id","description":"primary group (default: the uid)"},"home":{"$ref":"#/$defs/passwdPath","description":"default /home/NAME (/root for uid 0)"},"shell":{"$ref":"#/$defs/passwdPath","description":"default /bin/sh"}}}},"groups":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gid"],"properties":{"name":{"$ref":"#/$defs/account"},"gid":{"$ref":"#/$defs/id"},"members":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/account"}}}}},"keep":{"type":"array","items":{"type":"string","pattern":"^/."},"description":"paths the pruning must keep (each is recorded)"},"allowMissing":{"type":"array","items":{"type":"string","minLength":1},"description":"ELF closure exceptions: libraries allowed to be missing"},"prune":{"enum":["default","none"]},"initramfs":{"type":"object","additionalProperties":false,"properties":{"compression":{"enum":["gzip","none"]},"capabilities":{"enum":["refuse","drop"],"description":"file capabilities (security.capability) cannot go in a newc cpio: refuse the build, or drop them"}}},"outputs":{"type":"array","uniqueItems":true,"items":{"enum":["kernel","initramfs","disk","esp","uki","qcow2","rootfs-tar"]}},"test":{"type":"object","additionalProperties":false,"properties":{"timeout":{"type":"integer","minimum":1,"maximum":3600},"steps":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["expect"],"properties":{"expect":{"type":"string","minLength":1}}}}}}}};
+const schema12 = {"type":"string","pattern":"^0?[0-7]{3,4}$"};
+const schema14 = {"type":"integer","minimum":0,"maximum":4294967294};
+const schema19 = {"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"};
+const schema22 = {"type":"string","pattern":"^/[^:\\n]*$"};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const func0 = require("ajv/dist/runtime/equal").default;
@@ -15,6 +19,9 @@ const pattern2 = new RegExp("^[0-9]+(K|M|G)?$", "u");
 const pattern3 = new RegExp("^/", "u");
 const pattern4 = new RegExp("^/.", "u");
 const pattern5 = new RegExp("^0?[0-7]{3,4}$", "u");
+const pattern10 = new RegExp("^[^\\u0000]+$", "u");
+const pattern11 = new RegExp("^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$", "u");
+const pattern12 = new RegExp("^/[^:\\n]*$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -758,9 +765,13 @@ if(Array.isArray(data28)){
 const len2 = data28.length;
 for(let i2=0; i2<len2; i2++){
 let data29 = data28[i2];
+const _errs64 = errors;
+let valid10 = false;
+let passing0 = null;
+const _errs65 = errors;
 if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
-if(data29.path === undefined){
-const err59 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(data29.contents === undefined){
+const err59 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf/0/required",keyword:"required",params:{missingProperty: "contents"},message:"must have required property '"+"contents"+"'"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -769,8 +780,16 @@ vErrors.push(err59);
 }
 errors++;
 }
-if(data29.contents === undefined){
-const err60 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "contents"},message:"must have required property '"+"contents"+"'"};
+}
+var _valid0 = _errs65 === errors;
+if(_valid0){
+valid10 = true;
+passing0 = 0;
+}
+const _errs66 = errors;
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+if(data29.source === undefined){
+const err60 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf/1/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -779,9 +798,20 @@ vErrors.push(err60);
 }
 errors++;
 }
-for(const key4 in data29){
-if(!(((((key4 === "path") || (key4 === "contents")) || (key4 === "mode")) || (key4 === "uid")) || (key4 === "gid"))){
-const err61 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+var _valid0 = _errs66 === errors;
+if(_valid0 && valid10){
+valid10 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid10 = true;
+passing0 = 1;
+}
+}
+if(!valid10){
+const err61 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -790,12 +820,20 @@ vErrors.push(err61);
 }
 errors++;
 }
+else {
+errors = _errs64;
+if(vErrors !== null){
+if(_errs64){
+vErrors.length = _errs64;
 }
-if(data29.path !== undefined){
-let data30 = data29.path;
-if(typeof data30 === "string"){
-if(!pattern4.test(data30)){
-const err62 = {instancePath:instancePath+"/files/" + i2+"/path",schemaPath:"#/properties/files/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
+else {
+vErrors = null;
+}
+}
+}
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+if(data29.path === undefined){
+const err62 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -804,9 +842,9 @@ vErrors.push(err62);
 }
 errors++;
 }
-}
-else {
-const err63 = {instancePath:instancePath+"/files/" + i2+"/path",schemaPath:"#/properties/files/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key4 in data29){
+if(!(((((((key4 === "path") || (key4 === "contents")) || (key4 === "source")) || (key4 === "mode")) || (key4 === "dirMode")) || (key4 === "uid")) || (key4 === "gid"))){
+const err63 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -816,9 +854,11 @@ vErrors.push(err63);
 errors++;
 }
 }
-if(data29.contents !== undefined){
-if(typeof data29.contents !== "string"){
-const err64 = {instancePath:instancePath+"/files/" + i2+"/contents",schemaPath:"#/properties/files/items/properties/contents/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data29.path !== undefined){
+let data30 = data29.path;
+if(typeof data30 === "string"){
+if(!pattern4.test(data30)){
+const err64 = {instancePath:instancePath+"/files/" + i2+"/path",schemaPath:"#/properties/files/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -828,11 +868,8 @@ vErrors.push(err64);
 errors++;
 }
 }
-if(data29.mode !== undefined){
-let data32 = data29.mode;
-if(typeof data32 === "string"){
-if(!pattern5.test(data32)){
-const err65 = {instancePath:instancePath+"/files/" + i2+"/mode",schemaPath:"#/properties/files/items/properties/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
+else {
+const err65 = {instancePath:instancePath+"/files/" + i2+"/path",schemaPath:"#/properties/files/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -842,8 +879,9 @@ vErrors.push(err65);
 errors++;
 }
 }
-else {
-const err66 = {instancePath:instancePath+"/files/" + i2+"/mode",schemaPath:"#/properties/files/items/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data29.contents !== undefined){
+if(typeof data29.contents !== "string"){
+const err66 = {instancePath:instancePath+"/files/" + i2+"/contents",schemaPath:"#/properties/files/items/properties/contents/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -853,10 +891,11 @@ vErrors.push(err66);
 errors++;
 }
 }
-if(data29.uid !== undefined){
-let data33 = data29.uid;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err67 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/properties/files/items/properties/uid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data29.source !== undefined){
+let data32 = data29.source;
+if(typeof data32 === "string"){
+if(func3(data32) < 1){
+const err67 = {instancePath:instancePath+"/files/" + i2+"/source",schemaPath:"#/properties/files/items/properties/source/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -865,9 +904,9 @@ vErrors.push(err67);
 }
 errors++;
 }
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 0 || isNaN(data33)){
-const err68 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/properties/files/items/properties/uid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err68 = {instancePath:instancePath+"/files/" + i2+"/source",schemaPath:"#/properties/files/items/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -877,11 +916,11 @@ vErrors.push(err68);
 errors++;
 }
 }
-}
-if(data29.gid !== undefined){
-let data34 = data29.gid;
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-const err69 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/properties/files/items/properties/gid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data29.mode !== undefined){
+let data33 = data29.mode;
+if(typeof data33 === "string"){
+if(!pattern5.test(data33)){
+const err69 = {instancePath:instancePath+"/files/" + i2+"/mode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -890,9 +929,9 @@ vErrors.push(err69);
 }
 errors++;
 }
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 < 0 || isNaN(data34)){
-const err70 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/properties/files/items/properties/gid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err70 = {instancePath:instancePath+"/files/" + i2+"/mode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -902,10 +941,11 @@ vErrors.push(err70);
 errors++;
 }
 }
-}
-}
-else {
-const err71 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data29.dirMode !== undefined){
+let data34 = data29.dirMode;
+if(typeof data34 === "string"){
+if(!pattern5.test(data34)){
+const err71 = {instancePath:instancePath+"/files/" + i2+"/dirMode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -915,9 +955,8 @@ vErrors.push(err71);
 errors++;
 }
 }
-}
 else {
-const err72 = {instancePath:instancePath+"/files",schemaPath:"#/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err72 = {instancePath:instancePath+"/files/" + i2+"/dirMode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -927,10 +966,10 @@ vErrors.push(err72);
 errors++;
 }
 }
-if(data.prune !== undefined){
-let data35 = data.prune;
-if(!((data35 === "default") || (data35 === "none"))){
-const err73 = {instancePath:instancePath+"/prune",schemaPath:"#/properties/prune/enum",keyword:"enum",params:{allowedValues: schema11.properties.prune.enum},message:"must be equal to one of the allowed values"};
+if(data29.uid !== undefined){
+let data35 = data29.uid;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err73 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -939,13 +978,9 @@ vErrors.push(err73);
 }
 errors++;
 }
-}
-if(data.initramfs !== undefined){
-let data36 = data.initramfs;
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-for(const key5 in data36){
-if(!((key5 === "compression") || (key5 === "capabilities"))){
-const err74 = {instancePath:instancePath+"/initramfs",schemaPath:"#/properties/initramfs/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 > 4294967294 || isNaN(data35)){
+const err74 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -954,11 +989,8 @@ vErrors.push(err74);
 }
 errors++;
 }
-}
-if(data36.compression !== undefined){
-let data37 = data36.compression;
-if(!((data37 === "gzip") || (data37 === "none"))){
-const err75 = {instancePath:instancePath+"/initramfs/compression",schemaPath:"#/properties/initramfs/properties/compression/enum",keyword:"enum",params:{allowedValues: schema11.properties.initramfs.properties.compression.enum},message:"must be equal to one of the allowed values"};
+if(data35 < 0 || isNaN(data35)){
+const err75 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -968,10 +1000,11 @@ vErrors.push(err75);
 errors++;
 }
 }
-if(data36.capabilities !== undefined){
-let data38 = data36.capabilities;
-if(!((data38 === "refuse") || (data38 === "drop"))){
-const err76 = {instancePath:instancePath+"/initramfs/capabilities",schemaPath:"#/properties/initramfs/properties/capabilities/enum",keyword:"enum",params:{allowedValues: schema11.properties.initramfs.properties.capabilities.enum},message:"must be equal to one of the allowed values"};
+}
+if(data29.gid !== undefined){
+let data36 = data29.gid;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+const err76 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -980,10 +1013,9 @@ vErrors.push(err76);
 }
 errors++;
 }
-}
-}
-else {
-const err77 = {instancePath:instancePath+"/initramfs",schemaPath:"#/properties/initramfs/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 > 4294967294 || isNaN(data36)){
+const err77 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -992,15 +1024,8 @@ vErrors.push(err77);
 }
 errors++;
 }
-}
-if(data.outputs !== undefined){
-let data39 = data.outputs;
-if(Array.isArray(data39)){
-const len3 = data39.length;
-for(let i3=0; i3<len3; i3++){
-let data40 = data39[i3];
-if(!(((((((data40 === "kernel") || (data40 === "initramfs")) || (data40 === "disk")) || (data40 === "esp")) || (data40 === "uki")) || (data40 === "qcow2")) || (data40 === "rootfs-tar"))){
-const err78 = {instancePath:instancePath+"/outputs/" + i3,schemaPath:"#/properties/outputs/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.outputs.items.enum},message:"must be equal to one of the allowed values"};
+if(data36 < 0 || isNaN(data36)){
+const err78 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1010,14 +1035,10 @@ vErrors.push(err78);
 errors++;
 }
 }
-let i4 = data39.length;
-let j0;
-if(i4 > 1){
-outer0:
-for(;i4--;){
-for(j0 = i4; j0--;){
-if(func0(data39[i4], data39[j0])){
-const err79 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i4+" are identical)"};
+}
+}
+else {
+const err79 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1025,14 +1046,11 @@ else {
 vErrors.push(err79);
 }
 errors++;
-break outer0;
-}
-}
 }
 }
 }
 else {
-const err80 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err80 = {instancePath:instancePath+"/files",schemaPath:"#/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1042,12 +1060,15 @@ vErrors.push(err80);
 errors++;
 }
 }
-if(data.test !== undefined){
-let data41 = data.test;
-if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
-for(const key6 in data41){
-if(!((key6 === "timeout") || (key6 === "steps"))){
-const err81 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(data.dirs !== undefined){
+let data37 = data.dirs;
+if(Array.isArray(data37)){
+const len3 = data37.length;
+for(let i3=0; i3<len3; i3++){
+let data38 = data37[i3];
+if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
+if(data38.path === undefined){
+const err81 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1056,11 +1077,9 @@ vErrors.push(err81);
 }
 errors++;
 }
-}
-if(data41.timeout !== undefined){
-let data42 = data41.timeout;
-if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
-const err82 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key5 in data38){
+if(!((((key5 === "path") || (key5 === "mode")) || (key5 === "uid")) || (key5 === "gid"))){
+const err82 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1069,9 +1088,12 @@ vErrors.push(err82);
 }
 errors++;
 }
-if((typeof data42 == "number") && (isFinite(data42))){
-if(data42 > 3600 || isNaN(data42)){
-const err83 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+}
+if(data38.path !== undefined){
+let data39 = data38.path;
+if(typeof data39 === "string"){
+if(!pattern4.test(data39)){
+const err83 = {instancePath:instancePath+"/dirs/" + i3+"/path",schemaPath:"#/properties/dirs/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1080,8 +1102,9 @@ vErrors.push(err83);
 }
 errors++;
 }
-if(data42 < 1 || isNaN(data42)){
-const err84 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err84 = {instancePath:instancePath+"/dirs/" + i3+"/path",schemaPath:"#/properties/dirs/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1091,16 +1114,11 @@ vErrors.push(err84);
 errors++;
 }
 }
-}
-if(data41.steps !== undefined){
-let data43 = data41.steps;
-if(Array.isArray(data43)){
-const len4 = data43.length;
-for(let i5=0; i5<len4; i5++){
-let data44 = data43[i5];
-if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
-if(data44.expect === undefined){
-const err85 = {instancePath:instancePath+"/test/steps/" + i5,schemaPath:"#/properties/test/properties/steps/items/required",keyword:"required",params:{missingProperty: "expect"},message:"must have required property '"+"expect"+"'"};
+if(data38.mode !== undefined){
+let data40 = data38.mode;
+if(typeof data40 === "string"){
+if(!pattern5.test(data40)){
+const err85 = {instancePath:instancePath+"/dirs/" + i3+"/mode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1109,9 +1127,9 @@ vErrors.push(err85);
 }
 errors++;
 }
-for(const key7 in data44){
-if(!(key7 === "expect")){
-const err86 = {instancePath:instancePath+"/test/steps/" + i5,schemaPath:"#/properties/test/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+}
+else {
+const err86 = {instancePath:instancePath+"/dirs/" + i3+"/mode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1121,11 +1139,10 @@ vErrors.push(err86);
 errors++;
 }
 }
-if(data44.expect !== undefined){
-let data45 = data44.expect;
-if(typeof data45 === "string"){
-if(func3(data45) < 1){
-const err87 = {instancePath:instancePath+"/test/steps/" + i5+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data38.uid !== undefined){
+let data41 = data38.uid;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+const err87 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1134,9 +1151,9 @@ vErrors.push(err87);
 }
 errors++;
 }
-}
-else {
-const err88 = {instancePath:instancePath+"/test/steps/" + i5+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 > 4294967294 || isNaN(data41)){
+const err88 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1145,10 +1162,8 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-}
-else {
-const err89 = {instancePath:instancePath+"/test/steps/" + i5,schemaPath:"#/properties/test/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data41 < 0 || isNaN(data41)){
+const err89 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1159,8 +1174,10 @@ errors++;
 }
 }
 }
-else {
-const err90 = {instancePath:instancePath+"/test/steps",schemaPath:"#/properties/test/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data38.gid !== undefined){
+let data42 = data38.gid;
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
+const err90 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1169,10 +1186,9 @@ vErrors.push(err90);
 }
 errors++;
 }
-}
-}
-else {
-const err91 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 > 4294967294 || isNaN(data42)){
+const err91 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1181,15 +1197,902 @@ vErrors.push(err91);
 }
 errors++;
 }
-}
-}
-else {
-const err92 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data42 < 0 || isNaN(data42)){
+const err92 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err92];
 }
 else {
 vErrors.push(err92);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err93 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+}
+else {
+const err94 = {instancePath:instancePath+"/dirs",schemaPath:"#/properties/dirs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+}
+if(data.symlinks !== undefined){
+let data43 = data.symlinks;
+if(Array.isArray(data43)){
+const len4 = data43.length;
+for(let i4=0; i4<len4; i4++){
+let data44 = data43[i4];
+if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
+if(data44.path === undefined){
+const err95 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+if(data44.target === undefined){
+const err96 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/required",keyword:"required",params:{missingProperty: "target"},message:"must have required property '"+"target"+"'"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+for(const key6 in data44){
+if(!((key6 === "path") || (key6 === "target"))){
+const err97 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+}
+if(data44.path !== undefined){
+let data45 = data44.path;
+if(typeof data45 === "string"){
+if(!pattern4.test(data45)){
+const err98 = {instancePath:instancePath+"/symlinks/" + i4+"/path",schemaPath:"#/properties/symlinks/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+}
+else {
+const err99 = {instancePath:instancePath+"/symlinks/" + i4+"/path",schemaPath:"#/properties/symlinks/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+if(data44.target !== undefined){
+let data46 = data44.target;
+if(typeof data46 === "string"){
+if(func3(data46) < 1){
+const err100 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+if(!pattern10.test(data46)){
+const err101 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000]+$"},message:"must match pattern \""+"^[^\\u0000]+$"+"\""};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+else {
+const err102 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+}
+else {
+const err103 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+}
+}
+else {
+const err104 = {instancePath:instancePath+"/symlinks",schemaPath:"#/properties/symlinks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+if(data.users !== undefined){
+let data47 = data.users;
+if(Array.isArray(data47)){
+const len5 = data47.length;
+for(let i5=0; i5<len5; i5++){
+let data48 = data47[i5];
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(data48.name === undefined){
+const err105 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+if(data48.uid === undefined){
+const err106 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/required",keyword:"required",params:{missingProperty: "uid"},message:"must have required property '"+"uid"+"'"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+for(const key7 in data48){
+if(!(((((key7 === "name") || (key7 === "uid")) || (key7 === "gid")) || (key7 === "home")) || (key7 === "shell"))){
+const err107 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+}
+if(data48.name !== undefined){
+let data49 = data48.name;
+if(typeof data49 === "string"){
+if(!pattern11.test(data49)){
+const err108 = {instancePath:instancePath+"/users/" + i5+"/name",schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+else {
+const err109 = {instancePath:instancePath+"/users/" + i5+"/name",schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+if(data48.uid !== undefined){
+let data50 = data48.uid;
+if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
+const err110 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+if((typeof data50 == "number") && (isFinite(data50))){
+if(data50 > 4294967294 || isNaN(data50)){
+const err111 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+if(data50 < 0 || isNaN(data50)){
+const err112 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+}
+}
+if(data48.gid !== undefined){
+let data51 = data48.gid;
+if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
+const err113 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+if((typeof data51 == "number") && (isFinite(data51))){
+if(data51 > 4294967294 || isNaN(data51)){
+const err114 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+if(data51 < 0 || isNaN(data51)){
+const err115 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+}
+}
+if(data48.home !== undefined){
+let data52 = data48.home;
+if(typeof data52 === "string"){
+if(!pattern12.test(data52)){
+const err116 = {instancePath:instancePath+"/users/" + i5+"/home",schemaPath:"#/$defs/passwdPath/pattern",keyword:"pattern",params:{pattern: "^/[^:\\n]*$"},message:"must match pattern \""+"^/[^:\\n]*$"+"\""};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+}
+else {
+const err117 = {instancePath:instancePath+"/users/" + i5+"/home",schemaPath:"#/$defs/passwdPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+}
+if(data48.shell !== undefined){
+let data53 = data48.shell;
+if(typeof data53 === "string"){
+if(!pattern12.test(data53)){
+const err118 = {instancePath:instancePath+"/users/" + i5+"/shell",schemaPath:"#/$defs/passwdPath/pattern",keyword:"pattern",params:{pattern: "^/[^:\\n]*$"},message:"must match pattern \""+"^/[^:\\n]*$"+"\""};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+else {
+const err119 = {instancePath:instancePath+"/users/" + i5+"/shell",schemaPath:"#/$defs/passwdPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+}
+else {
+const err120 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+}
+else {
+const err121 = {instancePath:instancePath+"/users",schemaPath:"#/properties/users/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+}
+if(data.groups !== undefined){
+let data54 = data.groups;
+if(Array.isArray(data54)){
+const len6 = data54.length;
+for(let i6=0; i6<len6; i6++){
+let data55 = data54[i6];
+if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
+if(data55.name === undefined){
+const err122 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+if(data55.gid === undefined){
+const err123 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/required",keyword:"required",params:{missingProperty: "gid"},message:"must have required property '"+"gid"+"'"};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+for(const key8 in data55){
+if(!(((key8 === "name") || (key8 === "gid")) || (key8 === "members"))){
+const err124 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+}
+if(data55.name !== undefined){
+let data56 = data55.name;
+if(typeof data56 === "string"){
+if(!pattern11.test(data56)){
+const err125 = {instancePath:instancePath+"/groups/" + i6+"/name",schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+}
+else {
+const err126 = {instancePath:instancePath+"/groups/" + i6+"/name",schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+}
+if(data55.gid !== undefined){
+let data57 = data55.gid;
+if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
+const err127 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+if((typeof data57 == "number") && (isFinite(data57))){
+if(data57 > 4294967294 || isNaN(data57)){
+const err128 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+if(data57 < 0 || isNaN(data57)){
+const err129 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+}
+}
+if(data55.members !== undefined){
+let data58 = data55.members;
+if(Array.isArray(data58)){
+const len7 = data58.length;
+for(let i7=0; i7<len7; i7++){
+let data59 = data58[i7];
+if(typeof data59 === "string"){
+if(!pattern11.test(data59)){
+const err130 = {instancePath:instancePath+"/groups/" + i6+"/members/" + i7,schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+}
+else {
+const err131 = {instancePath:instancePath+"/groups/" + i6+"/members/" + i7,schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+}
+let i8 = data58.length;
+let j0;
+if(i8 > 1){
+outer0:
+for(;i8--;){
+for(j0 = i8; j0--;){
+if(func0(data58[i8], data58[j0])){
+const err132 = {instancePath:instancePath+"/groups/" + i6+"/members",schemaPath:"#/properties/groups/items/properties/members/uniqueItems",keyword:"uniqueItems",params:{i: i8, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i8+" are identical)"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+break outer0;
+}
+}
+}
+}
+}
+else {
+const err133 = {instancePath:instancePath+"/groups/" + i6+"/members",schemaPath:"#/properties/groups/items/properties/members/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+}
+}
+else {
+const err134 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+}
+}
+else {
+const err135 = {instancePath:instancePath+"/groups",schemaPath:"#/properties/groups/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+}
+if(data.keep !== undefined){
+let data60 = data.keep;
+if(Array.isArray(data60)){
+const len8 = data60.length;
+for(let i9=0; i9<len8; i9++){
+let data61 = data60[i9];
+if(typeof data61 === "string"){
+if(!pattern4.test(data61)){
+const err136 = {instancePath:instancePath+"/keep/" + i9,schemaPath:"#/properties/keep/items/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+}
+else {
+const err137 = {instancePath:instancePath+"/keep/" + i9,schemaPath:"#/properties/keep/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+}
+}
+else {
+const err138 = {instancePath:instancePath+"/keep",schemaPath:"#/properties/keep/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+if(data.allowMissing !== undefined){
+let data62 = data.allowMissing;
+if(Array.isArray(data62)){
+const len9 = data62.length;
+for(let i10=0; i10<len9; i10++){
+let data63 = data62[i10];
+if(typeof data63 === "string"){
+if(func3(data63) < 1){
+const err139 = {instancePath:instancePath+"/allowMissing/" + i10,schemaPath:"#/properties/allowMissing/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+else {
+const err140 = {instancePath:instancePath+"/allowMissing/" + i10,schemaPath:"#/properties/allowMissing/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+}
+}
+else {
+const err141 = {instancePath:instancePath+"/allowMissing",schemaPath:"#/properties/allowMissing/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+}
+if(data.prune !== undefined){
+let data64 = data.prune;
+if(!((data64 === "default") || (data64 === "none"))){
+const err142 = {instancePath:instancePath+"/prune",schemaPath:"#/properties/prune/enum",keyword:"enum",params:{allowedValues: schema11.properties.prune.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+}
+if(data.initramfs !== undefined){
+let data65 = data.initramfs;
+if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
+for(const key9 in data65){
+if(!((key9 === "compression") || (key9 === "capabilities"))){
+const err143 = {instancePath:instancePath+"/initramfs",schemaPath:"#/properties/initramfs/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+}
+if(data65.compression !== undefined){
+let data66 = data65.compression;
+if(!((data66 === "gzip") || (data66 === "none"))){
+const err144 = {instancePath:instancePath+"/initramfs/compression",schemaPath:"#/properties/initramfs/properties/compression/enum",keyword:"enum",params:{allowedValues: schema11.properties.initramfs.properties.compression.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+}
+if(data65.capabilities !== undefined){
+let data67 = data65.capabilities;
+if(!((data67 === "refuse") || (data67 === "drop"))){
+const err145 = {instancePath:instancePath+"/initramfs/capabilities",schemaPath:"#/properties/initramfs/properties/capabilities/enum",keyword:"enum",params:{allowedValues: schema11.properties.initramfs.properties.capabilities.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+}
+else {
+const err146 = {instancePath:instancePath+"/initramfs",schemaPath:"#/properties/initramfs/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+}
+if(data.outputs !== undefined){
+let data68 = data.outputs;
+if(Array.isArray(data68)){
+const len10 = data68.length;
+for(let i11=0; i11<len10; i11++){
+let data69 = data68[i11];
+if(!(((((((data69 === "kernel") || (data69 === "initramfs")) || (data69 === "disk")) || (data69 === "esp")) || (data69 === "uki")) || (data69 === "qcow2")) || (data69 === "rootfs-tar"))){
+const err147 = {instancePath:instancePath+"/outputs/" + i11,schemaPath:"#/properties/outputs/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.outputs.items.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+}
+let i12 = data68.length;
+let j1;
+if(i12 > 1){
+outer1:
+for(;i12--;){
+for(j1 = i12; j1--;){
+if(func0(data68[i12], data68[j1])){
+const err148 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/uniqueItems",keyword:"uniqueItems",params:{i: i12, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i12+" are identical)"};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+break outer1;
+}
+}
+}
+}
+}
+else {
+const err149 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+}
+if(data.test !== undefined){
+let data70 = data.test;
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+for(const key10 in data70){
+if(!((key10 === "timeout") || (key10 === "steps"))){
+const err150 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+}
+if(data70.timeout !== undefined){
+let data71 = data70.timeout;
+if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
+const err151 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+if((typeof data71 == "number") && (isFinite(data71))){
+if(data71 > 3600 || isNaN(data71)){
+const err152 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+}
+if(data71 < 1 || isNaN(data71)){
+const err153 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+}
+}
+if(data70.steps !== undefined){
+let data72 = data70.steps;
+if(Array.isArray(data72)){
+const len11 = data72.length;
+for(let i13=0; i13<len11; i13++){
+let data73 = data72[i13];
+if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
+if(data73.expect === undefined){
+const err154 = {instancePath:instancePath+"/test/steps/" + i13,schemaPath:"#/properties/test/properties/steps/items/required",keyword:"required",params:{missingProperty: "expect"},message:"must have required property '"+"expect"+"'"};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+for(const key11 in data73){
+if(!(key11 === "expect")){
+const err155 = {instancePath:instancePath+"/test/steps/" + i13,schemaPath:"#/properties/test/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
+}
+if(data73.expect !== undefined){
+let data74 = data73.expect;
+if(typeof data74 === "string"){
+if(func3(data74) < 1){
+const err156 = {instancePath:instancePath+"/test/steps/" + i13+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+}
+else {
+const err157 = {instancePath:instancePath+"/test/steps/" + i13+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+}
+}
+else {
+const err158 = {instancePath:instancePath+"/test/steps/" + i13,schemaPath:"#/properties/test/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
+}
+errors++;
+}
+}
+}
+else {
+const err159 = {instancePath:instancePath+"/test/steps",schemaPath:"#/properties/test/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+}
+}
+else {
+const err160 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+}
+}
+else {
+const err161 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
 }
 errors++;
 }

@@ -30,6 +30,7 @@ export async function shapeTree(tree: Tree, profile: Profile, spool: Spool): Pro
     if (name === ROOT) throw profileError(`${where}: files[${i}].path "${file.path}" names the image root; give a path below it, e.g. /etc/hostname`)
     const path = resolveParent(tree, name, where)
     if (path === ROOT) throw profileError(`${where}: files[${i}].path "${file.path}" resolves to the image root`)
+    if (file.source !== undefined) throw profileError(`${profile.locate(['files', i, 'source'])}: files[${i}].source is not supported yet`)
     const content = await spool.putBytes(Buffer.from(file.contents, 'utf8'))
     putInode(tree, path, {type: 'file', mode: file.mode, uid: file.uid, gid: file.gid, mtime: 0, content})
     report.files.push(`/${path}`)
