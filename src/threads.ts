@@ -90,6 +90,11 @@ export class WorkerPool<J, R> {
     this.threads = threads
   }
 
+  /** Workers started so far (at most `threads`): tests check that a pool stays within its bound. */
+  get size(): number {
+    return this.slots.length
+  }
+
   /** Runs one job; buffers in `transfer` move to the worker and must not be used afterwards. */
   run(job: J, transfer: ArrayBuffer[] = []): Promise<R> {
     if (this.failure) return Promise.reject(this.failure)

@@ -1,38 +1,37 @@
-// Deterministic gzip (RFC 1952) around pako's raw deflate, pinned to an exact version in
-// package.json. node:zlib is never used for deflate output: it changes between Node.js versions.
+// Deterministic gzip (RFC 1952) in one method, the blocked one, around fflate's raw deflate.
 //
-// Two methods, each with one implementation here:
+// Why fflate, pinned: node:zlib is never used for deflate output, because its bytes change between
+// Node.js versions (DESIGN.md). fflate is pure JS, so its output depends only on its own code, and
+// package.json pins it to exactly FFLATE_VERSION (no range): another fflate version may choose other
+// matches or block splits and so other bytes, which is why the method string names the version.
+// It replaced pako 3.0.3, which was about 4x slower at level 9 on root file system data.
 //
-// 1. The blocked method (gzipBlocksStream, and src/image/parallel-gzip.ts on every core): the
-//    one for large outputs such as the initramfs. The input is cut into GZIP_BLOCK_SIZE blocks
-//    on a grid counted from the start of the stream; each block is compressed on its own
-//    (compressBlock) with the 32 KiB of input before it as the preset dictionary, ending in a
-//    sync flush (byte-aligned, 00 00 ff ff), the last one in BFINAL. The outputs concatenate
-//    into ONE deflate stream and one gzip member: the kernel's initramfs unpacker reports "junk
-//    at the end of compressed archive" when a member ends inside a cpio archive, so several
-//    members are not an option. A block that looks random (isIncompressible) is written as
-//    stored blocks without running pako. Every block's bytes depend only on its data, the 32 KiB
-//    before it, whether it is last, and the level: never on the thread count or the chunking.
+// The method (gzipBlocksStream here, src/image/parallel-gzip.ts on every core): the input is cut
+// into GZIP_BLOCK_SIZE blocks on a grid counted from the start of the stream; each block is
+// compressed on its own (compressBlock) with the 32 KiB of input before it as fflate's preset
+// dictionary, ending in a sync flush (byte-aligned, ends 00 00 ff ff), the last one in BFINAL.
+// The first block has no dictionary: unless it is also the last, its first 32 KiB are stored, to
+// keep clear of a bug of fflate's (see deflateBlock). The outputs concatenate into ONE deflate
+// stream and one gzip member: the kernel's initramfs unpacker reports "junk at the end of
+// compressed archive" when a member ends inside a cpio archive, so several members are not an
+// option. A block that looks random (isIncompressible) is written as stored blocks without
+// running fflate.
 //
-// 2. The single-stream method (gzipBytes, gzipStream): one pako stream over the whole input, byte
-//    for byte what classic zlib writes. Its exact bytes are a contract of the tests (known answers
-//    against Python's zlib); gzipStream stays only while src/image/initramfs.ts still calls it,
-//    and goes once the initramfs uses the blocked method.
+// What the bytes depend on: each block's bytes depend only on its data, the 32 KiB before it,
+// whether it is last, the level, and fflate's code and fixed options (FFLATE_VERSION, FFLATE_MEM):
+// never on the thread count, the machine, the Node.js version, or how the caller chunks its input
+// (BlockSplitter puts every block on the grid, and each fflate call gets a whole block). The name
+// of all this, for the build record, is gzipBlocksMethod().
 //
-// Both share:
 // - Header: 1f 8b 08, FLG 0 (no name, comment, extra or header CRC), MTIME 0,
-//   XFL as zlib sets it (2 for level 9, 4 for levels 0 and 1, else 0), OS 3 (Unix) always,
+//   XFL 2 for level 9, 4 for levels 0 and 1, else 0 (as zlib sets it), OS 3 (Unix) always,
 //   whatever the host: the same header `gzip -n` writes on Unix.
-// - Deflate: pako with zlib's defaults (window 15, memLevel 8, default strategy) and
-//   `legacyHash: true`, zlib's classic hash, so each deflate call equals classic zlib's
-//   (madler zlib 1.2.x/1.3.x) for the same input, dictionary, flush and level. Input reaches
-//   pako on a fixed grid, so how the caller chunks its input never changes the output.
 // - Trailer: CRC-32 and ISIZE (length mod 2^32), little-endian.
 //
 // Pure: bytes in, bytes out. (node:zlib's crc32 is a pure function: a CRC is math, not deflate
 // output; it is used when present, node >= 20.15, and ./crc32.js otherwise: the same numbers.)
 
-import {Deflate, Z_FINISH, Z_SYNC_FLUSH} from 'pako'
+import {Deflate, type DeflateOptions, deflateSync} from 'fflate'
 import zlib from 'node:zlib'
 import {crc32 as jsCrc32} from './crc32.js'
 
@@ -42,18 +41,13 @@ const crc32: (data: Uint8Array, previous: number) => number =
 
 /** OS byte of the header: 3 = Unix, fixed. */
 export const GZIP_OS = 3
-/** The single-stream method feeds pako its input on this grid (so chunking never changes its output). */
-const INPUT_BLOCK = 64 * 1024
-const OUTPUT_CHUNK = 64 * 1024
-/** pako's options for every deflate call, both methods: classic zlib's parameters and hash. */
-const PAKO_OPTIONS = {
-  raw: true,
-  windowBits: 15,
-  memLevel: 8,
-  strategy: 0,
-  legacyHash: true,
-  chunkSize: OUTPUT_CHUNK,
-} as const
+/** The fflate version the method's bytes are made by: package.json pins exactly this (a test checks). */
+export const FFLATE_VERSION = '0.8.3'
+/**
+ * fflate's memory level, fixed: left unset, fflate derives it from the input's length with
+ * Math.log. 8 is what it derives for a 1 MiB block (a 2^20-entry hash table, 2 MB per block).
+ */
+const FFLATE_MEM = 8
 
 /** The 10-byte header written for `level`. */
 export function gzipHeader(level = 9): Uint8Array {
@@ -74,97 +68,6 @@ export function gzipTrailer(crc: number, size: number): Uint8Array {
 /** Throws a RangeError unless `level` is an integer in 0..9. */
 export function checkLevel(level: number): void {
   if (!Number.isInteger(level) || level < 0 || level > 9) throw new RangeError(`gzip: level must be 0..9, got ${level}`)
-}
-
-interface Encoder {
-  /** Feeds input; returns the output it produced (possibly none). */
-  write(data: Uint8Array): Uint8Array[]
-  /** Ends the stream; returns the rest of the deflate output and the trailer. */
-  end(): Uint8Array[]
-}
-
-function encoder(level: number): Encoder {
-  checkLevel(level)
-  const deflate = new Deflate({...PAKO_OPTIONS, level})
-  let out: Uint8Array[] = []
-  deflate.onData = (chunk) => {
-    out.push(chunk)
-  }
-  deflate.onEnd = () => {}
-  const block = new Uint8Array(INPUT_BLOCK)
-  let fill = 0
-  let crc = 0
-  let total = 0
-  let ended = false
-
-  const push = (data: Uint8Array, last: boolean) => {
-    if (!deflate.push(data, last) && deflate.err !== 0) {
-      throw new Error(`gzip: deflate failed: ${deflate.msg || deflate.err}`)
-    }
-  }
-  const take = () => {
-    const taken = out
-    out = []
-    return taken
-  }
-  return {
-    write(data) {
-      if (ended) throw new Error('gzip: write after end')
-      crc = crc32(data, crc)
-      total += data.length
-      let i = 0
-      while (i < data.length) {
-        if (fill === 0 && data.length - i >= INPUT_BLOCK) {
-          push(data.subarray(i, i + INPUT_BLOCK), false)
-          i += INPUT_BLOCK
-          continue
-        }
-        const n = Math.min(INPUT_BLOCK - fill, data.length - i)
-        block.set(data.subarray(i, i + n), fill)
-        fill += n
-        i += n
-        if (fill === INPUT_BLOCK) {
-          push(block, false)
-          fill = 0
-        }
-      }
-      return take()
-    },
-    end() {
-      if (ended) throw new Error('gzip: ended twice')
-      ended = true
-      push(block.subarray(0, fill), true)
-      if (deflate.err !== 0) throw new Error(`gzip: deflate failed: ${deflate.msg || deflate.err}`)
-      out.push(gzipTrailer(crc, total))
-      return take()
-    },
-  }
-}
-
-/**
- * Gzips a stream of bytes with the single-stream method. Output chunks are yielded as deflate
- * produces them. Only src/image/initramfs.ts calls it, until it moves to the blocked method.
- */
-export async function* gzipStream(source: AsyncIterable<Uint8Array>, level = 9): AsyncGenerator<Uint8Array> {
-  const enc = encoder(level)
-  yield gzipHeader(level)
-  for await (const chunk of source) {
-    for (const c of enc.write(chunk)) yield c
-  }
-  for (const c of enc.end()) yield c
-}
-
-/** Gzips bytes in memory with the single-stream method: the same bytes as gzipStream and classic zlib. */
-export function gzipBytes(data: Uint8Array, level = 9): Uint8Array {
-  const enc = encoder(level)
-  const parts = [gzipHeader(level), ...enc.write(data), ...enc.end()]
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -188,12 +91,13 @@ export interface BlockJob {
 
 /**
  * The name of the blocked method for the build record: what a person needs to know to get the
- * same bytes (level, block size, dictionary, the stored shortcut and its threshold).
+ * same bytes (level, deflate engine and its exact version, block size, dictionary, the stored
+ * shortcut and its threshold).
  */
 export function gzipBlocksMethod(level = 9, blockSize = GZIP_BLOCK_SIZE): string {
   checkLevel(level)
   const size = blockSize % (1 << 20) === 0 ? `${blockSize >>> 20}MiB` : blockSize % 1024 === 0 ? `${blockSize >>> 10}KiB` : `${blockSize}B`
-  return `gzip-${level}-blocks-${size}-dict32K-stored-if-entropy-7.97`
+  return `gzip-${level}-fflate-${FFLATE_VERSION}-blocks-${size}-dict32K-stored-if-entropy-7.97`
 }
 
 /** The method string of the default blocked gzip (level 9, 1 MiB blocks). */
@@ -207,26 +111,64 @@ function checkBlockSize(blockSize: number): void {
 }
 
 /**
- * Raw deflate of one block with pako: `dictionary` preset (none when empty), ending in a sync
- * flush (byte-aligned, ends 00 00 ff ff) or, when `last`, in BFINAL. The whole block goes to
- * pako in one call and the output buffer size is fixed, so the bytes depend only on the arguments.
- * Level 0 is storedBlocks (pako's level 0 cuts its stored blocks by its output buffer).
+ * Raw deflate of one block with fflate: `dictionary` preset (none when empty), ending in a sync
+ * flush (byte-aligned, ends 00 00 ff ff) or, when `last`, in BFINAL. Each fflate call gets the
+ * whole block at once, so the bytes depend only on the arguments. Level 0 is storedBlocks.
+ *
+ * Two bugs of fflate 0.8.3 shape this (both seen here on the benchmark's data; node:zlib and
+ * gzip reject the output):
+ * - Its streaming Deflate, without 32 KiB of history before the data, can emit a match that
+ *   reaches back before the start of the stream ("invalid distance too far back"; 1 to 3 in
+ *   100 first blocks of 64 KiB to 1 MiB cut at random places of that data; 10 bytes suffice,
+ *   see the tests): its match finder bounds distances by its buffer, whose first 32 KiB are
+ *   then zeros, not history. deflateSync bounds them by its input and has no such bug. So the
+ *   last block is one deflateSync call (it ends in BFINAL anyway), and a block that must end in
+ *   a sync flush only goes through Deflate after a full window of real history: when it has
+ *   less (the first block of a stream), its first bytes, as many as the window lacks, are
+ *   written as a stored block and become the history of the rest.
+ * - Its flush(true) writes the empty stored block wrongly whenever the unfinished last byte
+ *   holds code bits, or 6 of its 8 bits are used (LEN/NLEN land one byte early): "invalid
+ *   stored block lengths" at the next block (fflate issue #267, fix proposed in #286; 1 of the
+ *   first 24 1 MiB blocks of that data; fflate's own inflate does not notice). So flush(false)
+ *   compresses what is still buffered and emits every finished byte, and syncFlushTail writes
+ *   the rest of the sync flush from fflate's state: the bytes fflate's flush(true) is meant to
+ *   write (and does with the fix of #286).
  */
 export function deflateBlock(data: Uint8Array, dictionary: Uint8Array, last: boolean, level = 9): Uint8Array {
   checkLevel(level)
   if (level === 0) return storedBlocks(data, last)
-  // pako reads `dictionary.length` of whatever it is given: pass the key only when there is one.
-  const deflate = new Deflate(dictionary.length > 0 ? {...PAKO_OPTIONS, level, dictionary} : {...PAKO_OPTIONS, level})
+  // deflateSync returns a buffer of its own, of exactly the output: transferable as it is.
+  if (last) return deflateSync(data, fflateOptions(level, dictionary))
+  const missing = DICTIONARY_SIZE - Math.min(DICTIONARY_SIZE, dictionary.length)
+  if (missing === 0) return deflateSyncFlushed(data, dictionary, level)
+  const stored = storedBlocks(data.subarray(0, missing), false)
+  if (data.length <= missing) return stored
+  const window = concat([dictionary, data.subarray(0, missing)]).subarray(-DICTIONARY_SIZE)
+  return concat([stored, deflateSyncFlushed(data.subarray(missing), window, level)])
+}
+
+/** fflate's options for a block: the level, the fixed memory level, and the dictionary if any. */
+function fflateOptions(level: number, dictionary: Uint8Array): DeflateOptions {
+  const options: DeflateOptions = {level: level as DeflateOptions['level'], mem: FFLATE_MEM}
+  // fflate takes the last 32 KiB of any dictionary it is given: pass the key only when there is one.
+  if (dictionary.length > 0) options.dictionary = dictionary
+  return options
+}
+
+/** `data` through fflate's streaming Deflate after a full 32 KiB `dictionary`, ending in a sync flush. */
+function deflateSyncFlushed(data: Uint8Array, dictionary: Uint8Array, level: number): Uint8Array {
   const parts: Uint8Array[] = []
-  deflate.onData = (chunk) => {
+  const deflate = new Deflate(fflateOptions(level, dictionary), (chunk) => {
     parts.push(chunk)
-  }
-  deflate.onEnd = () => {}
-  if (!deflate.push(data, last ? Z_FINISH : Z_SYNC_FLUSH) && deflate.err !== 0) {
-    throw new Error(`gzip: deflate failed: ${deflate.msg || deflate.err}`)
-  }
-  if (deflate.err !== 0) throw new Error(`gzip: deflate failed: ${deflate.msg || deflate.err}`)
-  // One buffer of exactly the output, so it can be transferred between threads as it is.
+  })
+  deflate.push(data, false)
+  deflate.flush(false)
+  parts.push(syncFlushTail(deflate))
+  return concat(parts)
+}
+
+/** One buffer of exactly the parts, its own, so it can be transferred between threads as it is. */
+function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
   let at = 0
   for (const p of parts) {
@@ -234,6 +176,29 @@ export function deflateBlock(data: Uint8Array, dictionary: Uint8Array, last: boo
     at += p.length
   }
   return out
+}
+
+/**
+ * The end of a sync flush after `deflate.flush(false)`: fflate's unfinished last byte, then an
+ * empty stored block (3 zero header bits, zero bits to the byte boundary, LEN 0000, NLEN ffff).
+ * fflate 0.8.3 keeps that byte in its private state `s.r`: the count of its bits in use in the
+ * low 3 bits, the byte itself above (what its own flush(true) reads). Anything else there means
+ * fflate is not 0.8.3, and this throws rather than write a stream no inflater accepts.
+ */
+function syncFlushTail(deflate: Deflate): Uint8Array {
+  // Always set by the flush(false) before (fflate writes it after every non-final call).
+  const r = (deflate as unknown as {s?: {r?: unknown}}).s?.r
+  if (typeof r !== 'number' || !Number.isInteger(r) || r < 0 || r >= 1 << 11 || r >>> 3 >>> (r & 7) !== 0) {
+    throw new Error(`gzip: fflate's state is not what fflate ${FFLATE_VERSION} keeps (s.r = ${String(r)}): is another fflate version installed?`)
+  }
+  const used = r & 7
+  // The header's 3 bits fit in the unfinished byte, or spill into one more byte.
+  const headerBytes = used + 3 <= 8 ? 1 : 2
+  const tail = new Uint8Array(headerBytes + 4)
+  tail[0] = r >>> 3
+  tail[headerBytes + 2] = 0xff
+  tail[headerBytes + 3] = 0xff
+  return tail
 }
 
 /**
