@@ -12,6 +12,7 @@ import {TOOL_VERSION} from '../version.js'
 import type {FetchedImage} from './fetch.js'
 import type {PackageRole} from './packages.js'
 import type {PreparedRoot} from './pipeline.js'
+import type {ShapeReport} from '../rootfs/shape.js'
 import {buildSbom, SBOM_FILE, serializeSbom} from './sbom.js'
 import type {Trusted} from './trust.js'
 
@@ -48,7 +49,7 @@ export interface BuildRecord {
     trust: {sha256: string}
     fetch: {sha256: string; layers: number}
     flatten: {sha256: string; entries: number}
-    shape: {sha256: string; entries: number; files: string[]; init?: string; pruned: {path: string; reason: string}[]; droppedCapabilities: string[]}
+    shape: {sha256: string; entries: number} & Omit<ShapeReport, 'pruned'> & {pruned: {path: string; reason: string}[]}
     kernel: {package: string; sha256: string; configSha256: string; fragmentChecked: number; cmdline: string}
   } & ImageStages
   /** The build seed every GUID and volume serial comes from, and what it is a hash of (src/image/seed.ts). */
@@ -110,6 +111,11 @@ export async function recordStage(root: PreparedRoot, image: ImageOutputs, stagi
         sha256: shaped.sha256,
         entries: shaped.entries,
         files: shaped.report.files,
+        dirs: shaped.report.dirs,
+        symlinks: shaped.report.symlinks,
+        users: shaped.report.users,
+        groups: shaped.report.groups,
+        homes: shaped.report.homes,
         init: shaped.report.init,
         pruned: shaped.report.pruned,
         droppedCapabilities: shaped.report.droppedCapabilities,
