@@ -13,7 +13,7 @@ import type {LayerCompression} from '../oci/media-types.js'
 import {openSpoolFile, type Spool} from '../store/spool.js'
 import {WorkerPool, workerUrl} from '../threads.js'
 import {applyLayer, type LayerReport, readLayer, type ReadLayer} from './layer.js'
-import type {Tree} from './tree.js'
+import type {Origin, Tree} from './tree.js'
 
 export interface ImageToFlatten {
   /** For messages, e.g. "core-busybox". */
@@ -71,7 +71,9 @@ export async function flattenInto(tree: Tree, images: readonly ImageToFlatten[],
       for (let ahead = i; ahead <= i + READ_AHEAD; ahead++) start(ahead)
       const read = await reads[i]!
       const {image, layer} = all[i]!
-      report.layers.push({image, digest: layer.digest, diffId: read.diffId, report: applyLayer(tree, read)})
+      // One origin per applied layer, shared by every inode it puts in the tree.
+      const origin: Origin = {package: image, layer: layer.digest}
+      report.layers.push({image, digest: layer.digest, diffId: read.diffId, report: applyLayer(tree, read, origin)})
     }
   } finally {
     // Reads still running end (or fail) before the caller may remove the spool.

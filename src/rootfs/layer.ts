@@ -27,7 +27,7 @@ import type {Digest} from '../oci/digest.js'
 import {type TarHeader, TarFormatError, TarReader, tarXattrs} from '../formats/tar-reader.js'
 import type {SpoolFile} from '../store/spool.js'
 import {normalizeEntryName, resolveFully, resolveLinkTarget, resolveParent} from './paths.js'
-import {type ContentRef, type Inode, type Tree, ROOT, baseName, isUnder, parentOf, putInode, removeSubtree} from './tree.js'
+import {type ContentRef, type Inode, type Origin, type Tree, ROOT, baseName, isUnder, parentOf, putInode, removeSubtree} from './tree.js'
 
 const WHITEOUT_PREFIX = '.wh.'
 const OPAQUE_MARKER = '.wh..wh..opq'
@@ -139,10 +139,18 @@ export async function readLayer(tar: AsyncIterable<Uint8Array>, spool: SpoolFile
   return {diffId, whiteouts, pending, report}
 }
 
-/** Applies a read layer to the tree: whiteouts first, then every entry in tar order. */
-export function applyLayer(tree: Tree, layer: ReadLayer): LayerReport {
+/**
+ * Applies a read layer to the tree: whiteouts first, then every entry in tar order. Each new inode
+ * (and each directory whose metadata it sets, and each parent it creates) gets `origin`: it is set
+ * here, on the thread that owns the tree, because the entries were read on a worker and crossed by
+ * structured clone, which would turn one shared origin into one copy per entry.
+ */
+export function applyLayer(tree: Tree, layer: ReadLayer, origin?: Origin): LayerReport {
   for (const whiteout of layer.whiteouts) applyWhiteout(tree, whiteout)
-  for (const entry of layer.pending) applyEntry(tree, entry, layer.report)
+  for (const entry of layer.pending) {
+    if (origin) entry.inode.origin = origin
+    applyEntry(tree, entry, layer.report)
+  }
   return layer.report
 }
 
