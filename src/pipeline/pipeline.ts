@@ -12,6 +12,7 @@ import {join} from 'node:path'
 import {profileError} from '../errors.js'
 import {type ImageOutputs, writeImageOutputs} from '../image/outputs.js'
 import {type KernelCheck, type KernelFiles, checkKernelConfig, describeMismatches, kernelFilesOf} from '../kernel/package.js'
+import {derivedRequirements} from '../kernel/requirements.js'
 import type {RetryPolicy} from '../oci/registry.js'
 import {loadProfile} from '../profile/load.js'
 import type {Profile} from '../profile/types.js'
@@ -136,7 +137,12 @@ export async function kernelStage(fetched: Fetched, loaded: Loaded, spool: Spool
   const kernelTree = createTree()
   await flattenInto(kernelTree, imagesOf(fetched, 'kernel'), spool)
   const files = kernelFilesOf(kernelTree, kernelPackage.request.name)
-  const check = await checkKernelConfig(reader.bytes(files.config).toString('utf8'), profile.kernel.config, profile.locate(['kernel', 'config']))
+  // The fragment, what the profile itself needs (requirements.ts), and the config /bzImage carries.
+  const check = await checkKernelConfig(reader.bytes(files.config).toString('utf8'), profile.kernel.config, profile.locate(['kernel', 'config']), {
+    derived: derivedRequirements(profile),
+    image: reader.bytes(files.image),
+    fragmentName: profile.kernel.config === undefined ? undefined : profile.relativePath(profile.kernel.config),
+  })
   const boot = imagesOf(fetched, 'boot')
   let bootTree: KernelStage['bootTree']
   if (boot.length > 0) {
@@ -148,9 +154,12 @@ export async function kernelStage(fetched: Fetched, loaded: Loaded, spool: Spool
 }
 
 export function kernelMismatchError(profile: Profile, kernel: KernelStage) {
+  // Derived requirements fail without any fragment: then the kernel package is the place to point at.
+  const where = profile.locate(profile.kernel.config === undefined ? ['kernel', 'package'] : ['kernel', 'config'])
   return profileError(
-    `${profile.locate(['kernel', 'config'])}: the kernel of ${kernel.package.request.name} does not meet the profile's config fragment:\n` +
-      describeMismatches(kernel.check, profile.relativePath(profile.kernel.config!)),
+    `${where}: the kernel of ${kernel.package.request.name} does not meet the profile (its kernel.config fragment and what its settings need):\n` +
+      describeMismatches(kernel.check),
+    {mismatches: kernel.check.mismatches, ikconfig: kernel.check.ikconfig},
   )
 }
 
