@@ -34,7 +34,8 @@ const CONSOLE = {path: 'dev/console', major: 5, minor: 1, mode: 0o600}
 
 export async function shapeTree(tree: Tree, profile: Profile, spool: Spool): Promise<ShapeReport> {
   const report: ShapeReport = {files: [], dirs: [], symlinks: [], users: [], groups: [], homes: [], pruned: [], droppedCapabilities: []}
-  if (profile.prune === 'default') report.pruned = prune(tree).removed
+  // keep: paths stay (prune.ts); the no-compiler check still reads their content.
+  if (profile.prune === 'default') report.pruned = prune(tree, {keep: profile.keep, locateKeep: (i) => profile.locate(['keep', i])}).removed
 
   for (const [i, dir] of profile.dirs.entries()) {
     const path = profilePath(tree, dir.path, profile, ['dirs', i, 'path'])
