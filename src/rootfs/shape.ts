@@ -79,7 +79,7 @@ export async function shapeTree(tree: Tree, profile: Profile, spool: Spool): Pro
 
   if (profile.init !== undefined) {
     const where = profile.locate(['init'])
-    const name = normalizeEntryName(profile.init, where)
+    const name = profileName(profile.init, where, 'init')
     const real = resolveFully(tree, name, where)
     const inode = tree.entries.get(real)
     if (!inode) throw profileError(`${where}: init "${profile.init}" is not in the image (add a package or a file that provides it)`)
@@ -112,19 +112,25 @@ export async function shapeTree(tree: Tree, profile: Profile, spool: Spool): Pro
  */
 function profilePath(tree: Tree, raw: string, profile: Profile, field: (string | number)[]): string {
   const where = profile.locate(field)
-  const label = field.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('')
-  let name: string
-  try {
-    name = normalizeEntryName(raw, where)
-  } catch (error) {
-    if (isStagexError(error) && error.kind === 'bad-input') throw profileError(error.message.replace(/ entry "/, ` ${label} "`))
-    throw error
-  }
+  const label = fieldLabel(field)
+  const name = profileName(raw, where, label)
   // "//" or "/." normalize to the root.
   if (name === ROOT) throw profileError(`${where}: ${label} "${raw}" names the image root; give a path below it, e.g. /etc/hostname`)
   const path = resolveParent(tree, name, where)
   if (path === ROOT) throw profileError(`${where}: ${label} "${raw}" resolves to the image root`)
   return path
+}
+
+const fieldLabel = (field: (string | number)[]) => field.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('')
+
+/** normalizeEntryName for a profile's path: the same rule, but its refusal is exit 2, naming the field. */
+function profileName(raw: string, where: string, label: string): string {
+  try {
+    return normalizeEntryName(raw, where)
+  } catch (error) {
+    if (isStagexError(error) && error.kind === 'bad-input') throw profileError(error.message.replace(/ entry "/, ` ${label} "`))
+    throw error
+  }
 }
 
 interface SourceItem {
@@ -287,13 +293,7 @@ function writeAccounts(tree: Tree, profile: Profile, spool: Spool, report: Shape
 
     for (const [i, user] of profile.users.entries()) {
       const where = profile.locate(['users', i, 'home'])
-      let name: string
-      try {
-        name = normalizeEntryName(user.home, where)
-      } catch (error) {
-        if (isStagexError(error) && error.kind === 'bad-input') throw profileError(error.message.replace(/ entry "/, ` users[${i}].home "`))
-        throw error
-      }
+      const name = profileName(user.home, where, `users[${i}].home`)
       const real = resolveFully(tree, name, where)
       // An existing home (a package's, a profile dir) is left as it is; "/" is always there.
       if (real === ROOT || tree.entries.has(real)) continue

@@ -214,6 +214,11 @@ describe('rootfs: shape, the profile\'s users, groups, files from the host, dirs
       await assert.rejects(shapeTree(packageTree(), profile, spool), refusal(2, new RegExp(`^t\\.yaml:6:\\d+: ${field}\\[0\\]\\.path ".*" names the image root`)))
     })
 
+  it('refuses ".." in the init (exit 2, at the init line)', async () => {
+    const profile = await profileOf('init: /usr/../usr/bin/init\n')
+    await assert.rejects(shapeTree(packageTree(), profile, spool), refusal(2, /^t\.yaml:5:7: init "\/usr\/\.\.\/usr\/bin\/init" contains "\.\."/))
+  })
+
   it('refuses ".." in a user\'s home (exit 2)', async () => {
     const profile = await profileOf('users:\n  - {name: a, uid: 2000, home: /home/../etc}\n')
     await assert.rejects(shapeTree(packageTree(), profile, spool), refusal(2, /^t\.yaml:6:\d+: users\[0\]\.home "\/home\/\.\.\/etc" contains "\.\."/))
