@@ -22,6 +22,7 @@ import {type ShapeReport, shapeTree} from '../rootfs/shape.js'
 import {createTree, type Tree} from '../rootfs/tree.js'
 import {type ContentReader, openContentReader, openSpool, type Spool} from '../store/spool.js'
 import {profileTrustPolicy} from '../trust/stage.js'
+import {checkStage, checksError} from './checks.js'
 import {type Fetched, type FetchedImage, fetchStage} from './fetch.js'
 import type {PackageRole} from './packages.js'
 import {openStaging, publish, type Published, recordStage} from './record.js'
@@ -212,6 +213,10 @@ export async function build(options: BuildOptions): Promise<Published> {
       try {
         const {loaded, kernel} = root
         if (kernel.check.mismatches.length > 0) throw kernelMismatchError(loaded.profile, kernel)
+        // The shaped tree's checks (checks.ts), on every build: no output is written for an image that fails one (exit 4).
+        progress('check: ELF closure and no compilers')
+        const checks = await checkStage(root)
+        if (!checks.passed) throw checksError(loaded.profile, checks)
         const outputs: ImageOutputs = await writeImageOutputs({
           profile: loaded.profile,
           tree: root.shaped.tree,
@@ -224,7 +229,7 @@ export async function build(options: BuildOptions): Promise<Published> {
           reader: root.reader,
           progress,
         })
-        const recorded = await recordStage(root, outputs, staging)
+        const recorded = await recordStage(root, outputs, staging, checks)
         progress('publish: moving the outputs into place')
         return await publish(recorded, outDir)
       } finally {

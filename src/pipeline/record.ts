@@ -9,9 +9,11 @@ import type {Profile} from '../profile/types.js'
 import {writeFileAtomically} from '../store/atomic.js'
 import {DEFAULT_TAG} from '../oci/reference.js'
 import {TOOL_VERSION} from '../version.js'
+import {type Checks, type RecordedChecks, recordedChecks} from './checks.js'
 import type {FetchedImage} from './fetch.js'
 import type {PackageRole} from './packages.js'
 import type {PreparedRoot} from './pipeline.js'
+import type {Removal} from '../rootfs/prune.js'
 import type {ShapeReport} from '../rootfs/shape.js'
 import {buildSbom, SBOM_FILE, serializeSbom} from './sbom.js'
 import type {Trusted} from './trust.js'
@@ -49,9 +51,11 @@ export interface BuildRecord {
     trust: {sha256: string}
     fetch: {sha256: string; layers: number}
     flatten: {sha256: string; entries: number}
-    shape: {sha256: string; entries: number} & Omit<ShapeReport, 'pruned'> & {pruned: {path: string; reason: string}[]}
+    shape: {sha256: string; entries: number} & Omit<ShapeReport, 'pruned'> & {pruned: Removal[]}
     kernel: {package: string; sha256: string; configSha256: string; fragmentChecked: number; cmdline: string}
   } & ImageStages
+  /** What the ELF closure and no-compiler checks saw (checks.ts): the exceptions the profile's keep: and allowMissing: made. */
+  checks?: RecordedChecks
   /** The build seed every GUID and volume serial comes from, and what it is a hash of (src/image/seed.ts). */
   seed?: RecordedSeed
   outputs: Record<string, RecordedOutput>
@@ -85,7 +89,7 @@ export interface Recorded {
 }
 
 /** Stage 8: the SBOM and build.json, beside the outputs in the staging folder. */
-export async function recordStage(root: PreparedRoot, image: ImageOutputs, staging: string): Promise<Recorded> {
+export async function recordStage(root: PreparedRoot, image: ImageOutputs, staging: string, checks?: Checks): Promise<Recorded> {
   const {loaded, fetched, flattened, shaped, kernel} = root
   const {profile, sourceDateEpoch} = loaded
   const trusted = fetched.trusted
@@ -129,6 +133,7 @@ export async function recordStage(root: PreparedRoot, image: ImageOutputs, stagi
       },
       ...image.stages,
     },
+    checks: checks && recordedChecks(checks),
     seed: image.seed,
     outputs: Object.fromEntries(outputs.map((o) => [o.kind, {file: basename(o.path), size: o.size, sha256: o.sha256}])),
   }
