@@ -11,7 +11,9 @@ export default class Check extends BaseCommand {
   static override description = prose(`Resolves, verifies, flattens and shapes the profile like \`build\`, then checks:
   - kernel: every option of the profile's kernel.config fragment holds in the kernel package's /linux.config;
   - ELF closure: every dynamically linked program finds its interpreter and libraries in the image;
-  - no compilers: no compiler, build tool, package manager, header or static library is left.
+  - no compilers: no compiler, build tool, package manager, header or static library is left, by name
+    (the prune rules) or by content (an ELF file with a compiler's or linker's marker strings, a script
+    that runs pip or npm). A path the profile's keep: lists is exempt from the names, not from the content.
 
 Exit codes: 0 every check holds; 2 invalid profile or the kernel misses a required option;
 3 trust failure; 4 the image fails the ELF or no-compiler check (or bad input).`)
@@ -33,9 +35,15 @@ Exit codes: 0 every check holds; 2 invalid profile or the kernel misses a requir
       `kernel   ${result.kernel.mismatches.length === 0 ? 'ok  ' : 'FAIL'} ${result.kernel.required} required options checked in ${result.kernel.package}`,
       ...result.kernel.mismatches.map((m) => `           ${m.option} must be ${m.required}, the kernel has it ${m.actual}`),
       `elf      ${result.elf.problems.length === 0 ? 'ok  ' : 'FAIL'} ${result.elf.files} ELF files, ${result.elf.dynamic} dynamically linked`,
-      ...result.elf.problems.map((p) => `           ${p.path}: ${p.problem}`),
-      `compiler ${result.compilers.length === 0 ? 'ok  ' : 'FAIL'} no compilers, package managers, headers or static libraries`,
-      ...result.compilers.map((c) => `           ${c.path}: ${c.reason}`),
+      ...result.elf.problems.map((p) => `           ${p.path}: ${p.problem} (${p.package})`),
+      ...result.elf.allowed.map((p) => `           ${p.path}: allowed by allowMissing: ${p.problem}`),
+      `compiler ${result.compilers.length === 0 ? 'ok  ' : 'FAIL'} no compilers, package managers, headers or static libraries (by name and by content)`,
+      ...result.compilers.map(
+        (c) =>
+          `           ${c.path}: ${c.reason} (${c.package}; ${c.by === 'content' ? `its content has "${c.marker}"` : 'by its name'})` +
+          (c.kept ? ' - keep: lists it, but a compiler is refused even when kept' : ''),
+      ),
+      ...result.kept.map((k) => `           ${k.path}: kept by keep: ${k.keep}${k.reason ? ` (else removed: ${k.reason})` : ''}`),
     ]
     if (!this.jsonEnabled()) this.log(lines.join('\n'))
     if (!result.passed) {

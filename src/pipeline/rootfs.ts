@@ -5,11 +5,13 @@ import {mkdir} from 'node:fs/promises'
 import {dirname, resolve} from 'node:path'
 import {writeRootfsTar} from '../image/rootfs-tar.js'
 import {describeValue} from '../kernel/kconfig.js'
-import {checkElfClosure, type ClosureProblem} from '../rootfs/elf-closure.js'
-import {DEFAULT_PRUNE_RULES} from '../rootfs/prune.js'
+import type {ClosureProblem} from '../rootfs/elf-closure.js'
+import type {CompilerFinding} from '../rootfs/no-compiler.js'
+import type {Kept} from '../rootfs/prune.js'
 import {type Inode, type NodeType, ROOT, type Tree, sortedPaths} from '../rootfs/tree.js'
 import type {ContentReader} from '../store/spool.js'
 import {usageError} from '../errors.js'
+import {checkStage} from './checks.js'
 import {kernelMismatchError, type PipelineOptions, prepareRoot, withWorkFolder} from './pipeline.js'
 
 export interface RootfsTarResult {
@@ -140,8 +142,11 @@ export interface CheckResult {
   profile: string
   passed: boolean
   kernel: {package: string; required: number; mismatches: {option: string; required: string; actual: string; line: number; wantedBy: string}[]}
-  elf: {files: number; dynamic: number; problems: ClosureProblem[]}
-  compilers: {path: string; reason: string}[]
+  elf: {files: number; dynamic: number; problems: ClosureProblem[]; allowed: ClosureProblem[]}
+  /** What the no-compiler check found, by name or by content (checks.ts). */
+  compilers: CompilerFinding[]
+  /** The profile's keep: paths, each with the rule that would have removed it. */
+  kept: Kept[]
 }
 
 /** Runs every check; the caller decides the exit code from `passed` (kernel problems are the profile's). */
@@ -149,13 +154,9 @@ export async function checkProfile(options: PipelineOptions): Promise<CheckResul
   return withWorkFolder(async (work) => {
     const root = await prepareRoot(options, work)
     try {
-      const tree = root.shaped.tree
-      options.progress?.('check: ELF closure and compilers')
-      const elf = checkElfClosure(tree, root.reader)
-      const compilers = sortedPaths(tree).flatMap((path) => {
-        const rule = DEFAULT_PRUNE_RULES.find((r) => r.matches(path))
-        return rule ? [{path: `/${path}`, reason: rule.reason}] : []
-      })
+      options.progress?.('check: ELF closure and no compilers')
+      // The same checks every build runs (checks.ts).
+      const checks = await checkStage(root)
       const mismatches = root.kernel.check.mismatches.map((m) => ({
         option: m.option,
         required: describeValue(m.wanted),
@@ -166,10 +167,11 @@ export async function checkProfile(options: PipelineOptions): Promise<CheckResul
       if (mismatches.length > 0) options.progress?.(kernelMismatchError(root.loaded.profile, root.kernel).message)
       return {
         profile: root.loaded.profile.name,
-        passed: mismatches.length === 0 && elf.problems.length === 0 && compilers.length === 0,
+        passed: mismatches.length === 0 && checks.passed,
         kernel: {package: root.kernel.package.request.name, required: root.kernel.check.required, mismatches},
-        elf: {files: elf.elfFiles, dynamic: elf.dynamic, problems: elf.problems},
-        compilers,
+        elf: {files: checks.elf.elfFiles, dynamic: checks.elf.dynamic, problems: checks.elf.problems, allowed: checks.elf.allowed},
+        compilers: checks.compilers.findings,
+        kept: checks.kept,
       }
     } finally {
       root.reader.close()
