@@ -7,7 +7,7 @@ import {checkElfClosure, type ClosureReport, type ImageTree, providersOf} from '
 import {flattenInto} from '../rootfs/flatten.js'
 import {checkNoCompiler, type NoCompilerReport} from '../rootfs/no-compiler.js'
 import {type Kept, packageOf, pruneRuleFor, resolveKeep} from '../rootfs/prune.js'
-import {createTree} from '../rootfs/tree.js'
+import {createTree, type Tree} from '../rootfs/tree.js'
 import type {PreparedRoot} from './pipeline.js'
 
 export interface Checks {
@@ -36,8 +36,12 @@ export async function checkStage(root: CheckInput): Promise<Checks> {
   // Only on failure: each fetched image flattened on its own, to say which one holds what is missing.
   if (elf.problems.some((p) => p.searched)) providersOf(elf.problems, tree, await imageTrees(root), root.shaped.report.pruned)
   const compilers = checkNoCompiler(tree, root.reader, {keep: keep.map((k) => k.path)})
-  const kept = keep.map((k) => ({path: `/${k.path}`, keep: k.keep, reason: pruneRuleFor(k.path)?.reason, package: packageOf(tree.entries.get(k.path))}))
-  return {passed: elf.problems.length === 0 && compilers.findings.length === 0, elf, compilers, kept}
+  return {passed: elf.problems.length === 0 && compilers.findings.length === 0, elf, compilers, kept: keptOf(tree, keep)}
+}
+
+/** The profile's keep: paths in the shaped tree, each with the rule that would have removed it. */
+export function keptOf(tree: Tree, keep: readonly {path: string; keep: string}[]): Kept[] {
+  return keep.map((k) => ({path: `/${k.path}`, keep: k.keep, reason: pruneRuleFor(k.path)?.reason, package: packageOf(tree.entries.get(k.path))}))
 }
 
 async function imageTrees(root: CheckInput): Promise<ImageTree[]> {

@@ -1,4 +1,4 @@
-// `rootfs PROFILE [--out FILE.tar] [--list]` and `check PROFILE`: the stages up to the kernel, then a
+// `rootfs PROFILE [--out FILE.tar] [--list] [--report]` and `check PROFILE`: the stages up to the kernel, then a
 // tar of the tree and/or a listing of it, or the checks on it (kernel config, ELF closure, no
 // compilers), with no other output.
 import {mkdir} from 'node:fs/promises'
@@ -7,12 +7,12 @@ import {writeRootfsTar} from '../image/rootfs-tar.js'
 import {describeValue} from '../kernel/kconfig.js'
 import type {ClosureProblem} from '../rootfs/elf-closure.js'
 import type {CompilerFinding} from '../rootfs/no-compiler.js'
-import type {Kept} from '../rootfs/prune.js'
+import {type Kept, type Removal, removalsByPackage, resolveKeep} from '../rootfs/prune.js'
 import {type Inode, type NodeType, ROOT, type Tree, sortedPaths} from '../rootfs/tree.js'
 import type {ContentReader} from '../store/spool.js'
 import {usageError} from '../errors.js'
-import {checkStage} from './checks.js'
-import {kernelMismatchError, type PipelineOptions, prepareRoot, withWorkFolder} from './pipeline.js'
+import {checkStage, keptOf} from './checks.js'
+import {kernelMismatchError, type PipelineOptions, type PreparedRoot, prepareRoot, withWorkFolder} from './pipeline.js'
 
 export interface RootfsTarResult {
   profile: string
@@ -98,6 +98,8 @@ export interface RootfsOptions extends PipelineOptions {
   outFile?: string
   /** List the shaped tree (path, type, mode, owner, size, sha256 or target, package). */
   list?: boolean
+  /** Report what pruning removed, per package, with sizes, and what keep: kept. */
+  report?: boolean
 }
 
 export interface RootfsResult {
@@ -105,16 +107,54 @@ export interface RootfsResult {
   treeSha256: string
   tar?: RootfsTarResult
   entries?: RootfsListEntry[]
+  pruned?: PruneSummary
+}
+
+/** What `rootfs --report` shows: the shape stage's removals grouped by package, and the keep: exceptions. */
+export interface PruneSummary {
+  prune: 'default' | 'none'
+  /** Removed entries and bytes of file content, over every package. */
+  entries: number
+  bytes: number
+  packages: {package: string; entries: number; bytes: number; removed: Removal[]}[]
+  kept: Kept[]
+}
+
+export function pruneSummary(root: PreparedRoot): PruneSummary {
+  const {profile} = root.loaded
+  const tree = root.shaped.tree
+  const packages = removalsByPackage(root.shaped.report.pruned)
+  const kept = keptOf(tree, resolveKeep(tree, profile.keep ?? [], (i) => profile.locate(['keep', i])))
+  return {prune: profile.prune, entries: packages.reduce((n, p) => n + p.entries, 0), bytes: packages.reduce((n, p) => n + p.bytes, 0), packages, kept}
+}
+
+/** The report as lines: a total, then each package with its total and each removed path, then what keep: kept. */
+export function formatPruneSummary(summary: PruneSummary): string[] {
+  const count = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
+  const entries = (n: number) => count(n, 'entry', 'entries')
+  const lines = [
+    summary.prune === 'none'
+      ? 'pruned: nothing (prune: none)'
+      : `pruned: ${entries(summary.entries)}, ${count(summary.bytes, 'byte')} from ${count(summary.packages.length, 'package')}`,
+  ]
+  for (const p of summary.packages) {
+    lines.push(`${p.package}: ${entries(p.entries)}, ${count(p.bytes, 'byte')}`)
+    for (const r of p.removed) lines.push(`  ${r.path}\t${r.reason}\t${entries(r.entries)}, ${count(r.bytes, 'byte')}`)
+  }
+  if (summary.kept.length > 0) lines.push('kept (keep:):')
+  for (const k of summary.kept) lines.push(`  ${k.path}\t${k.reason ? `spared from: ${k.reason}` : 'no rule removes it'}\t${k.package}`)
+  return lines
 }
 
 /** The stages up to the kernel, then the shaped tree as a tar (`outFile`), a listing (`list`), or both from one run. */
 export async function buildRootfs(options: RootfsOptions): Promise<RootfsResult> {
-  if (options.outFile === undefined && !options.list) throw usageError('rootfs: give --out FILE.tar, --list, or both')
+  if (options.outFile === undefined && !options.list && !options.report) throw usageError('rootfs: give --out FILE.tar, --list or --report (any of them together)')
   return withWorkFolder(async (work) => {
     const root = await prepareRoot(options, work)
     try {
       const result: RootfsResult = {profile: root.loaded.profile.name, treeSha256: root.shaped.sha256}
       const tree = root.shaped.tree
+      if (options.report) result.pruned = pruneSummary(root)
       if (options.list) {
         options.progress?.('rootfs: listing the tree')
         result.entries = listTree(tree, root.reader)
