@@ -6,7 +6,7 @@
 // header (setup_sects, payload_offset, payload_length), name its compression by its magic, and
 // decompress only gzip (node:zlib, reading only: no output byte comes from it). For xz, zstd, lz4,
 // bzip2, lzma and lzo the check is skipped with a note: we do not carry those decompressors.
-import {createGunzip, gunzipSync} from 'node:zlib'
+import {createInflateRaw, gunzipSync} from 'node:zlib'
 
 export type KernelCompression = 'gzip' | 'xz' | 'zstd' | 'lz4' | 'bzip2' | 'lzma' | 'lzo'
 
@@ -59,18 +59,38 @@ export function bzImagePayload(image: Uint8Array): BzImagePayload | undefined {
 }
 
 export async function readIkconfig(image: Uint8Array): Promise<IkconfigResult> {
-  // An uncompressed kernel (vmlinux) has the markers as they are.
-  const plain = embeddedBetweenMarkers(Buffer.from(image.buffer, image.byteOffset, image.byteLength))
-  if (plain) return found('none', plain)
   const payload = bzImagePayload(image)
-  if (!payload) return {kind: 'skipped', note: 'not a bzImage (no "HdrS" boot header of protocol 2.08 or later) and no IKCFG_ST marker in it'}
+  if (!payload) {
+    // An uncompressed kernel (vmlinux) has the markers as they are. A bzImage is not searched so:
+    // deflate's stored blocks can hold the markers literally, cut from the config they enclose.
+    const plain = embeddedBetweenMarkers(Buffer.from(image.buffer, image.byteOffset, image.byteLength))
+    if (plain) return found('none', plain)
+    return {kind: 'skipped', note: 'not a bzImage (no "HdrS" boot header of protocol 2.08 or later) and no IKCFG_ST marker in it'}
+  }
   const bytes = image.subarray(payload.offset, payload.offset + payload.length)
   const compression = compressionOf(bytes)
   if (compression === undefined)
     return {kind: 'skipped', note: `the bzImage's payload (at byte ${payload.offset}) starts with no compression magic we know`}
   if (compression !== 'gzip')
     return {kind: 'skipped', compression, note: `the kernel is ${compression}-compressed; only gzip kernels are read here, so its embedded config (if any) is not compared`}
-  return scanGzip(bytes)
+  const deflate = gzipBodyOffset(bytes)
+  if (deflate === undefined) return {kind: 'skipped', compression, note: 'the gzip payload has a broken header'}
+  return scanDeflate(bytes.subarray(deflate))
+}
+
+/** Where a gzip member's deflate data starts (RFC 1952: fixed header, then FEXTRA, FNAME, FCOMMENT, FHCRC). */
+function gzipBodyOffset(bytes: Uint8Array): number | undefined {
+  if (bytes.length < 10) return undefined
+  const flags = bytes[3]!
+  let at = 10
+  if (flags & 0x04) at += 2 + (bytes[at]! | (bytes[at + 1]! << 8))
+  for (const flag of [0x08, 0x10]) {
+    if (!(flags & flag)) continue
+    while (at < bytes.length && bytes[at] !== 0) at++
+    at++
+  }
+  if (flags & 0x02) at += 2
+  return at < bytes.length ? at : undefined
 }
 
 function found(compression: KernelCompression | 'none', gz: Buffer): IkconfigResult {
@@ -92,12 +112,13 @@ function embeddedBetweenMarkers(bytes: Buffer): Buffer | undefined {
 /**
  * Inflates the kernel piece by piece and stops at IKCFG_ED: the decompressed kernel (tens of MiB)
  * is never held whole, only the bytes between the markers and a marker-long tail of the last piece.
- * A bzImage's gzip payload ends with 4 size bytes after the gzip member: zlib's trailing-data
- * handling or an error there only matters if no marker came before.
+ * Raw inflate of the member's deflate data, not gunzip: a bzImage's gzip payload ends with 4 size
+ * bytes after the member, which node's gunzip takes for a broken second member (and then drops its
+ * last output), while raw inflate stops at the end of the deflate stream and ignores what follows.
  */
-function scanGzip(payload: Uint8Array): Promise<IkconfigResult> {
+function scanDeflate(payload: Uint8Array): Promise<IkconfigResult> {
   return new Promise((resolve) => {
-    const gunzip = createGunzip()
+    const gunzip = createInflateRaw()
     let settled = false
     let tail = Buffer.alloc(0)
     let collected: Buffer[] | undefined

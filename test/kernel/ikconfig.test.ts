@@ -79,6 +79,11 @@ describe('IKCONFIG: the config inside /bzImage', () => {
       assert.equal(result.kind === 'found' && result.config, CONFIG)
       assert.equal(result.kind === 'found' && result.compression, 'gzip')
     }
+    // A gzip header with the optional FNAME and FCOMMENT fields (gzip without -n writes a name).
+    const member = gzipSync(vmlinux(CONFIG))
+    const named = Buffer.concat([member.subarray(0, 3), Buffer.from([0x18]), member.subarray(4, 10), Buffer.from('vmlinux.bin\0a comment\0'), member.subarray(10)])
+    const fromNamed = await readIkconfig(bzImage(Buffer.concat([named, Buffer.alloc(4)])))
+    assert.equal(fromNamed.kind === 'found' && fromNamed.config, CONFIG)
     // An uncompressed kernel has the markers as they are.
     const plain = await readIkconfig(vmlinux(CONFIG))
     assert.deepEqual(plain, {kind: 'found', compression: 'none', config: CONFIG})
