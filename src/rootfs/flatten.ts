@@ -44,11 +44,21 @@ const READ_CHUNK = 1024 * 1024
 
 let spoolFiles = 0
 
-export async function flattenInto(tree: Tree, images: readonly ImageToFlatten[], spool: Spool): Promise<FlattenReport> {
+export type LayerPool = WorkerPool<LayerJob, ReadLayer>
+
+/**
+ * Layer readers that several flattenInto calls can share, so that starting the worker threads is paid
+ * once (a test that flattens hundreds of small images; the caller closes it).
+ */
+export function openLayerPool(threads = Math.min(READ_AHEAD + 1, availableParallelism())): LayerPool {
+  return new WorkerPool<LayerJob, ReadLayer>(workerUrl(import.meta.url, 'layer-worker'), 'flatten', threads)
+}
+
+export async function flattenInto(tree: Tree, images: readonly ImageToFlatten[], spool: Spool, options: {pool?: LayerPool} = {}): Promise<FlattenReport> {
   const report: FlattenReport = {layers: []}
   const all = images.flatMap((image) => image.layers.map((layer) => ({image: image.name, layer})))
   if (all.length === 0) return report
-  const pool = new WorkerPool<LayerJob, ReadLayer>(workerUrl(import.meta.url, 'layer-worker'), 'flatten', Math.min(all.length, READ_AHEAD + 1, availableParallelism()))
+  const pool = options.pool ?? openLayerPool(Math.min(all.length, READ_AHEAD + 1, availableParallelism()))
   const reads: Promise<ReadLayer>[] = []
   const start = (i: number) => {
     if (i >= all.length || reads[i] !== undefined) return
@@ -78,7 +88,7 @@ export async function flattenInto(tree: Tree, images: readonly ImageToFlatten[],
   } finally {
     // Reads still running end (or fail) before the caller may remove the spool.
     await Promise.allSettled(reads)
-    await pool.close()
+    if (!options.pool) await pool.close()
   }
   return report
 }

@@ -11,8 +11,10 @@
 //    a directory entry named ".wh.x/", or a ".wh.x" directory component, is not a whiteout.
 // Entries replace what is at their path (a directory over a directory only updates its metadata).
 // Hardlinks share one Inode: the link's own header (mode, uid, gid, mtime) is ignored.
+// A symlink's mode is 0777 whatever its header says: Linux keeps none (umoci's and containerd's trees show 0777).
 // Device nodes (character and block) are not taken from layers: they are dropped and reported, and so
-// are hardlinks to them; what a lower layer had at their path is removed all the same.
+// are hardlinks to them; what a lower layer had at their path is removed all the same. A dropped node
+// makes no parent directory either: as if the entry were not there (umoci and containerd make the parents).
 // The root's own entry ("./") only sets the root's metadata. Path rules are in paths.ts.
 // Owners come from the PAX records when present (GNU tar and Go write large ids only there); an owner
 // that newc cpio (8 hex digits) cannot carry is refused here, at the layer, not late in an output.
@@ -31,6 +33,8 @@ import {type ContentRef, type Inode, type Origin, type Tree, ROOT, baseName, isU
 
 const WHITEOUT_PREFIX = '.wh.'
 const OPAQUE_MARKER = '.wh..wh..opq'
+/** The only mode a symlink has on Linux. */
+const SYMLINK_MODE = 0o777
 /** newc cpio writes owners as 8 hex digits. */
 const MAX_OWNER_ID = 0xffffffff
 
@@ -176,6 +180,8 @@ function pendingOf(header: TarHeader, name: string, where: string): Pending {
       break
     case 'symlink':
       entry.type = inode.type = 'symlink'
+      // Linux keeps no mode for a symlink (lstat shows 0777, whatever the header said): nor do we.
+      inode.mode = SYMLINK_MODE
       inode.target = utf8Name(header.linkName, where, 'the symlink target')
       if (!inode.target) throw badInputError(`${where}: symlink with an empty target`)
       break
@@ -206,7 +212,8 @@ function whiteoutOf(name: string, base: string, where: string): Whiteout {
 function applyWhiteout(tree: Tree, {where, dir, hidden}: Whiteout): void {
   const parent = resolveFully(tree, dir, where)
   if (hidden === undefined) {
-    for (const p of [...tree.entries.keys()]) if (isUnder(p, parent)) tree.entries.delete(p)
+    // Below the directory only: isUnder counts the directory itself, which stays (with its metadata).
+    for (const p of [...tree.entries.keys()]) if (p !== parent && isUnder(p, parent)) tree.entries.delete(p)
     return
   }
   removeSubtree(tree, parent === ROOT ? hidden : `${parent}/${hidden}`)

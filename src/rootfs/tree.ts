@@ -113,9 +113,8 @@ export function ensureParents(tree: Tree, path: string, mtime = 0, origin?: Orig
 export function putInode(tree: Tree, path: string, inode: Inode): void {
   const existing = tree.entries.get(path)
   if (existing?.type === 'dir' && inode.type === 'dir') {
-    // The directory's metadata now comes from the newer entry, and so does its origin.
-    Object.assign(existing, {mode: inode.mode, uid: inode.uid, gid: inode.gid, mtime: inode.mtime, xattrs: inode.xattrs})
-    if (inode.origin) existing.origin = inode.origin
+    // The directory's metadata now comes from the newer entry, and so does its origin (none: the profile's).
+    Object.assign(existing, {mode: inode.mode, uid: inode.uid, gid: inode.gid, mtime: inode.mtime, xattrs: inode.xattrs, origin: inode.origin})
     return
   }
   if (existing) removeSubtree(tree, path)
