@@ -135,7 +135,11 @@ function describeResolved(resolved: ResolvedOption, wanted: string): string {
 async function compareIkconfig(image: Uint8Array, config: KconfigValues, form: ConfigForm, mismatches: KernelMismatch[]): Promise<IkconfigCheck> {
   const result = await readIkconfig(image)
   const claims = config.get('CONFIG_IKCONFIG')
-  if (result.kind === 'skipped') return {status: 'skipped', note: `IKCONFIG check skipped: ${result.note}`}
+  if (result.kind === 'skipped') {
+    // Say whether anything was lost: most kernels carry no config, and then the skip costs nothing.
+    const claim = claims === 'y' ? '/linux.config says it carries one (IKCONFIG=y)' : '/linux.config says it carries none (IKCONFIG not =y)'
+    return {status: 'skipped', note: `IKCONFIG check skipped: ${result.note}; ${claim}`}
+  }
   if (result.kind === 'absent') {
     if (claims === 'y') {
       mismatches.push({option: 'CONFIG_IKCONFIG', wanted: 'y', found: 'no IKCFG_ST marker in the decompressed /bzImage', wantedBy: '/linux.config (vs /bzImage)'})
