@@ -14,10 +14,15 @@
 //     A directory entry over a symlink replaces the symlink; a symlink over a directory replaces the
 //     directory and everything below it.
 //  5. Missing parents are created (0755 root:root); a non-directory in the way is replaced by a directory.
+//     Both whatever a host would do: umoci refuses a layer with an entry below a file (not a directory),
+//     and below a setgid directory Linux gives the parents it makes the setgid bit and the group
+//     (test/rootfs/differential.test.ts shows both against umoci).
 //  6. A hardlink's target names a path in the tree, resolved by rules 3 and 4: a leading "/" starts at
 //     the root and ".." is clamped at the root (as containerd and umoci do), and the last component is
 //     not followed, so a hardlink to a symlink links the symlink itself. A target that does not exist
-//     or is a directory is refused.
+//     or is a directory is refused. The target is resolved in the tree as it is before the link replaces
+//     anything, even when it is named through the path the link replaces (umoci removes that path first
+//     and then cannot find the target).
 //  7. Symlink targets are kept exactly as written, even when a relative target climbs above the root:
 //     the guest resolves them inside its own root, as the kernel does for "/..". (go-containerregistry's
 //     flattener drops such links; umoci keeps them, as we do.)

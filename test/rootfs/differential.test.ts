@@ -8,7 +8,9 @@
 //  - an entry below a file: umoci refuses the layer, we replace the file by a directory (paths.ts rule 5);
 //  - a parent that no entry names is 0755 root:root (rule 5), even below a setgid directory, where
 //    Linux gives umoci's the setgid bit and the directory's group;
-//  - a whiteout resolves its directory against the lower layers, whatever the tar order (layer.ts).
+//  - a whiteout resolves its directory against the lower layers, whatever the tar order (layer.ts);
+//  - a hardlink's target is resolved before the link replaces anything (paths.ts rule 6), even when it
+//    is named through the path it replaces, where umoci has removed that path first and fails.
 //
 // A failing seed prints the seed, its stack and the lines that differ. To run only some seeds:
 //   DIFF_SEEDS=17,42 npx mocha test/rootfs/differential.test.ts     (DIFF_COUNT=N for more seeds)
@@ -228,6 +230,14 @@ describe('differential: flatten against umoci raw unpack', function () {
       ],
       'setgid-parent': [[{type: 'dir', path: 'g', mode: 0o2775, gid: 50}], [{type: 'file', path: 'g/new/x', data: 'x\n'}]],
       'device-parent': [[{type: 'char', path: 'dev/null', major: 1, minor: 3, mode: 0o666}]],
+      'link-through-itself': [
+        [
+          {type: 'dir', path: 'usr/lib'},
+          {type: 'file', path: 'usr/lib/libc.so', data: 'libc\n'},
+          {type: 'symlink', path: 'usr/lib64', target: 'lib'},
+        ],
+        [{type: 'hardlink', path: 'usr/lib64', target: 'usr/lib64/libc.so'}],
+      ],
       devices: [
         [
           {type: 'file', path: 'dev/null', data: 'a file first\n'},
@@ -271,6 +281,13 @@ describe('differential: flatten against umoci raw unpack', function () {
       const {a, b} = await listing('device-parent')
       assert.deepEqual(comparable(a.entries!), ['/\tdir\t0755\t0:0\t0\t-'])
       assert.deepEqual(comparable(withoutDevices(b.entries!)), ['/\tdir\t0755\t0:0\t0\t-', '/dev\tdir\t0755\t0:0\t0\t-'])
+    })
+
+    it('a hardlink named through the symlink it replaces: we resolve the target first (paths.ts rule 6), umoci removes the symlink first and finds no target', async () => {
+      const {a, b} = await listing('link-through-itself')
+      assert.match(b.error ?? '', /link: no such file or directory/)
+      const entries = a.entries!.map((e) => `${e.path} ${e.type} ${e.hardlinkTo ?? e.sha256 ?? '-'}`)
+      assert.deepEqual(entries.slice(-2), [`/usr/lib/libc.so file ${sha('libc\n')}`, '/usr/lib64 file /usr/lib/libc.so'])
     })
 
     it('device nodes: umoci makes them, we drop them (and links to them), and what a lower layer had there goes all the same', async () => {
