@@ -33,6 +33,7 @@
 
 import {Deflate, type DeflateOptions, deflateSync} from 'fflate'
 import zlib from 'node:zlib'
+import {concatBytes} from './bytes.js'
 import {crc32 as jsCrc32} from './crc32.js'
 
 /** CRC-32 continuing from `previous`: node's native one where it exists (fast), ours otherwise. */
@@ -143,8 +144,8 @@ export function deflateBlock(data: Uint8Array, dictionary: Uint8Array, last: boo
   if (missing === 0) return deflateSyncFlushed(data, dictionary, level)
   const stored = storedBlocks(data.subarray(0, missing), false)
   if (data.length <= missing) return stored
-  const window = concat([dictionary, data.subarray(0, missing)]).subarray(-DICTIONARY_SIZE)
-  return concat([stored, deflateSyncFlushed(data.subarray(missing), window, level)])
+  const window = concatBytes([dictionary, data.subarray(0, missing)]).subarray(-DICTIONARY_SIZE)
+  return concatBytes([stored, deflateSyncFlushed(data.subarray(missing), window, level)])
 }
 
 /** fflate's options for a block: the level, the fixed memory level, and the dictionary if any. */
@@ -164,19 +165,9 @@ function deflateSyncFlushed(data: Uint8Array, dictionary: Uint8Array, level: num
   deflate.push(data, false)
   deflate.flush(false)
   parts.push(syncFlushTail(deflate))
-  return concat(parts)
+  return concatBytes(parts) // a buffer of its own: it can move between threads as it is
 }
 
-/** One buffer of exactly the parts, its own, so it can be transferred between threads as it is. */
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
 
 /**
  * The end of a sync flush after `deflate.flush(false)`: fflate's unfinished last byte, then an
