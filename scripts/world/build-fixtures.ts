@@ -26,6 +26,10 @@ export const PACKAGE_NAMES = [
   'user-linux-generic',
   'user-syslinux',
   'user-systemd-stub',
+  // For the checks: a build image's tools (pruned, or refused), and a dynamic program apart from its libc.
+  'user-devtools',
+  'core-env',
+  'core-glibc',
 ] as const;
 export type PackageName = (typeof PACKAGE_NAMES)[number];
 

@@ -41,7 +41,7 @@ Exit codes: 0 every check holds; 2 invalid profile or the kernel misses a requir
       ...result.compilers.map(
         (c) =>
           `           ${c.path}: ${c.reason} (${c.package}; ${c.by === 'content' ? `its content has "${c.marker}"` : 'by its name'})` +
-          (c.kept ? ' - keep: lists it, but a compiler is refused even when kept' : ''),
+          (c.kept ? ' - keep: lists it, but a compiler or package manager is refused even when kept' : ''),
       ),
       ...result.kept.map((k) => `           ${k.path}: kept by keep: ${k.keep}${k.reason ? ` (else removed: ${k.reason})` : ''}`),
     ]

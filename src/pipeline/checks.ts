@@ -62,7 +62,7 @@ export function describeChecks(checks: Checks): string[] {
       (f) =>
         `${f.path} (${f.package}): ${f.reason}` +
         (f.by === 'content' ? ` (its content has "${f.marker}")` : ' (by its name; prune: default removes it)') +
-        (f.kept ? '; keep: lists it, but a compiler is refused even when kept' : ''),
+        (f.kept ? '; keep: lists it, but a compiler or package manager is refused even when kept' : ''),
     ),
   ]
 }

@@ -118,8 +118,10 @@ export function providersOf(problems: readonly ClosureProblem[], root: Tree, ima
     const candidates = [...new Set(problem.searched.flatMap((p) => [p, resolvedIn(root, p)]))]
     let hint: string | undefined
     for (const image of images) {
-      const at = candidates.find((p) => existsAsFileIn(image.tree, p))
-      if (at === undefined) continue
+      const candidate = candidates.find((p) => existsAsFileIn(image.tree, p))
+      if (candidate === undefined) continue
+      // Named as the file is in that image, its links followed (lib64/x -> usr/lib/x).
+      const at = resolvedFileIn(image.tree, candidate)
       if (image.role === 'package') {
         const removal = pruned.find((r) => r.path === `/${at}` || isUnder(at, r.path.slice(1)))
         hint = removal
@@ -130,6 +132,15 @@ export function providersOf(problems: readonly ClosureProblem[], root: Tree, ima
     }
     problem.provider = hint ?? "none of the profile's images provides it"
     problem.problem = `${problem.problem}; ${problem.provider}`
+  }
+}
+
+/** The file a root-relative path names in `tree`, every link followed. */
+function resolvedFileIn(tree: Tree, path: string): string {
+  try {
+    return resolveFully(tree, path, path)
+  } catch {
+    return path
   }
 }
 
