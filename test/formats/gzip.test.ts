@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {execFileSync, spawnSync} from 'node:child_process'
-import {createCipheriv, createHash} from 'node:crypto'
+import {createHash} from 'node:crypto'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {tmpdir} from 'node:os'
@@ -21,44 +21,15 @@ import {
   isIncompressible,
   storedBlocks,
 } from '../../src/formats/gzip.js'
+import {MiB, mixedInput, noise, text} from '../helpers/gzip-inputs.js'
 
-const MiB = 1 << 20
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 const concat = (parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts))
 const none = new Uint8Array(0)
 
-/** Deterministic random bytes: the AES-128-CTR keystream of a key made from `seed`. */
-function noise(n: number, seed: number): Uint8Array {
-  const cipher = createCipheriv('aes-128-ctr', Buffer.alloc(16, seed), Buffer.alloc(16))
-  return new Uint8Array(cipher.update(Buffer.alloc(n)))
-}
 
-/** Exactly `n` bytes of numbered text lines with some xorshift variety. */
-function text(n: number, seed: number): Uint8Array {
-  const parts: string[] = []
-  let x = seed >>> 0 || 1
-  let size = 0
-  for (let i = 0; size < n; i++) {
-    x ^= x << 13
-    x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    const line = `${i} ${x.toString(36)} /usr/lib/${'abcdefgh'.slice(x % 8)} mode=0644 size=${x % 100000}\n`
-    parts.push(line)
-    size += line.length
-  }
-  return new TextEncoder().encode(parts.join('')).subarray(0, n)
-}
 
-/**
- * The fixed mixed input: text 1.25 MiB, random 2 MiB, text 0.5 MiB + 123 bytes. Block 0 is
- * text, block 1 text then random (deflated), block 2 all random (stored), block 3 the rest (last).
- */
-function mixedInput(): Uint8Array {
-  return concat([text(1.25 * MiB, 7), noise(2 * MiB, 8), text(0.5 * MiB + 123, 9)])
-}
 
 /** The 10 bytes with which fflate 0.8.3's streaming Deflate, alone, reaches before the stream's start. */
 const ZEROS_FIRST = Uint8Array.of(0, 0, 0, 0, 0x10, 0, 0, 0, 0, 0)

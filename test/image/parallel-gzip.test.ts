@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {execFile, execFileSync} from 'node:child_process'
-import {createCipheriv, createHash} from 'node:crypto'
+import {createHash} from 'node:crypto'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -8,37 +8,13 @@ import {pathToFileURL} from 'node:url'
 import zlib from 'node:zlib'
 import {deflateBlock, DICTIONARY_SIZE, gzipBlocksStream} from '../../src/formats/gzip.js'
 import {compressOn, GZIP_BLOCK_SIZE, GZIP_BLOCKS_METHOD, gzipParallel, gzipWorkerPool} from '../../src/image/parallel-gzip.js'
+import {MiB, mixedInput, noise, text} from '../helpers/gzip-inputs.js'
 
-const MiB = 1 << 20
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 const concat = (parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts))
 
-/** Deterministic random bytes: the AES-128-CTR keystream of a key made from `seed`. */
-function noise(n: number, seed: number): Uint8Array {
-  const cipher = createCipheriv('aes-128-ctr', Buffer.alloc(16, seed), Buffer.alloc(16))
-  return new Uint8Array(cipher.update(Buffer.alloc(n)))
-}
 
-/** Exactly `n` bytes of numbered text lines (the generator of test/formats/gzip.test.ts). */
-function text(n: number, seed: number): Uint8Array {
-  const parts: string[] = []
-  let x = seed >>> 0 || 1
-  let size = 0
-  for (let i = 0; size < n; i++) {
-    x ^= x << 13
-    x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    const line = `${i} ${x.toString(36)} /usr/lib/${'abcdefgh'.slice(x % 8)} mode=0644 size=${x % 100000}\n`
-    parts.push(line)
-    size += line.length
-  }
-  return new TextEncoder().encode(parts.join('')).subarray(0, n)
-}
 
-/** The fixed mixed input of test/formats/gzip.test.ts: text, random (one block of it stored), text. */
-const mixedInput = () => concat([text(1.25 * MiB, 7), noise(2 * MiB, 8), text(0.5 * MiB + 123, 9)])
 /** The same pinned answer as test/formats/gzip.test.ts's BLOCKS_GOLDEN. */
 const MIXED_GZIP_SHA256 = '74f7956da0c7aacf43c7b8f723c0b4422db07e08163294ae08f054bfbe60033e'
 
