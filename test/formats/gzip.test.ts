@@ -21,7 +21,7 @@ import {
   isIncompressible,
   storedBlocks,
 } from '../../src/formats/gzip.js'
-import {MiB, mixedInput, noise, text} from '../helpers/gzip-inputs.js'
+import {hostGunzipSha256, MiB, mixedInput, noise, text} from '../helpers/gzip-inputs.js'
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
@@ -322,15 +322,7 @@ describe('formats/gzip: the blocked method', () => {
     const two = concat([await blocks(text(1000, 1)), await blocks(text(1000, 2))])
     assert.notEqual(deflateEnd(two), two.length - 8)
     sameBytes(new Uint8Array(zlib.gunzipSync(gz)), mixed)
-    const dir = mkdtempSync(join(tmpdir(), 'gzip-test-'))
-    try {
-      const file = join(dir, 'x.gz')
-      writeFileSync(file, gz)
-      execFileSync('gzip', ['-t', file])
-      assert.equal(sha256(execFileSync('gzip', ['-dc', file], {maxBuffer: 64 << 20})), sha256(mixed))
-    } finally {
-      rmSync(dir, {recursive: true, force: true})
-    }
+    assert.equal(hostGunzipSha256(gz), sha256(mixed))
   })
 
   it('gives the same bytes however the input is chunked (1 byte, odd sizes, 3 MiB)', async () => {

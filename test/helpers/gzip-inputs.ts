@@ -1,6 +1,10 @@
 // Deterministic inputs for the gzip tests (formats and the parallel writer share them, and the
 // known answers pinned for them).
-import {createCipheriv} from 'node:crypto'
+import {execFileSync} from 'node:child_process'
+import {createCipheriv, createHash} from 'node:crypto'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 export const MiB = 1 << 20
 
@@ -34,4 +38,17 @@ export function text(n: number, seed: number): Uint8Array {
  */
 export function mixedInput(): Uint8Array {
   return new Uint8Array(Buffer.concat([text(1.25 * MiB, 7), noise(2 * MiB, 8), text(0.5 * MiB + 123, 9)]))
+}
+
+/** The host's gzip accepts `gz` (gzip -t) and decompresses it to bytes with the sha256 `want`. */
+export function hostGunzipSha256(gz: Uint8Array): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gzip-host-'))
+  try {
+    const file = join(dir, 'x.gz')
+    writeFileSync(file, gz)
+    execFileSync('gzip', ['-t', file])
+    return createHash('sha256').update(execFileSync('gzip', ['-dc', file], {maxBuffer: 64 << 20})).digest('hex')
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {execFile, execFileSync} from 'node:child_process'
+import {execFile} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -8,7 +8,7 @@ import {pathToFileURL} from 'node:url'
 import zlib from 'node:zlib'
 import {deflateBlock, DICTIONARY_SIZE, gzipBlocksStream} from '../../src/formats/gzip.js'
 import {compressOn, GZIP_BLOCK_SIZE, GZIP_BLOCKS_METHOD, gzipParallel, gzipWorkerPool} from '../../src/image/parallel-gzip.js'
-import {MiB, mixedInput, noise, text} from '../helpers/gzip-inputs.js'
+import {hostGunzipSha256, MiB, mixedInput, noise, text} from '../helpers/gzip-inputs.js'
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 const concat = (parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts))
@@ -77,15 +77,7 @@ describe('image/parallel-gzip', () => {
     const gz = await parallel(mixed, 2, [65536])
     assert.equal(deflateEnd(gz), gz.length - 8, 'one deflate stream up to the trailer: one member')
     assert.equal(sha256(zlib.gunzipSync(gz)), sha256(mixed))
-    const dir = mkdtempSync(join(tmpdir(), 'pgzip-test-'))
-    try {
-      const file = join(dir, 'x.gz')
-      writeFileSync(file, gz)
-      execFileSync('gzip', ['-t', file])
-      assert.equal(sha256(execFileSync('gzip', ['-dc', file], {maxBuffer: 64 << 20})), sha256(mixed))
-    } finally {
-      rmSync(dir, {recursive: true, force: true})
-    }
+    assert.equal(hostGunzipSha256(gz), sha256(mixed))
   })
 
   it('handles the edges: empty, one byte, exactly one block, one block + 1 byte, two random blocks', async () => {
