@@ -21,7 +21,7 @@ import {
   isIncompressible,
   storedBlocks,
 } from '../../src/formats/gzip.js'
-import {hostGunzipSha256, MiB, mixedInput, noise, text} from '../helpers/gzip-inputs.js'
+import {chunked, hostGunzipSha256, MiB, mixedInput, noise, text} from '../helpers/gzip-inputs.js'
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
@@ -40,15 +40,6 @@ async function collect(gen: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   return concat(parts)
 }
 
-async function* chunked(data: Uint8Array, sizes: number[]): AsyncGenerator<Uint8Array> {
-  let i = 0
-  let k = 0
-  while (i < data.length) {
-    const n = sizes[k++ % sizes.length]
-    yield data.subarray(i, i + n)
-    i += n
-  }
-}
 
 async function blocks(data: Uint8Array, options: {level?: number; blockSize?: number} = {}, sizes = [data.length || 1]) {
   return collect(gzipBlocksStream(chunked(data, sizes), options))

@@ -52,3 +52,14 @@ export function hostGunzipSha256(gz: Uint8Array): string {
     rmSync(dir, {recursive: true, force: true})
   }
 }
+
+/** `data` in chunks of the given sizes, cycling through them. */
+export async function* chunked(data: Uint8Array, sizes: number[]): AsyncGenerator<Uint8Array> {
+  let i = 0
+  let k = 0
+  while (i < data.length) {
+    const n = sizes[k++ % sizes.length]!
+    yield data.subarray(i, i + n)
+    i += n
+  }
+}

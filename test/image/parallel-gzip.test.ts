@@ -8,7 +8,7 @@ import {pathToFileURL} from 'node:url'
 import zlib from 'node:zlib'
 import {deflateBlock, DICTIONARY_SIZE, gzipBlocksStream} from '../../src/formats/gzip.js'
 import {compressOn, GZIP_BLOCK_SIZE, GZIP_BLOCKS_METHOD, gzipParallel, gzipWorkerPool} from '../../src/image/parallel-gzip.js'
-import {hostGunzipSha256, MiB, mixedInput, noise, text} from '../helpers/gzip-inputs.js'
+import {chunked, hostGunzipSha256, MiB, mixedInput, noise, text} from '../helpers/gzip-inputs.js'
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 const concat = (parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts))
@@ -18,15 +18,6 @@ const concat = (parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts))
 /** The same pinned answer as test/formats/gzip.test.ts's BLOCKS_GOLDEN. */
 const MIXED_GZIP_SHA256 = '74f7956da0c7aacf43c7b8f723c0b4422db07e08163294ae08f054bfbe60033e'
 
-async function* chunked(data: Uint8Array, sizes: number[]): AsyncGenerator<Uint8Array> {
-  let i = 0
-  let k = 0
-  while (i < data.length) {
-    const n = sizes[k++ % sizes.length]
-    yield data.subarray(i, i + n)
-    i += n
-  }
-}
 
 async function collect(gen: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = []
