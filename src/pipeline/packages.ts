@@ -71,7 +71,8 @@ export function sourceFor(profile: Profile, req: PackageRequest, options: Origin
   if (req.spec.startsWith('oci:')) {
     const ref = parseImageReference(req.spec, req.where)
     if (ref.transport !== 'oci') throw usageError(`${req.where}: not an OCI layout reference`)
-    return {kind: 'layout', source: openLayout(join(profile.dir, ref.path)), tag: ref.tag, digest: ref.digest}
+    // Relative to the profile's folder; an absolute path stays as it is (as source: does).
+    return {kind: 'layout', source: openLayout(resolve(profile.dir, ref.path)), tag: ref.tag, digest: ref.digest}
   }
   const folder = options.source !== undefined ? layoutFolder(options.source) : profile.source
   if (folder) {

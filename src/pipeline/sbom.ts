@@ -59,7 +59,7 @@ export function buildSbom(sbom: SbomInput): Record<string, unknown> {
         SPDXID: imageId,
         downloadLocation: 'NOASSERTION',
         filesAnalyzed: false,
-        primaryPackagePurpose: 'OPERATING-SYSTEM',
+        primaryPackagePurpose: 'OPERATING_SYSTEM', // SPDX 2.3 JSON's enum spells it with an underscore
         comment: `built from profile sha256 ${sbom.profileSha256.slice(7)}`,
       },
       ...packages,

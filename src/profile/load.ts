@@ -29,8 +29,15 @@ export async function loadProfile(file: string): Promise<Profile> {
   return parseProfile(bytes, path, file)
 }
 
+/** A profile is a page of YAML; anything this large is a mistake (or an attack on the parser). */
+export const MAX_PROFILE_BYTES = 1024 * 1024
+/** YAML aliases a profile may expand: enough for shared snippets, too few for an alias bomb. */
+const MAX_ALIASES = 100
+
 /** Parses profile bytes; `displayName` is how messages name the file (as the user typed it). */
 export function parseProfile(bytes: Uint8Array, path: string, displayName = path): Profile {
+  if (bytes.length > MAX_PROFILE_BYTES)
+    throw profileError(`${displayName}: the profile is ${bytes.length} bytes; a profile is at most ${MAX_PROFILE_BYTES} bytes (files: source: can name large files)`)
   const text = Buffer.from(bytes).toString('utf8')
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, {lineCounter, prettyErrors: false, uniqueKeys: true})
@@ -43,7 +50,13 @@ export function parseProfile(bytes: Uint8Array, path: string, displayName = path
     const first = doc.errors[0]!
     throw profileError(`${at(first.pos[0])}: invalid YAML: ${first.message.split('\n')[0]}`)
   }
-  const raw = doc.toJS() as unknown
+  let raw: unknown
+  try {
+    raw = doc.toJS({maxAliasCount: MAX_ALIASES})
+  } catch (error) {
+    // The yaml library refuses documents whose aliases expand too far (a "billion laughs").
+    throw profileError(`${displayName}: the YAML expands its aliases too far (${(error as Error).message}); write the values out`)
+  }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
     throw profileError(`${displayName}:1:1: a profile is a YAML mapping (name:, packages:, kernel:, ...)`)
   const locate: ProfileLocator = (fieldPath) => at(nodeFor(doc, fieldPath)?.range?.[0])
