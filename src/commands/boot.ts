@@ -16,17 +16,17 @@ The raw console goes to --log (default: a new file in the temp directory); on a 
 
   static override examples = [
     {
-      description: 'Boot a disk image built by `build` and wait for a login prompt',
-      command: '<%= config.bin %> boot out/minimal.img --expect "login:"',
+      description: 'Boot the disk image `build` wrote (outputs: [disk]) under OVMF and wait for the marker',
+      command: '<%= config.bin %> boot out/disk.raw --expect "STAGEX-APPLIANCE-OK"',
     },
     {
       description: 'Boot a kernel and initramfs directly, two expectations in order, one minute at most',
       command:
-        '<%= config.bin %> boot --kernel out/bzImage --initrd out/initramfs.cpio --expect "Run /init" --expect "BOOT-OK" --timeout 60',
+        '<%= config.bin %> boot --kernel out/vmlinuz --initrd out/initramfs.cpio.gz --expect "Run /init" --expect "STAGEX-APPLIANCE-OK" --timeout 60',
     },
     {
       description: 'Boot a UKI under TCG in CI, failing early on an error, with a JSON result',
-      command: '<%= config.bin %> boot out/minimal.efi --accel tcg --expect BOOT-OK --fail-on "Oops|BUG:" --json',
+      command: '<%= config.bin %> boot out/uki.efi --accel tcg --expect STAGEX-APPLIANCE-OK --fail-on "Oops|BUG:" --json',
     },
   ]
 
