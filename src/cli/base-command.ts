@@ -12,21 +12,18 @@ export abstract class BaseCommand extends Command {
 
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
     if (error instanceof Errors.ExitError) throw error
-    if (isStagexError(error)) {
-      if (this.jsonEnabled()) {
-        process.stdout.write(
-          JSON.stringify({error: {kind: error.kind, exitCode: error.exitCode, message: error.message, ...error.details}}, null, 2) + '\n',
-        )
-      } else {
-        process.stderr.write(`error: ${error.message}\n`)
-      }
-      this.exit(error.exitCode)
-    }
+    if (isStagexError(error)) this.fail(error.kind, error.exitCode, error.message, error.details)
     // oclif's own parse errors (unknown flag, missing argument) are usage errors: exit 2.
-    if (error instanceof Errors.CLIError && (error as {oclif?: {exit?: number}}).oclif?.exit === 2) {
-      process.stderr.write(`error: ${error.message}\n`)
-      this.exit(2)
-    }
+    if (error instanceof Errors.CLIError && (error as {oclif?: {exit?: number}}).oclif?.exit === 2) this.fail('usage', 2, error.message)
+    // Anything else is a bug of ours: exit 1, and --json still gets its one document.
+    if (this.jsonEnabled()) this.fail('internal', 1, `internal error (a bug; please report it): ${error.message}`)
     return super.catch(error)
+  }
+
+  /** Prints the failure once (one JSON document on stdout with --json, a line on stderr otherwise) and exits. */
+  private fail(kind: string, exitCode: number, message: string, details?: Record<string, unknown>): never {
+    if (this.jsonEnabled()) process.stdout.write(JSON.stringify({error: {kind, exitCode, message, ...details}}, null, 2) + '\n')
+    else process.stderr.write(`error: ${message}\n`)
+    this.exit(exitCode)
   }
 }
