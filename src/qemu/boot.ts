@@ -4,6 +4,7 @@ import {createWriteStream, type WriteStream} from 'node:fs'
 import {copyFile, mkdir, mkdtemp, open, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
+import {describeFile, describeKind, type FileKind, INITRD_KINDS, SNIFF_BYTES} from '../formats/sniff.js'
 import {StagexError} from '../errors.js'
 import {chooseAccel} from './accel.js'
 import {buildQemuArgv, DEFAULT_MEMORY_MIB, directBootAppend, type BootMedium, type QemuPlan} from './command-line.js'
@@ -46,24 +47,33 @@ async function checkTarget(options: BootOptions): Promise<BootTarget> {
   if (options.memoryMiB !== undefined && !(Number.isInteger(options.memoryMiB) && options.memoryMiB >= 64))
     throw new StagexError('usage', `--memory must be a whole number of MiB, at least 64; got ${options.memoryMiB}`)
 
+  // Refused at once, saying what the file looks like, rather than left to time out in the firmware.
+  const kindOf = async (path: string, what: string) => describeFile(await readHead(path, what, SNIFF_BYTES))
+  const refuse = (path: string, kind: FileKind, wanted: string) =>
+    new StagexError('bad-input', `${path} is not ${wanted}: it looks like ${describeKind(kind)}`)
   if (options.kernel) {
-    await readHead(options.kernel, 'kernel', 1)
-    if (options.initrd) await readHead(options.initrd, 'initrd', 1)
+    const kernelKind = await kindOf(options.kernel, 'kernel')
+    if (kernelKind !== 'linux-kernel') throw refuse(options.kernel, kernelKind, 'a Linux kernel (no bzImage boot header)')
+    if (options.initrd) {
+      const initrdKind = await kindOf(options.initrd, 'initrd')
+      if (!INITRD_KINDS.includes(initrdKind)) throw refuse(options.initrd, initrdKind, 'an initramfs (a cpio archive, plain or compressed)')
+    }
     return {kind: 'kernel', kernel: resolve(options.kernel), initrd: options.initrd && resolve(options.initrd)}
   }
   if (options.uki) {
-    const head = await readHead(options.uki, 'UKI', 2)
-    if (head.toString('latin1') !== 'MZ') throw new StagexError('bad-input', `${options.uki} is not a PE file (no MZ header), so not a UKI`)
+    const ukiKind = await kindOf(options.uki, 'UKI')
+    if (ukiKind !== 'pe' && ukiKind !== 'linux-kernel') throw refuse(options.uki, ukiKind, 'a PE file, so not a UKI')
     return {kind: 'uki', uki: resolve(options.uki)}
   }
-  await readHead(options.disk!, 'disk image', 4)
+  const diskKind = await kindOf(options.disk!, 'disk image')
+  if (diskKind !== 'disk' && diskKind !== 'qcow2') throw refuse(options.disk!, diskKind, 'a disk image (no MBR or GPT)')
   return {kind: 'disk', disk: resolve(options.disk!)}
 }
 
-/** A boot image given by path alone: a PE file ("MZ") is a UKI, anything else a disk image. */
+/** A boot image given by path alone: a PE file ("MZ") is a UKI, anything else a disk image (checked when booted). */
 export async function classifyBootImage(path: string): Promise<'uki' | 'disk'> {
-  const head = await readHead(path, 'boot image', 2)
-  return head.toString('latin1') === 'MZ' ? 'uki' : 'disk'
+  const kind = describeFile(await readHead(path, 'boot image', SNIFF_BYTES))
+  return kind === 'pe' || kind === 'linux-kernel' ? 'uki' : 'disk'
 }
 
 const isQcow2 = (head: Buffer): boolean => head.length >= 4 && head.readUInt32BE(0) === 0x514649fb // "QFI\xfb"

@@ -17,9 +17,16 @@ describe('qemu/boot: request checks', () => {
     kernel = join(dir, 'bzImage')
     pe = join(dir, 'uki.efi')
     raw = join(dir, 'disk.img')
-    writeFileSync(kernel, 'not really a kernel')
+    // Just the headers the checks read: Linux's "HdrS" at 0x202, a PE's "MZ", an MBR's 55 AA.
+    const bzImage = Buffer.alloc(1024)
+    bzImage.write('MZ', 0)
+    bzImage.write('HdrS', 0x202)
+    writeFileSync(kernel, bzImage)
     writeFileSync(pe, 'MZ and the rest of a PE file')
-    writeFileSync(raw, Buffer.alloc(512))
+    const mbr = Buffer.alloc(512)
+    mbr[510] = 0x55
+    mbr[511] = 0xaa
+    writeFileSync(raw, mbr)
   })
   after(() => rmSync(dir, {recursive: true, force: true}))
 
