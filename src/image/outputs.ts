@@ -173,6 +173,12 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
   const recordedSeed: RecordedSeed = {value: seed.hex, scheme: seed.scheme, inputs: seed.inputs}
   if (!planned.has('uki') && !planned.has('esp')) return {outputs, stages, seed: recordedSeed}
   const initramfsSource = fileSource(initramfs.path, initramfs.size)
+  // Sources whose sha256 this stage already has: the ESP's file list takes them as they are rather
+  // than reading the kernel, the initramfs and the UKI (hundreds of MB) once more only to hash them.
+  const knownSha256 = new Map<SizedSource, string>([
+    [kernelSource, input.kernelSha256],
+    [initramfsSource, initramfs.sha256],
+  ])
 
   let uki: SizedSource | undefined
   if (planned.has('uki')) {
@@ -188,6 +194,7 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
     uki = {size: pe.size, open: () => pe.chunks()}
     const path = place('uki', OUTPUT_FILES.uki)
     const written = asked.has('uki') ? keep('uki', path, await writeFileAtomically(path, pe.chunks())) : await sha256Stream(pe.chunks())
+    knownSha256.set(uki, written.sha256)
     stages.uki = {
       sha256: written.sha256,
       size: written.size,
@@ -216,7 +223,9 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
       size: esp.size,
       volumeId: disk.volumeId.toString(16).toUpperCase().padStart(8, '0'),
       label: 'ESP',
-      files: await Promise.all(files.map(async (f) => ({path: f.path, size: f.source.size, sha256: (await sha256Stream(f.source.open())).sha256}))),
+      files: await Promise.all(
+        files.map(async (f) => ({path: f.path, size: f.source.size, sha256: knownSha256.get(f.source) ?? (await sha256Stream(f.source.open())).sha256})),
+      ),
     }
     if (planned.has('disk')) {
       const diskPath = place('disk', OUTPUT_FILES.disk)

@@ -6,6 +6,7 @@
 //
 // Every command runs a prefix of it: `lock` up to trust, `pull` up to fetch, `check` and `rootfs` up
 // to kernel, `build` and `test` all of it; `verify` runs resolve and trust for one image.
+import {createHash} from 'node:crypto'
 import {mkdir, mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -17,7 +18,7 @@ import type {RetryPolicy} from '../oci/registry.js'
 import {loadProfile} from '../profile/load.js'
 import type {Profile} from '../profile/types.js'
 import {treeDigest} from '../rootfs/digest.js'
-import {type FlattenReport, flattenInto} from '../rootfs/flatten.js'
+import {type FlattenReport, flattenInto, openLayerPool} from '../rootfs/flatten.js'
 import {type ShapeReport, shapeTree} from '../rootfs/shape.js'
 import {createTree, type Tree} from '../rootfs/tree.js'
 import {type ContentReader, openContentReader, openSpool, type Spool} from '../store/spool.js'
@@ -135,23 +136,32 @@ export interface KernelStage {
 export async function kernelStage(fetched: Fetched, loaded: Loaded, spool: Spool, reader: ContentReader): Promise<KernelStage> {
   const {profile} = loaded
   const kernelPackage = fetched.images.find((p) => p.request.role === 'kernel')!
-  const kernelTree = createTree()
-  await flattenInto(kernelTree, imagesOf(fetched, 'kernel'), spool)
-  const files = kernelFilesOf(kernelTree, kernelPackage.request.name)
-  // The fragment, what the profile itself needs (requirements.ts), and the config /bzImage carries.
-  const check = await checkKernelConfig(reader.bytes(files.config).toString('utf8'), profile.kernel.config, profile.locate(['kernel', 'config']), {
-    derived: derivedRequirements(profile),
-    image: reader.bytes(files.image),
-    fragmentName: profile.kernel.config === undefined ? undefined : profile.relativePath(profile.kernel.config),
-  })
-  const boot = imagesOf(fetched, 'boot')
-  let bootTree: KernelStage['bootTree']
-  if (boot.length > 0) {
-    const tree = createTree()
-    await flattenInto(tree, boot, spool)
-    bootTree = {packages: boot.map((b) => b.name), tree}
+  // One set of layer workers for the kernel and the boot packages.
+  const pool = openLayerPool()
+  try {
+    const kernelTree = createTree()
+    await flattenInto(kernelTree, imagesOf(fetched, 'kernel'), spool, {pool})
+    const files = kernelFilesOf(kernelTree, kernelPackage.request.name)
+    // The fragment, what the profile itself needs (requirements.ts), and the config /bzImage carries.
+    const image = reader.bytes(files.image)
+    const config = reader.bytes(files.config)
+    const check = await checkKernelConfig(config.toString('utf8'), profile.kernel.config, profile.locate(['kernel', 'config']), {
+      derived: derivedRequirements(profile),
+      image,
+      fragmentName: profile.kernel.config === undefined ? undefined : profile.relativePath(profile.kernel.config),
+    })
+    const boot = imagesOf(fetched, 'boot')
+    let bootTree: KernelStage['bootTree']
+    if (boot.length > 0) {
+      const tree = createTree()
+      await flattenInto(tree, boot, spool, {pool})
+      bootTree = {packages: boot.map((b) => b.name), tree}
+    }
+    const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
+    return {package: kernelPackage, files, sha256: {image: sha256(image), config: sha256(config)}, check, bootTree}
+  } finally {
+    await pool.close()
   }
-  return {package: kernelPackage, files, sha256: {image: reader.sha256(files.image), config: reader.sha256(files.config)}, check, bootTree}
 }
 
 export function kernelMismatchError(profile: Profile, kernel: KernelStage) {
