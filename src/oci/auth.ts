@@ -100,6 +100,11 @@ export interface Authenticator {
 
 export interface AuthenticatorOptions {
   registry: string
+  /**
+   * The origins (scheme, host, port) that may see basic credentials: the registry's own, and a token
+   * service known to be the registry's. Any other realm gets an anonymous token request.
+   */
+  credentialOrigins: readonly string[]
   credentials?: Credentials
   /** Sends a token request (the registry client's fetch with its retries). */
   fetchToken: (url: URL, headers: Record<string, string>) => Promise<HttpResponse>
@@ -107,6 +112,15 @@ export interface AuthenticatorOptions {
 
 /** A token answer is a small JSON document; a larger one is refused. */
 const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024
+
+/** Why a token service refused, and what to do; it names the user, never a secret. */
+function tokenRefusedMessage(registry: string, realmOrigin: string, status: number, sent: Credentials | undefined, configured: boolean): string {
+  const service = `registry ${registry}: the token service ${realmOrigin}`
+  if (sent) return `${service} refused the credentials of "${sent.username}" (HTTP ${status}); check the password in your Docker config (DOCKER_CONFIG or ~/.docker/config.json)`
+  if (configured)
+    return `${service} requires credentials (HTTP ${status}), but it is not the registry's own origin, so your credentials were not sent to it`
+  return `${service} requires credentials (HTTP ${status}); add them to your Docker config (DOCKER_CONFIG or ~/.docker/config.json)`
+}
 
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
   const {registry, credentials} = options
@@ -123,15 +137,14 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (params.service) realm.searchParams.set('service', params.service)
     for (const s of (params.scope ?? scope).split(' ').filter(Boolean)) realm.searchParams.append('scope', s)
     const headers: Record<string, string> = {accept: 'application/json'}
-    if (credentials) headers.authorization = basicAuthorization(credentials)
+    // A registry names its token realm itself: one that points elsewhere (another host, port, or
+    // plain http) must not learn the password, so that request goes anonymous.
+    const sendsCredentials = credentials !== undefined && options.credentialOrigins.includes(realm.origin)
+    if (sendsCredentials) headers.authorization = basicAuthorization(credentials)
     const response = await options.fetchToken(realm, headers)
     if (response.status === 401 || response.status === 403) {
       await response.discard()
-      throw usageError(
-        credentials
-          ? `registry ${registry}: the token service ${realm.origin} refused the credentials of "${credentials.username}" (HTTP ${response.status}); check the password in your Docker config (DOCKER_CONFIG or ~/.docker/config.json)`
-          : `registry ${registry}: the token service ${realm.origin} requires credentials (HTTP ${response.status}); add them to your Docker config (DOCKER_CONFIG or ~/.docker/config.json)`,
-      )
+      throw usageError(tokenRefusedMessage(registry, realm.origin, response.status, sendsCredentials ? credentials : undefined, credentials !== undefined))
     }
     if (!response.ok) {
       await response.discard()

@@ -41,8 +41,13 @@ export interface RegistryLocation {
 
 export interface RegistryOptions {
   credentials?: Credentials
+  /** Token services on another origin that the caller vouches for as this registry's (tests: an issuer on another port). */
+  tokenOrigins?: readonly string[]
   retry?: RetryPolicy
 }
+
+/** Token services known to be their registry's own: Docker Hub's API and token service live on two hosts. */
+const KNOWN_TOKEN_ORIGINS: Record<string, string[]> = {'docker.io': ['https://auth.docker.io']}
 
 const isLoopback = (host: string) => /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/.test(host)
 
@@ -118,6 +123,7 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
 
   const auth: Authenticator = createAuthenticator({
     registry,
+    credentialOrigins: [origin, ...(KNOWN_TOKEN_ORIGINS[registry] ?? []), ...(options.tokenOrigins ?? [])],
     credentials: options.credentials,
     // Token requests get the same retries; their Authorization (basic) goes only to the realm's origin.
     fetchToken: (url, headers) => {

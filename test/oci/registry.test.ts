@@ -89,6 +89,82 @@ describe('oci/registry against a scripted server', () => {
     assert.deepEqual(seenByCdn, [undefined])
   })
 
+  describe('basic credentials go only to the registry\'s own origin', () => {
+    const credentials = {username: 'u', password: 'p'}
+    const basic = 'Basic ' + Buffer.from('u:p').toString('base64')
+
+    /** A registry that asks for a Bearer token from `realm(port)` and serves the manifest to that token. */
+    async function registryWithRealm(realm: (port: number) => string) {
+      const seen: (string | undefined)[] = []
+      const port = await serve((req, res) => {
+        if (req.url!.startsWith('/token')) {
+          seen.push(req.headers.authorization)
+          res.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify({token: 'same-origin'}))
+          return
+        }
+        if (req.headers.authorization?.startsWith('Bearer ')) res.writeHead(200, {'content-type': MediaType.ociManifest}).end(manifest)
+        else res.writeHead(401, {'www-authenticate': `Bearer realm="${realm(port)}",service="test"`}).end()
+      })
+      return {port, seenAtRegistryRealm: seen}
+    }
+
+    /** A token service on its own port (another origin), recording the Authorization headers it receives. */
+    async function tokenService(status = 200) {
+      const seen: (string | undefined)[] = []
+      const port = await serve((req, res) => {
+        seen.push(req.headers.authorization)
+        if (status !== 200) res.writeHead(status).end()
+        else res.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify({token: 'elsewhere'}))
+      })
+      return {port, seen}
+    }
+
+    it('a Bearer realm on another port gets the token request without the Basic header', async () => {
+      const realm = await tokenService()
+      const {port} = await registryWithRealm(() => `http://127.0.0.1:${realm.port}/token`)
+      const registry = openRegistry({registry: `127.0.0.1:${port}`, repository: 'stagex/x'}, {credentials, retry: FAST})
+      assert.equal((await registry.resolve({tag: 'latest'})).digest, sha(manifest))
+      assert.deepEqual(realm.seen, [undefined])
+    })
+
+    it('a Bearer realm on the registry\'s own origin gets the Basic header', async () => {
+      const {port, seenAtRegistryRealm} = await registryWithRealm((p) => `http://127.0.0.1:${p}/token`)
+      const registry = openRegistry({registry: `127.0.0.1:${port}`, repository: 'stagex/x'}, {credentials, retry: FAST})
+      assert.equal((await registry.resolve({tag: 'latest'})).digest, sha(manifest))
+      assert.deepEqual(seenAtRegistryRealm, [basic])
+    })
+
+    it('the same host over another scheme or name is another origin: no Basic header', async () => {
+      const {port, seenAtRegistryRealm} = await registryWithRealm((p) => `http://localhost:${p}/token`)
+      const registry = openRegistry({registry: `127.0.0.1:${port}`, repository: 'stagex/x'}, {credentials, retry: FAST})
+      assert.equal((await registry.resolve({tag: 'latest'})).digest, sha(manifest))
+      assert.deepEqual(seenAtRegistryRealm, [undefined])
+    })
+
+    it('a realm elsewhere that wants credentials: exit 2, saying they were not sent, naming no secret', async () => {
+      const realm = await tokenService(401)
+      const {port} = await registryWithRealm(() => `http://127.0.0.1:${realm.port}/token`)
+      const registry = openRegistry({registry: `127.0.0.1:${port}`, repository: 'stagex/x'}, {credentials, retry: FAST})
+      await assert.rejects(registry.resolve({tag: 'latest'}), (error: unknown) => {
+        exitCode(2, /not the registry's own origin, so your credentials were not sent to it/)(error)
+        assert.doesNotMatch((error as Error).message, /dTpw|:p\b/)
+        return true
+      })
+      assert.deepEqual(realm.seen, [undefined])
+    })
+
+    it('a realm the caller vouches for (tokenOrigins) gets the Basic header', async () => {
+      const realm = await tokenService()
+      const {port} = await registryWithRealm(() => `http://127.0.0.1:${realm.port}/token`)
+      const registry = openRegistry(
+        {registry: `127.0.0.1:${port}`, repository: 'stagex/x'},
+        {credentials, retry: FAST, tokenOrigins: [`http://127.0.0.1:${realm.port}`]},
+      )
+      assert.equal((await registry.resolve({tag: 'latest'})).digest, sha(manifest))
+      assert.deepEqual(realm.seen, [basic])
+    })
+  })
+
   it('retries 503 and 429 with backoff, then succeeds', async () => {
     let calls = 0
     const port = await serve((_req, res) => {
@@ -180,7 +256,9 @@ describe('oci/registry against docker-registry behind token auth', function () {
     if (work) await rm(work, {recursive: true, force: true})
   })
 
-  const client = (repository: string) => openRegistry({registry: registry.host, repository}, {credentials, retry: FAST})
+  // The test issuer listens on its own port: another origin, which gets credentials only when vouched for.
+  const client = (repository: string) =>
+    openRegistry({registry: registry.host, repository}, {credentials, retry: FAST, tokenOrigins: [new URL(registry.tokenUrl!).origin]})
 
   it('pulls by tag through the token flow: index -> linux/amd64 manifest, as the fixture world has it', async () => {
     const expected = world.packages['core-busybox']!
@@ -227,34 +305,35 @@ describe('oci/registry against docker-registry behind token auth', function () {
   it('without credentials, and with a wrong password: a clear error (exit 2)', async () => {
     const anonymous = openRegistry({registry: registry.host, repository: 'stagex/core-busybox'}, {retry: FAST})
     await assert.rejects(anonymous.resolve({tag: 'latest'}), exitCode(2, /requires credentials/))
-    const wrong = openRegistry({registry: registry.host, repository: 'stagex/core-busybox'}, {credentials: {username: 'maintainer', password: 'wrong'}, retry: FAST})
+    const wrong = openRegistry(
+      {registry: registry.host, repository: 'stagex/core-busybox'},
+      {credentials: {username: 'maintainer', password: 'wrong'}, retry: FAST, tokenOrigins: [new URL(registry.tokenUrl!).origin]},
+    )
     await assert.rejects(wrong.resolve({tag: 'latest'}), exitCode(2, /refused the credentials of "maintainer"/))
   })
 
-  it('the CLI pulls with credentials from DOCKER_CONFIG, and a wrong password exits 2 naming the problem', async () => {
+  it('the CLI keeps DOCKER_CONFIG credentials from a token issuer on another origin: exit 2 saying so, the password sent nowhere', async () => {
     const run = promisify(execFile)
     const dockerConfig = join(work, 'docker')
     const store = join(work, 'store')
     await run('mkdir', ['-p', dockerConfig])
-    const writeConfig = (password: string) =>
-      writeFile(
-        join(dockerConfig, 'config.json'),
-        JSON.stringify({auths: {[registry.host]: {auth: Buffer.from(`maintainer:${password}`).toString('base64')}}}),
-      )
-    const args = ['bin/run.js', 'pull', 'profiles/minimal-registry.yaml', '--mirror', `${registry.host}/stagex`, '--store', store, '--json']
-    await writeConfig('wrong')
+    await writeFile(
+      join(dockerConfig, 'config.json'),
+      JSON.stringify({auths: {[registry.host]: {auth: Buffer.from(`maintainer:${credentials.password}`).toString('base64')}}}),
+    )
+    const before = registry.tokenRequests.length
+    // From the sources (not dist/, which may be stale while others work in the tree).
+    const args = ['--import', 'tsx', 'test/helpers/run-command-from-source.ts', 'pull', 'profiles/minimal-registry.yaml', '--mirror', `${registry.host}/stagex`, '--store', store, '--json']
     const failed = await run('node', args, {cwd: REPO, env: {...process.env, DOCKER_CONFIG: dockerConfig}}).then(
-      () => assert.fail('pull with a wrong password succeeded'),
+      () => assert.fail('the issuer on another port granted a token without credentials'),
       (error: {code: number; stdout: string}) => error,
     )
     assert.equal(failed.code, 2)
-    assert.match(JSON.parse(failed.stdout).error.message, /refused the credentials of "maintainer"/)
-    await writeConfig(credentials.password)
-    const {stdout} = await run('node', args, {cwd: REPO, env: {...process.env, DOCKER_CONFIG: dockerConfig}})
-    const result = JSON.parse(stdout)
-    assert.deepEqual(
-      result.images.map((i: {identity: string}) => i.identity),
-      ['docker.io/stagex/core-filesystem', 'docker.io/stagex/core-busybox', 'docker.io/stagex/user-linux-generic'],
-    )
+    const message = JSON.parse(failed.stdout).error.message as string
+    assert.match(message, /not the registry's own origin, so your credentials were not sent to it/)
+    assert.ok(!message.includes(credentials.password))
+    const requests = registry.tokenRequests.slice(before)
+    assert.ok(requests.length > 0 && requests.every((r) => r.user === undefined), 'every token request went anonymous')
   })
+
 })
