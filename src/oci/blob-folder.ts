@@ -8,6 +8,7 @@ import type {Readable} from 'node:stream'
 import {badInputError, type StagexError} from '../errors.js'
 import {type Digest, checkBytes, digestCheckingStream, digestHex} from './digest.js'
 import {type Descriptor, documentMediaType, MAX_DOCUMENT_BYTES} from './manifest.js'
+import {MissingBlobError} from './missing-blob.js'
 
 /** What a blob's read stream asks of the disk at once. */
 const READ_CHUNK = 1024 * 1024
@@ -26,11 +27,12 @@ export interface BlobFolder {
 
 /**
  * `what` names the folder in messages. A blob whose bytes differ from its name is bad input (exit 4);
- * what a missing one is depends on the folder, so `missing` makes that error (default: bad input, as
- * for a registry that lacks a blob its image names).
+ * what a missing one is depends on the folder, so `missing` makes that error (default: a
+ * MissingBlobError naming the file, as a registry that lacks a blob its image names raises it).
  */
-export function openBlobFolder(dir: string, what: string, missing: (digest: Digest) => StagexError = (digest) => badInputError(`${what}: has no blob ${digest}, which the image names`)): BlobFolder {
+export function openBlobFolder(dir: string, what: string, missing?: (digest: Digest) => StagexError): BlobFolder {
   const path = (digest: Digest) => join(dir, 'blobs', 'sha256', digestHex(digest))
+  missing ??= (digest) => new MissingBlobError(what, digest, path(digest))
   const size = async (digest: Digest): Promise<number | undefined> => {
     try {
       const info = await stat(path(digest))

@@ -7,7 +7,8 @@ import {badInputError, isStagexError, unreachableError, usageError} from '../err
 import {type Authenticator, type Credentials, createAuthenticator} from './auth.js'
 import {DEFAULT_TAG} from './reference.js'
 import {describeNetworkError, type HttpResponse, requestFollowingRedirects} from './http.js'
-import {type Digest, checkBytes, digestCheckingStream, parseDigest, sha256Of} from './digest.js'
+import {type Digest, checkBytes, digestCheckingStream, isSha256Digest, parseDigest, sha256Of} from './digest.js'
+import {MissingBlobError} from './missing-blob.js'
 import {type Descriptor, documentMediaType, MAX_DOCUMENT_BYTES} from './manifest.js'
 import {MediaType, indexMediaTypes, manifestMediaTypes} from './media-types.js'
 import type {ImageSource} from './source.js'
@@ -135,10 +136,13 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
   const api = (path: string) => new URL(`${base}/v2/${repository}/${path}`)
 
   async function getManifest(reference: string): Promise<{bytes: Buffer; contentType?: string; headerDigest?: string}> {
-    const response = await request(api(`manifests/${reference}`), {accept: MANIFEST_ACCEPT}, auth, origin)
+    const url = api(`manifests/${reference}`)
+    const response = await request(url, {accept: MANIFEST_ACCEPT}, auth, origin)
     if (response.status === 404) {
       await response.discard()
-      throw usageError(`${what}: no manifest ${reference.startsWith('sha256:') ? reference : `tagged "${reference}"`}`)
+      // A digest names content (as in a layout's blobs/); a tag that is not there is the caller's mistake.
+      if (isSha256Digest(reference)) throw new MissingBlobError(what, reference, url.href)
+      throw usageError(`${what}: no manifest tagged "${reference}"`)
     }
     if (!response.ok) {
       await response.discard()
@@ -153,10 +157,11 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
   }
 
   async function getBlob(descriptor: Descriptor): Promise<HttpResponse> {
-    const response = await request(api(`blobs/${descriptor.digest}`), {}, auth, origin)
+    const url = api(`blobs/${descriptor.digest}`)
+    const response = await request(url, {}, auth, origin)
     if (response.status === 404) {
       await response.discard()
-      throw badInputError(`${what}: the registry has no blob ${descriptor.digest}, which the image names`)
+      throw new MissingBlobError(what, descriptor.digest, url.href)
     }
     if (!response.ok) {
       await response.discard()
