@@ -1,9 +1,16 @@
 // The one base of every command: --json handling and printing a StagexError once, with its exit code.
 import {Command, Errors} from '@oclif/core'
+import {armInterrupts} from '../cleanup/interrupt.js'
 import {isStagexError} from '../errors.js'
 
 export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true
+
+  /** SIGINT/SIGTERM: what the run holds is removed, one line says so, exit 130/143 (cleanup/interrupt.ts). */
+  public override async init(): Promise<void> {
+    await super.init()
+    armInterrupts({json: () => this.jsonEnabled()})
+  }
 
   /** Human progress goes to stderr so stdout stays clean for --json and for pipes. */
   protected progress(message: string): void {

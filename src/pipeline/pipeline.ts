@@ -7,9 +7,11 @@
 // Every command runs a prefix of it: `lock` up to trust, `pull` up to fetch, `check` and `rootfs` up
 // to kernel, `build` and `test` all of it; `verify` runs resolve and trust for one image.
 import {createHash} from 'node:crypto'
-import {mkdir, mkdtemp, rm} from 'node:fs/promises'
+import {mkdir} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {sweepLeftovers} from '../cleanup/leftovers.js'
+import {makeOwnedFolder, removeOwnedFolder} from '../cleanup/owned-folder.js'
 import {profileError} from '../errors.js'
 import {type ImageOutputs, writeImageOutputs} from '../image/outputs.js'
 import {type KernelCheck, type KernelFiles, checkKernelConfig, describeMismatches, kernelFilesOf} from '../kernel/package.js'
@@ -185,13 +187,20 @@ export interface PreparedRoot {
   reader: ContentReader
 }
 
-/** Runs `use` with a work folder (spool and staging) that is removed afterwards, whatever happens. */
+/** TMPDIR/stagex-image-*: work folders; TMPDIR/stagex-boot-*: QEMU's run folders (src/qemu/boot.ts). */
+export const WORK_FOLDER_PREFIX = 'stagex-image-'
+
+/**
+ * Runs `use` with a work folder (spool and staging) that is removed afterwards, whatever happens,
+ * also on SIGINT/SIGTERM (cleanup/interrupt.ts). Work folders that killed runs left are removed first.
+ */
 export async function withWorkFolder<T>(use: (work: string) => Promise<T>): Promise<T> {
-  const work = await mkdtemp(join(tmpdir(), 'stagex-image-'))
+  sweepLeftovers({dir: tmpdir(), kind: 'marked-folders', prefixes: [WORK_FOLDER_PREFIX, 'stagex-boot-'], what: `work folders in ${tmpdir()}`})
+  const work = await makeOwnedFolder(tmpdir(), WORK_FOLDER_PREFIX, 'work folder')
   try {
     return await use(work)
   } finally {
-    await rm(work, {recursive: true, force: true})
+    await removeOwnedFolder(work)
   }
 }
 
@@ -247,7 +256,7 @@ export async function build(options: BuildOptions): Promise<Published> {
       }
     })
   } finally {
-    await rm(staging, {recursive: true, force: true})
+    await removeOwnedFolder(staging)
   }
 }
 

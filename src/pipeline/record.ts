@@ -1,8 +1,10 @@
 // The record stage and publishing. build.json: what went in (profile hash, every input digest and
 // signer), what each stage made (sha256). Its bytes depend only on the inputs: no absolute paths, no
 // times, no host facts. Publishing moves the outputs into --out together, build.json last.
-import {mkdir, mkdtemp, readFile, rename, rm, stat} from 'node:fs/promises'
+import {mkdir, readFile, rename, rm, stat} from 'node:fs/promises'
 import {basename, join, resolve} from 'node:path'
+import {sweepLeftovers} from '../cleanup/leftovers.js'
+import {makeOwnedFolder} from '../cleanup/owned-folder.js'
 import {usageError} from '../errors.js'
 import type {ImageOutputs, ImageStages, OutputFile, RecordedSeed} from '../image/outputs.js'
 import type {Profile} from '../profile/types.js'
@@ -153,16 +155,21 @@ export interface Published {
   outputs: OutputFile[]
 }
 
+export const STAGING_PREFIX = '.stagex-build-'
+
 /**
  * A staging folder inside `outDir` (same file system, so the outputs can be renamed into place);
- * `outDir` is refused before any work when it is not a folder we can write.
+ * `outDir` is refused before any work when it is not a folder we can write. The staging folder is
+ * removed on SIGINT/SIGTERM (the caller removes it with removeOwnedFolder), and staging folders that
+ * killed builds left in `outDir` are removed first (cleanup/leftovers.ts).
  */
 export async function openStaging(outDir: string): Promise<{outDir: string; staging: string}> {
   const dir = resolve(outDir)
   try {
     await mkdir(dir, {recursive: true})
     if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error('not a directory'), {code: 'ENOTDIR'})
-    return {outDir: dir, staging: await mkdtemp(join(dir, '.stagex-build-'))}
+    sweepLeftovers({dir, kind: 'marked-folders', prefixes: [STAGING_PREFIX], what: `staging folders in ${dir}`})
+    return {outDir: dir, staging: await makeOwnedFolder(dir, STAGING_PREFIX, 'staging folder')}
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'it is not a folder' : code === 'EACCES' || code === 'EROFS' ? 'it cannot be written' : (code ?? (error as Error).message)

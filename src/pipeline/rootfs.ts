@@ -2,7 +2,8 @@
 // tar of the tree and/or a listing of it, or the checks on it (kernel config, ELF closure, no
 // compilers), with no other output.
 import {mkdir} from 'node:fs/promises'
-import {dirname, resolve} from 'node:path'
+import {basename, dirname, resolve} from 'node:path'
+import {sweepLeftovers} from '../cleanup/leftovers.js'
 import {writeRootfsTar} from '../image/rootfs-tar.js'
 import {describeValue} from '../kernel/kconfig.js'
 import type {ClosureProblem} from '../rootfs/elf-closure.js'
@@ -162,6 +163,8 @@ export async function buildRootfs(options: RootfsOptions): Promise<RootfsResult>
       if (options.outFile !== undefined) {
         const outPath = resolve(options.outFile)
         await mkdir(dirname(outPath), {recursive: true})
+        // A killed run's half-written tar beside it (its temp name says whose it was).
+        sweepLeftovers({dir: dirname(outPath), kind: 'temp-files', prefixes: [`.${basename(outPath)}.tmp-`], what: `temp files in ${dirname(outPath)}`})
         options.progress?.('rootfs: writing the tar')
         const written = await writeRootfsTar(tree, root.loaded.sourceDateEpoch, outPath)
         result.tar = {profile: result.profile, path: outPath, sha256: written.sha256, size: written.size, entries: written.entries, treeSha256: result.treeSha256}

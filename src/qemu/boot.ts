@@ -1,7 +1,8 @@
 // bootAndExpect: one boot test. Checks the request, picks the accelerator and firmware, boots
 // under QEMU with a deadline, watches the serial console, and returns what happened.
 import {createWriteStream, type WriteStream} from 'node:fs'
-import {copyFile, mkdir, mkdtemp, open, rm} from 'node:fs/promises'
+import {copyFile, mkdir, open} from 'node:fs/promises'
+import {makeOwnedFolder, removeOwnedFolder} from '../cleanup/owned-folder.js'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {describeFile, describeKind, type FileKind, INITRD_KINDS, SNIFF_BYTES} from '../formats/sniff.js'
@@ -134,7 +135,7 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
   const log = await openLog(logFile)
   let runDir: string | undefined
   try {
-    runDir = await mkdtemp(join(tmpdir(), 'stagex-boot-'))
+    runDir = await makeOwnedFolder(tmpdir(), 'stagex-boot-', 'QEMU run folder')
     const plan: QemuPlan = {
       accel: accel.accel,
       memoryMiB: options.memoryMiB ?? DEFAULT_MEMORY_MIB,
@@ -223,6 +224,6 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
     }
   } finally {
     await closeLog(log)
-    if (runDir) await rm(runDir, {recursive: true, force: true})
+    if (runDir) await removeOwnedFolder(runDir)
   }
 }

@@ -1,16 +1,16 @@
 // QEMU runs in its own process group, so one kill reaches QEMU and anything it started. This
-// module keeps the groups that are alive and kills them when our own process is interrupted or
-// exits, so no QEMU outlives the command that started it.
-import {readdirSync, readFileSync, rmSync} from 'node:fs'
+// module keeps the groups that are alive and registers them with the interrupt registry
+// (cleanup/interrupt.ts), which kills them when our own process is interrupted or exits, so no QEMU
+// outlives the command that started it.
+import {readdirSync, readFileSync} from 'node:fs'
+import {isRegistered, registerCleanup, registerPath, unregisterCleanup, unregisterPath} from '../cleanup/interrupt.js'
 
 interface LiveGroup {
-  /** Leftovers to delete synchronously if we are interrupted (the run's temp dir). */
-  cleanupPaths: string[]
+  /** Leftovers to delete synchronously if we are interrupted (the run's temp dir) that nobody else registered. */
+  ownPaths: string[]
 }
 
 const live = new Map<number, LiveGroup>()
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
-let handlersInstalled = false
 
 /** Sends a signal to a whole process group; a group that is already gone is not an error. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
@@ -61,49 +61,36 @@ export function liveGroupMembers(pgid: number): number[] {
   return members
 }
 
-function killEverythingNow(): void {
-  for (const [pgid, group] of live) {
-    signalGroup(pgid, 'SIGKILL')
-    for (const path of group.cleanupPaths) rmSync(path, {recursive: true, force: true})
-  }
-  live.clear()
+/** Waits synchronously (a signal handler cannot await) until the group has no running member, at most `seconds`. */
+function waitForGroupSync(pgid: number, seconds: number): void {
+  const until = Date.now() + seconds * 1000
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  while (liveGroupMembers(pgid).length > 0 && Date.now() < until) Atomics.wait(pause, 0, 0, 10)
 }
 
-function onExit(): void {
-  killEverythingNow()
-}
+const cleanupKey = (pgid: number) => `qemu-process-group:${pgid}`
 
-function onSignal(signal: NodeJS.Signals): void {
-  // No time for a graceful stop: we are going away, and QEMU holds nothing worth saving.
-  killEverythingNow()
-  uninstallHandlers()
-  // Our listener replaced Node's default action (exit); if nobody else handles the signal, restore
-  // it and re-raise, so the process still ends with the signal as the user asked.
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
-}
-
-function installHandlers(): void {
-  if (handlersInstalled) return
-  handlersInstalled = true
-  process.on('exit', onExit)
-  for (const signal of SIGNALS) process.on(signal, onSignal)
-}
-
-function uninstallHandlers(): void {
-  if (!handlersInstalled) return
-  handlersInstalled = false
-  process.off('exit', onExit)
-  for (const signal of SIGNALS) process.off(signal, onSignal)
-}
-
+/** The group is killed (and its paths removed) if we are interrupted or exit while it runs (cleanup/interrupt.ts). */
 export function trackGroup(pgid: number, cleanupPaths: string[] = []): void {
-  live.set(pgid, {cleanupPaths})
-  installHandlers()
+  // A path its owner registered already (boot.ts's run folder) stays the owner's to unregister.
+  const ownPaths = cleanupPaths.filter((path) => !isRegistered(path))
+  live.set(pgid, {ownPaths})
+  registerCleanup(cleanupKey(pgid), {
+    what: 'QEMU',
+    stop: () => {
+      // No time for a graceful stop: we are going away, and QEMU holds nothing worth saving.
+      signalGroup(pgid, 'SIGKILL')
+      waitForGroupSync(pgid, 1)
+      return `QEMU (process group ${pgid})`
+    },
+  })
+  for (const path of ownPaths) registerPath(path, 'QEMU run folder')
 }
 
 export function untrackGroup(pgid: number): void {
+  for (const path of live.get(pgid)?.ownPaths ?? []) unregisterPath(path)
   live.delete(pgid)
-  if (live.size === 0) uninstallHandlers()
+  unregisterCleanup(cleanupKey(pgid))
 }
 
 /** The groups this process has started and not yet reaped (for tests). */

@@ -4,6 +4,8 @@ import {createReadStream, createWriteStream, type WriteStream} from 'node:fs'
 import {rename, rm} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 import {pipeline} from 'node:stream/promises'
+import {registerPath, unregisterPath} from '../cleanup/interrupt.js'
+import {tempSuffix} from '../cleanup/owner.js'
 
 export interface WrittenFile {
   size: number
@@ -18,14 +20,25 @@ export interface WrittenFile {
 export async function removeTempFile(path: string, stream?: WriteStream): Promise<void> {
   if (stream && !stream.closed) await new Promise<void>((resolve) => stream.once('close', () => resolve()))
   await rm(path, {force: true})
+  releaseTempPath(path)
 }
 
-export const tempPathFor = (path: string) =>
-  join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`)
+/** `.<name>.tmp-<host>-<pid>-<random>` beside `path`: the name says whose it is, so a killed run's temp file is found stale (cleanup/owner.ts). */
+export const tempPathFor = (path: string) => join(dirname(path), `.${basename(path)}${tempSuffix(randomBytes(4).toString('hex'))}`)
+
+/** A temp path for `path`, removed if the process is interrupted before releaseTempPath. */
+export function claimTempPath(path: string, what = 'temp file'): string {
+  const temp = tempPathFor(path)
+  registerPath(temp, what)
+  return temp
+}
+
+/** The temp file was renamed or removed: nothing to do for it on interrupt. */
+export const releaseTempPath = (temp: string): void => unregisterPath(temp)
 
 /** Streams bytes to `path` through a temp file; the old file stays intact until the rename. */
 export async function writeFileAtomically(path: string, source: Iterable<Uint8Array> | AsyncIterable<Uint8Array> | Uint8Array): Promise<WrittenFile> {
-  const temp = tempPathFor(path)
+  const temp = claimTempPath(path)
   const hash = createHash('sha256')
   let size = 0
   async function* counted() {
@@ -45,6 +58,7 @@ export async function writeFileAtomically(path: string, source: Iterable<Uint8Ar
   try {
     await pipeline(counted(), out)
     await rename(temp, path)
+    releaseTempPath(temp)
   } catch (error) {
     await removeTempFile(temp, out)
     throw error

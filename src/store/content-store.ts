@@ -18,7 +18,8 @@ import {openBlobFolder} from '../oci/blob-folder.js'
 import {type Descriptor, parseDescriptor} from '../oci/manifest.js'
 import type {ImageSource} from '../oci/source.js'
 import {DEFAULT_TAG} from '../oci/reference.js'
-import {removeTempFile, tempPathFor, writeFileAtomically} from './atomic.js'
+import {sweepLeftovers} from '../cleanup/leftovers.js'
+import {claimTempPath, releaseTempPath, removeTempFile, writeFileAtomically} from './atomic.js'
 
 /**
  * What a blob's temp file buffers before the download waits: with the 16 KiB default, every network
@@ -60,7 +61,9 @@ export async function openStore(path: string): Promise<ContentStore> {
   const blobs = openBlobFolder(dir, what)
   const blobPath = blobs.path
   const has = blobs.has
-  const tempPath = (digest: Digest) => tempPathFor(join(tmpDir, digestHex(digest)))
+  // Downloads a killed run left in tmp/ (their names say whose they are: cleanup/owner.ts).
+  sweepLeftovers({dir: tmpDir, kind: 'temp-files', what: `partial downloads in ${tmpDir}`})
+  const tempPath = (digest: Digest) => claimTempPath(join(tmpDir, digestHex(digest)), 'partial download')
   const tagPath = (identity: string, tag: string) => {
     if (identity.split('/').some((part) => part === '' || part === '.' || part === '..') || !/^[\w][\w.-]*$/.test(tag))
       throw usageError(`store: "${identity}:${tag}" cannot name a tag record`)
@@ -83,6 +86,7 @@ export async function openStore(path: string): Promise<ContentStore> {
       try {
         await pipeline([...(checked ? [] : [content]), check, out])
         await rename(temp, blobPath(descriptor.digest))
+        releaseTempPath(temp)
       } catch (error) {
         await removeTempFile(temp, out)
         throw error
@@ -96,8 +100,10 @@ export async function openStore(path: string): Promise<ContentStore> {
       try {
         await writeFile(temp, bytes, {mode: 0o644})
         await rename(temp, blobPath(descriptor.digest))
+        releaseTempPath(temp)
       } catch (error) {
         await rm(temp, {force: true})
+        releaseTempPath(temp)
         throw error
       }
     },

@@ -5,7 +5,7 @@
 import {rename, rm} from 'node:fs/promises'
 import type {ContentRef} from '../rootfs/tree.js'
 import {WorkerPool, workerUrl} from '../threads.js'
-import {tempPathFor, type WrittenFile} from './atomic.js'
+import {claimTempPath, releaseTempPath, type WrittenFile} from './atomic.js'
 import {diskFullError} from './disk-full.js'
 
 /** Content the sink reads from the spool itself. */
@@ -32,7 +32,7 @@ const isRange = (segment: SinkSegment): segment is SpoolRange => !(segment insta
 
 /** Streams `segments` to `path` through a worker; returns the size and sha256 of what was written. */
 export async function writeSegmentsAtomically(path: string, segments: AsyncIterable<SinkSegment> | Iterable<SinkSegment>): Promise<WrittenFile> {
-  const temp = tempPathFor(path)
+  const temp = claimTempPath(path)
   const pool = new WorkerPool<SinkJob, SinkReply>(workerUrl(import.meta.url, 'file-sink-worker'), 'output writer', 1)
   const inFlight: Promise<SinkReply>[] = []
   try {
@@ -66,11 +66,13 @@ export async function writeSegmentsAtomically(path: string, segments: AsyncItera
     await Promise.all(inFlight.splice(0))
     const written = (await pool.run({op: 'close'})) as WrittenFile
     await rename(temp, path)
+    releaseTempPath(temp)
     return written
   } catch (error) {
     await Promise.allSettled(inFlight)
     await pool.run({op: 'abort'}).catch(() => {})
     await rm(temp, {force: true})
+    releaseTempPath(temp)
     throw diskFullError(error, path, 'the output') ?? error
   } finally {
     await pool.close()
