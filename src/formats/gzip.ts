@@ -1,27 +1,30 @@
-// Deterministic gzip (RFC 1952) in one method, the blocked one, around fflate's raw deflate.
+// Deterministic gzip (RFC 1952) in one method, the blocked one, around a pinned WebAssembly deflate.
 //
-// Why fflate, pinned: node:zlib is never used for deflate output, because its bytes change between
-// Node.js versions (DESIGN.md). fflate is pure JS, so its output depends only on its own code, and
-// package.json pins it to exactly FFLATE_VERSION (no range): another fflate version may choose other
-// matches or block splits and so other bytes, which is why the method string names the version.
-// It replaced pako 3.0.3, which was about 4x slower at level 9 on root file system data.
+// Why foras, pinned: node:zlib is never used for deflate output, because its bytes change between
+// Node.js versions (DESIGN.md). @hazae41/foras is flate2's deflate (miniz_oxide) compiled to
+// WebAssembly and shipped as one binary inside the package: WebAssembly's integer arithmetic is
+// the same on every engine, so its output depends only on that binary, and package.json pins it
+// to exactly FORAS_VERSION (no range; package-lock.json holds its integrity hash). Another
+// version may choose other matches and so other bytes, which is why the method string names it.
+// It replaced fflate 0.8.3 (pure JS): at level 9 on root file system data it is 1.5x faster and
+// compresses 1.5% smaller, and it needs none of the workarounds two fflate bugs asked for.
 //
 // The method (gzipBlocksStream here, src/image/parallel-gzip.ts on every core): the input is cut
 // into GZIP_BLOCK_SIZE blocks on a grid counted from the start of the stream; each block is
-// compressed on its own (compressBlock) with the 32 KiB of input before it as fflate's preset
-// dictionary, ending in a sync flush (byte-aligned, ends 00 00 ff ff), the last one in BFINAL.
-// The first block has no dictionary: unless it is also the last, its first 32 KiB are stored, to
-// keep clear of a bug of fflate's (see deflateBlock). The outputs concatenate into ONE deflate
-// stream and one gzip member: the kernel's initramfs unpacker reports "junk at the end of
-// compressed archive" when a member ends inside a cpio archive, so several members are not an
-// option. A block that looks random (isIncompressible) is written as stored blocks without
-// running fflate.
+// deflated on its own (compressBlock), by a fresh encoder with no history, so that any thread
+// can take any block; it ends in a sync flush (byte-aligned, ends 00 00 ff ff), the last one in
+// BFINAL. Without a shared window each block loses the matches into the block before it: on
+// the benchmark's data 1 MiB blocks cost 0.03% of size against one stream. The outputs
+// concatenate into ONE deflate stream and one gzip member: the kernel's initramfs unpacker
+// reports "junk at the end of compressed archive" when a member ends inside a cpio archive, so
+// several members are not an option. A block that looks random (isIncompressible) is written as
+// stored blocks without running deflate.
 //
-// What the bytes depend on: each block's bytes depend only on its data, the 32 KiB before it,
-// whether it is last, the level, and fflate's code and fixed options (FFLATE_VERSION, FFLATE_MEM):
-// never on the thread count, the machine, the Node.js version, or how the caller chunks its input
-// (BlockSplitter puts every block on the grid, and each fflate call gets a whole block). The name
-// of all this, for the build record, is gzipBlocksMethod().
+// What the bytes depend on: each block's bytes depend only on its data, whether it is last, the
+// level, and the WebAssembly binary (FORAS_VERSION): never on the thread count, the machine, the
+// Node.js version, or how the caller chunks its input (BlockSplitter puts every block on the
+// grid, and each deflate call gets a whole block). The name of all this, for the build record,
+// is gzipBlocksMethod().
 //
 // - Header: 1f 8b 08, FLG 0 (no name, comment, extra or header CRC), MTIME 0,
 //   XFL 2 for level 9, 4 for levels 0 and 1, else 0 (as zlib sets it), OS 3 (Unix) always,
@@ -31,10 +34,13 @@
 // Pure: bytes in, bytes out. (node:zlib's crc32 is a pure function: a CRC is math, not deflate
 // output; it is used when present, node >= 20.15, and ./crc32.js otherwise: the same numbers.)
 
-import {Deflate, type DeflateOptions, deflateSync} from 'fflate'
+import {DeflateEncoder, initBundledOnce, Memory} from '@hazae41/foras'
 import zlib from 'node:zlib'
-import {concatBytes} from './bytes.js'
 import {crc32 as jsCrc32} from './crc32.js'
+
+// The WebAssembly module is compiled once per thread, when this module loads (about 10 ms), so
+// that compressing stays a plain synchronous function.
+await initBundledOnce()
 
 /** CRC-32 continuing from `previous`: node's native one where it exists (fast), ours otherwise. */
 const crc32: (data: Uint8Array, previous: number) => number =
@@ -42,13 +48,8 @@ const crc32: (data: Uint8Array, previous: number) => number =
 
 /** OS byte of the header: 3 = Unix, fixed. */
 export const GZIP_OS = 3
-/** The fflate version the method's bytes are made by: package.json pins exactly this (a test checks). */
-export const FFLATE_VERSION = '0.8.3'
-/**
- * fflate's memory level, fixed: left unset, fflate derives it from the input's length with
- * Math.log. 8 is what it derives for a 1 MiB block (a 2^20-entry hash table, 2 MB per block).
- */
-const FFLATE_MEM = 8
+/** The foras version the method's bytes are made by: package.json pins exactly this (a test checks). */
+export const FORAS_VERSION = '2.1.4'
 
 /** The 10-byte header written for `level`. */
 export function gzipHeader(level = 9): Uint8Array {
@@ -76,120 +77,94 @@ export function checkLevel(level: number): void {
 
 /** Size of the blocks the blocked method cuts its input into: 1 MiB, a fixed constant of the method. */
 export const GZIP_BLOCK_SIZE = 1 << 20
-/** Deflate's window: each block's preset dictionary is this much of the input before it. */
-export const DICTIONARY_SIZE = 32 * 1024
+/** Deflate's window: the smallest block size the method accepts, and how far back repeats count. */
+export const WINDOW_SIZE = 32 * 1024
 /** Largest LEN of a stored deflate block. */
 const STORED_MAX = 65535
 
 /** One block of input, ready for compressBlock. */
 export interface BlockJob {
   data: Uint8Array
-  /** The DICTIONARY_SIZE bytes of input before `data` (empty for the first block). */
-  dictionary: Uint8Array
   /** The last block of the stream: ends in BFINAL rather than a sync flush. */
   last: boolean
 }
 
 /**
  * The name of the blocked method for the build record: what a person needs to know to get the
- * same bytes (level, deflate engine and its exact version, block size, dictionary, the stored
- * shortcut and its threshold).
+ * same bytes (level, deflate engine and its exact version, block size, no shared window, the
+ * double flush, the stored shortcut and its threshold, and the stored fallback for a block that
+ * does not inflate back).
  */
 export function gzipBlocksMethod(level = 9, blockSize = GZIP_BLOCK_SIZE): string {
   checkLevel(level)
   const size = blockSize % (1 << 20) === 0 ? `${blockSize >>> 20}MiB` : blockSize % 1024 === 0 ? `${blockSize >>> 10}KiB` : `${blockSize}B`
-  return `gzip-${level}-fflate-${FFLATE_VERSION}-blocks-${size}-dict32K-stored-if-entropy-7.97`
+  return `gzip-${level}-foras-${FORAS_VERSION}-blocks-${size}-nodict-flush2-stored-if-entropy-7.97-or-invalid`
 }
 
 /** The method string of the default blocked gzip (level 9, 1 MiB blocks). */
 export const GZIP_BLOCKS_METHOD = gzipBlocksMethod(9, GZIP_BLOCK_SIZE)
 
 function checkBlockSize(blockSize: number): void {
-  // At least one window, so a block's dictionary always comes from the one block before it.
-  if (!Number.isInteger(blockSize) || blockSize < DICTIONARY_SIZE || blockSize > 1 << 30) {
-    throw new RangeError(`gzip: block size must be an integer in ${DICTIONARY_SIZE}..${1 << 30}, got ${blockSize}`)
+  // At least one deflate window: smaller blocks would lose most of their matches.
+  if (!Number.isInteger(blockSize) || blockSize < WINDOW_SIZE || blockSize > 1 << 30) {
+    throw new RangeError(`gzip: block size must be an integer in ${WINDOW_SIZE}..${1 << 30}, got ${blockSize}`)
   }
 }
 
 /**
- * Raw deflate of one block with fflate: `dictionary` preset (none when empty), ending in a sync
- * flush (byte-aligned, ends 00 00 ff ff) or, when `last`, in BFINAL. Each fflate call gets the
- * whole block at once, so the bytes depend only on the arguments. Level 0 is storedBlocks.
+ * Raw deflate of one block by a fresh foras encoder (no history), ending in a sync flush
+ * (byte-aligned, ends 00 00 ff ff) or, when `last`, in BFINAL. Each call gets the whole block at
+ * once, so the bytes depend only on the arguments. Level 0 is storedBlocks.
  *
- * Two bugs of fflate 0.8.3 shape this (both seen here on the benchmark's data; node:zlib and
- * gzip reject the output):
- * - Its streaming Deflate, without 32 KiB of history before the data, can emit a match that
- *   reaches back before the start of the stream ("invalid distance too far back"; 1 to 3 in
- *   100 first blocks of 64 KiB to 1 MiB cut at random places of that data; 10 bytes suffice,
- *   see the tests): its match finder bounds distances by its buffer, whose first 32 KiB are
- *   then zeros, not history. deflateSync bounds them by its input and has no such bug. So the
- *   last block is one deflateSync call (it ends in BFINAL anyway), and a block that must end in
- *   a sync flush only goes through Deflate after a full window of real history: when it has
- *   less (the first block of a stream), its first bytes, as many as the window lacks, are
- *   written as a stored block and become the history of the rest.
- * - Its flush(true) writes the empty stored block wrongly whenever the unfinished last byte
- *   holds code bits, or 6 of its 8 bits are used (LEN/NLEN land one byte early): "invalid
- *   stored block lengths" at the next block (fflate issue #267, fix proposed in #286; 1 of the
- *   first 24 1 MiB blocks of that data; fflate's own inflate does not notice). So flush(false)
- *   compresses what is still buffered and emits every finished byte, and syncFlushTail writes
- *   the rest of the sync flush from fflate's state: the bytes fflate's flush(true) is meant to
- *   write (and does with the fix of #286).
+ * Two guards, both deterministic (they depend on the bytes alone):
+ * - foras 2.1.4's flush() sometimes returns before all of the sync flush is out (seen here in
+ *   3 of 900 blocks of 64 KiB to 360 KiB, at levels 1, 6 and 9: the stream ends mid-block), and
+ *   a second flush() completes it. So a sync-flushed block is always flushed twice; the second
+ *   adds an empty stored block (5 bytes) when the first was complete.
+ * - Every block is inflated again here by node:zlib (a strict inflater, as the kernel's is;
+ *   about 1% of the deflate's time) and must give back exactly `data`; if it does not, the block
+ *   is written as stored blocks instead. A bug in the pinned deflate then costs size, never a
+ *   broken initramfs.
  */
-export function deflateBlock(data: Uint8Array, dictionary: Uint8Array, last: boolean, level = 9): Uint8Array {
+export function deflateBlock(data: Uint8Array, last: boolean, level = 9): Uint8Array {
   checkLevel(level)
   if (level === 0) return storedBlocks(data, last)
-  // deflateSync returns a buffer of its own, of exactly the output: transferable as it is.
-  if (last) return deflateSync(data, fflateOptions(level, dictionary))
-  const missing = DICTIONARY_SIZE - Math.min(DICTIONARY_SIZE, dictionary.length)
-  if (missing === 0) return deflateSyncFlushed(data, dictionary, level)
-  const stored = storedBlocks(data.subarray(0, missing), false)
-  if (data.length <= missing) return stored
-  const window = concatBytes([dictionary, data.subarray(0, missing)]).subarray(-DICTIONARY_SIZE)
-  return concatBytes([stored, deflateSyncFlushed(data.subarray(missing), window, level)])
+  const out = forasDeflate(data, last, level)
+  return inflatesTo(out, data, last) ? out : storedBlocks(data, last)
 }
 
-/** fflate's options for a block: the level, the fixed memory level, and the dictionary if any. */
-function fflateOptions(level: number, dictionary: Uint8Array): DeflateOptions {
-  const options: DeflateOptions = {level: level as DeflateOptions['level'], mem: FFLATE_MEM}
-  // fflate takes the last 32 KiB of any dictionary it is given: pass the key only when there is one.
-  if (dictionary.length > 0) options.dictionary = dictionary
-  return options
-}
-
-/** `data` through fflate's streaming Deflate after a full 32 KiB `dictionary`, ending in a sync flush. */
-function deflateSyncFlushed(data: Uint8Array, dictionary: Uint8Array, level: number): Uint8Array {
-  const parts: Uint8Array[] = []
-  const deflate = new Deflate(fflateOptions(level, dictionary), (chunk) => {
-    parts.push(chunk)
-  })
-  deflate.push(data, false)
-  deflate.flush(false)
-  parts.push(syncFlushTail(deflate))
-  return concatBytes(parts) // a buffer of its own: it can move between threads as it is
-}
-
-
-/**
- * The end of a sync flush after `deflate.flush(false)`: fflate's unfinished last byte, then an
- * empty stored block (3 zero header bits, zero bits to the byte boundary, LEN 0000, NLEN ffff).
- * fflate 0.8.3 keeps that byte in its private state `s.r`: the count of its bits in use in the
- * low 3 bits, the byte itself above (what its own flush(true) reads). Anything else there means
- * fflate is not 0.8.3, and this throws rather than write a stream no inflater accepts.
- */
-function syncFlushTail(deflate: Deflate): Uint8Array {
-  // Always set by the flush(false) before (fflate writes it after every non-final call).
-  const r = (deflate as unknown as {s?: {r?: unknown}}).s?.r
-  if (typeof r !== 'number' || !Number.isInteger(r) || r < 0 || r >= 1 << 11 || r >>> 3 >>> (r & 7) !== 0) {
-    throw new Error(`gzip: fflate's state is not what fflate ${FFLATE_VERSION} keeps (s.r = ${String(r)}): is another fflate version installed?`)
+function forasDeflate(data: Uint8Array, last: boolean, level: number): Uint8Array {
+  const encoder = new DeflateEncoder(level)
+  let input: Memory | undefined
+  try {
+    if (data.length > 0) {
+      input = new Memory(data)
+      encoder.write(input)
+    }
+    // finish() takes the encoder (its WebAssembly side is freed by it); flush() and read() do not.
+    if (last) return encoder.finish().copyAndDispose()
+    encoder.flush()
+    encoder.flush()
+    const out = encoder.read().copyAndDispose()
+    encoder.free()
+    return out
+  } finally {
+    input?.free()
   }
-  const used = r & 7
-  // The header's 3 bits fit in the unfinished byte, or spill into one more byte.
-  const headerBytes = used + 3 <= 8 ? 1 : 2
-  const tail = new Uint8Array(headerBytes + 4)
-  tail[0] = r >>> 3
-  tail[headerBytes + 2] = 0xff
-  tail[headerBytes + 3] = 0xff
-  return tail
+}
+
+/** An empty final block (fixed Huffman, end of block): what makes a sync-flushed block a whole stream. */
+const FINAL_EMPTY_BLOCK = Uint8Array.of(3, 0)
+
+/** Whether raw deflate `out` inflates to exactly `data` (followed by an empty final block unless `last`). */
+export function inflatesTo(out: Uint8Array, data: Uint8Array, last: boolean): boolean {
+  try {
+    const stream = last ? out : Buffer.concat([out, FINAL_EMPTY_BLOCK])
+    const back = zlib.inflateRawSync(stream, {maxOutputLength: data.length + 1})
+    return back.length === data.length && back.equals(data)
+  } catch {
+    return false
+  }
 }
 
 /**
@@ -279,7 +254,7 @@ const ANCHOR_SLOTS = 1 << 13
  */
 function repeatedBytes(data: Uint8Array): number {
   const n = data.length
-  const recent = new Int32Array(ANCHOR_SLOTS).fill(-DICTIONARY_SIZE - 1) // latest anchor per slot
+  const recent = new Int32Array(ANCHOR_SLOTS).fill(-WINDOW_SIZE - 1) // latest anchor per slot
   let repeated = 0
   let covered = 0 // bytes before this are in a counted repeat
   let w = 0
@@ -292,7 +267,7 @@ function repeatedBytes(data: Uint8Array): number {
     const slot = (h >>> 16) & (ANCHOR_SLOTS - 1)
     const j = recent[slot]
     recent[slot] = at
-    if (at - j > DICTIONARY_SIZE) continue
+    if (at - j > WINDOW_SIZE) continue
     let back = 0
     while (back < MATCH_MAX && at - back > covered && j - back > 0 && data[at - back - 1] === data[j - back - 1]) back++
     let forward = 0
@@ -308,14 +283,14 @@ function repeatedBytes(data: Uint8Array): number {
 /** Compresses one block of the blocked method: stored when isIncompressible, else deflateBlock. */
 export function compressBlock(job: BlockJob, level = 9): Uint8Array {
   checkLevel(level)
-  return isIncompressible(job.data) ? storedBlocks(job.data, job.last) : deflateBlock(job.data, job.dictionary, job.last, level)
+  return isIncompressible(job.data) ? storedBlocks(job.data, job.last) : deflateBlock(job.data, job.last, level)
 }
 
 /**
  * Cuts a stream into the blocked method's blocks and keeps its CRC-32 and length. A full block
  * is held back until more input arrives or the stream ends, so the last block is known to be
- * last (it ends in BFINAL, with no empty block after it). Every block and dictionary is a fresh
- * buffer of its own, so it can be transferred to another thread.
+ * last (it ends in BFINAL, with no empty block after it). Every block is a fresh buffer of its
+ * own, so it can be transferred to another thread.
  */
 export class BlockSplitter {
   readonly blockSize: number
@@ -323,7 +298,6 @@ export class BlockSplitter {
   private fill = 0
   /** A full block whose successor has not been seen yet. */
   private full: Uint8Array | undefined
-  private dictionary = new Uint8Array(0)
   private crc = 0
   private size = 0
   private ended = false
@@ -371,11 +345,8 @@ export class BlockSplitter {
   }
 
   private release(data: Uint8Array, last: boolean): BlockJob {
-    const job = {data, dictionary: this.dictionary, last}
     this.full = undefined
-    // Copied now: `data` may be transferred to a worker as soon as the job is handed out.
-    if (!last) this.dictionary = data.slice(data.length - DICTIONARY_SIZE)
-    return job
+    return {data, last}
   }
 }
 

@@ -32,22 +32,18 @@ export function gzipWorkerPool(threads: number): WorkerPool<GzipJob, Uint8Array>
 }
 
 /**
- * Compresses one block on `pool`. Buffers the job's views own whole are transferred: the caller
- * must not use job.data or job.dictionary afterwards. Views into a larger or shared buffer are
- * copied instead (moving the buffer would take the bytes around them too).
+ * Compresses one block on `pool`. A buffer the job's view owns whole is transferred: the caller
+ * must not use job.data afterwards. A view into a larger or shared buffer is copied instead
+ * (moving the buffer would take the bytes around it too).
  */
 export function compressOn(pool: WorkerPool<GzipJob, Uint8Array>, job: BlockJob, level: number): Promise<Uint8Array> {
-  return pool.run({data: job.data, dictionary: job.dictionary, last: job.last, level}, transferable([job.data, job.dictionary]))
+  return pool.run({data: job.data, last: job.last, level}, transferable(job.data))
 }
 
-/** Buffers that may move to the worker: owned whole by the view, not shared, each listed once. */
-function transferable(views: Uint8Array[]): ArrayBuffer[] {
-  const out: ArrayBuffer[] = []
-  for (const v of views) {
-    const b = v.buffer
-    if (b instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === b.byteLength && !out.includes(b)) out.push(b)
-  }
-  return out
+/** The buffer that may move to the worker: owned whole by the view and not shared, or none. */
+function transferable(view: Uint8Array): ArrayBuffer[] {
+  const b = view.buffer
+  return b instanceof ArrayBuffer && view.byteOffset === 0 && view.byteLength === b.byteLength ? [b] : []
 }
 
 interface InFlight {
