@@ -93,19 +93,35 @@ function wrapResponse(message: IncomingMessage): HttpResponse {
   }
 }
 
-/** One request, no redirects followed; rejects on a network error (with its code, e.g. ECONNREFUSED). */
-function send(url: URL, method: string, headers: Record<string, string>, idleTimeoutMs = IDLE_TIMEOUT_MS): Promise<HttpResponse> {
+/**
+ * One request, no redirects followed; rejects on a network error (with its code, e.g. ECONNREFUSED).
+ * When `signal` aborts, the request (or the body being read) fails with the signal's reason.
+ */
+function send(url: URL, method: string, headers: Record<string, string>, idleTimeoutMs = IDLE_TIMEOUT_MS, signal?: AbortSignal): Promise<HttpResponse> {
   const protocol = url.protocol as keyof typeof agents
   const agent = agents[protocol]
   if (!agent) return Promise.reject(usageError(`${url.href}: only http and https are supported`))
+  if (signal?.aborted) return Promise.reject(signal.reason)
   return new Promise((resolve, reject) => {
-    const request = (protocol === 'https:' ? httpsRequest : httpRequest)(url, {method, headers, agent, timeout: idleTimeoutMs}, (message) =>
-      resolve(wrapResponse(message)),
-    )
+    let answer: IncomingMessage | undefined
+    const request = (protocol === 'https:' ? httpsRequest : httpRequest)(url, {method, headers, agent, timeout: idleTimeoutMs}, (message) => {
+      answer = message
+      message.once('close', () => signal?.removeEventListener('abort', abort))
+      resolve(wrapResponse(message))
+    })
+    // The body first, so that its reader sees the reason rather than a reset connection.
+    const abort = () => {
+      answer?.destroy(signal!.reason)
+      request.destroy(signal!.reason)
+    }
+    signal?.addEventListener('abort', abort, {once: true})
     request.on('timeout', () =>
       request.destroy(Object.assign(new Error(`no data for ${idleTimeoutMs / 1000} s`), {code: 'ETIMEDOUT'})),
     )
-    request.on('error', reject)
+    request.on('error', (error) => {
+      if (!answer) signal?.removeEventListener('abort', abort)
+      reject(error)
+    })
     request.end()
   })
 }
@@ -116,7 +132,7 @@ function send(url: URL, method: string, headers: Record<string, string>, idleTim
  */
 export async function requestFollowingRedirects(
   url: URL,
-  init: {method?: string; headers: Record<string, string>; idleTimeoutMs?: number},
+  init: {method?: string; headers: Record<string, string>; idleTimeoutMs?: number; signal?: AbortSignal},
   authorization: string | undefined,
   authorizedOrigin: string,
 ): Promise<HttpResponse> {
@@ -124,7 +140,7 @@ export async function requestFollowingRedirects(
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const headers = {...init.headers}
     if (authorization && current.origin === authorizedOrigin) headers.authorization = authorization
-    const response = await send(current, init.method ?? 'GET', headers, init.idleTimeoutMs)
+    const response = await send(current, init.method ?? 'GET', headers, init.idleTimeoutMs, init.signal)
     const location = response.header('location')
     if (response.status >= 300 && response.status < 400 && location) {
       await response.discard()

@@ -3,12 +3,14 @@
 // with keep-alive agents (one connection serves many requests); redirects are followed by hand so
 // that the Authorization header never reaches another host; retries with backoff on 5xx, 429 and
 // broken connections.
+import type {Readable} from 'node:stream'
 import {badInputError, isStagexError, unreachableError, usageError} from '../errors.js'
 import {type Authenticator, type Credentials, createAuthenticator} from './auth.js'
 import {DEFAULT_TAG} from './reference.js'
 import {describeNetworkError, type HttpResponse, requestFollowingRedirects} from './http.js'
 import {type Digest, checkBytes, digestCheckingStream, isSha256Digest, parseDigest, sha256Of} from './digest.js'
 import {MissingBlobError} from './missing-blob.js'
+import {type BlobDeadline, type BlobDeadlinePolicy, DEFAULT_BLOB_DEADLINE, startBlobDeadline} from './blob-deadline.js'
 import {type Descriptor, documentMediaType, MAX_DOCUMENT_BYTES} from './manifest.js'
 import {MediaType, indexMediaTypes, manifestMediaTypes} from './media-types.js'
 import type {ImageSource} from './source.js'
@@ -42,6 +44,8 @@ export interface RegistryLocation {
 
 export interface RegistryOptions {
   credentials?: Credentials
+  /** Overall time a blob download may take (default: 30 s + its size at 256 KiB/s). */
+  blobDeadline?: BlobDeadlinePolicy
   /** Token services on another origin that the caller vouches for as this registry's (tests: an issuer on another port). */
   tokenOrigins?: readonly string[]
   retry?: RetryPolicy
@@ -59,6 +63,12 @@ export function registryBaseUrl(registry: string): string {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Waits between retries; a deadline that passed meanwhile ends the wait with its error. */
+async function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
+  await sleep(ms)
+  if (signal?.aborted) throw signal.reason
+}
 
 export function backoffDelay(policy: RetryPolicy, attempt: number, retryAfter?: string | null): number {
   const seconds = retryAfter ? Number(retryAfter) : Number.NaN
@@ -84,11 +94,12 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
     headers: Record<string, string>,
     auth: Pick<Authenticator, 'header'> & Partial<Pick<Authenticator, 'answer'>>,
     authOrigin: string,
+    signal?: AbortSignal,
   ): Promise<HttpResponse> {
     for (let attempt = 1; ; attempt++) {
       let response: HttpResponse
       try {
-        response = await requestFollowingRedirects(url, {headers}, auth.header(), authOrigin)
+        response = await requestFollowingRedirects(url, {headers, signal}, auth.header(), authOrigin)
       } catch (error) {
         if (isStagexError(error)) throw error
         if (attempt >= retry.attempts)
@@ -96,7 +107,7 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
             `${what}: ${url.origin} is unreachable (${describeNetworkError(error)}) after ${attempt} attempts; ` +
               'check the address, or build from the store with --offline',
           )
-        await sleep(backoffDelay(retry, attempt))
+        await sleepUnlessAborted(backoffDelay(retry, attempt), signal)
         continue
       }
       // Without a way to answer (a token request), the caller reads the 401 itself.
@@ -115,7 +126,7 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
       if (response.status === 429 || response.status >= 500) {
         await response.discard()
         if (attempt >= retry.attempts) throw unreachableError(`${what}: ${url.origin} answered HTTP ${response.status} ${attempt} times for ${url.pathname}; try again later`)
-        await sleep(backoffDelay(retry, attempt, response.header('retry-after')))
+        await sleepUnlessAborted(backoffDelay(retry, attempt, response.header('retry-after')), signal)
         continue
       }
       return response
@@ -156,9 +167,10 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
     }
   }
 
-  async function getBlob(descriptor: Descriptor): Promise<HttpResponse> {
+  /** A blob's answer, its body still to read; `deadline` covers the request, its retries and the body. */
+  async function getBlob(descriptor: Descriptor, deadline: BlobDeadline): Promise<HttpResponse> {
     const url = api(`blobs/${descriptor.digest}`)
-    const response = await request(url, {}, auth, origin)
+    const response = await request(url, {}, auth, origin, deadline.signal)
     if (response.status === 404) {
       await response.discard()
       throw new MissingBlobError(what, descriptor.digest, url.href)
@@ -173,6 +185,33 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
       throw badInputError(`${what}: blob ${descriptor.digest} is announced as ${declared} bytes, its descriptor declares ${descriptor.size}`)
     }
     return response
+  }
+
+  const deadlinePolicy = options.blobDeadline ?? DEFAULT_BLOB_DEADLINE
+  const startDeadline = (descriptor: Descriptor) => startBlobDeadline(`${what} (${origin})`, descriptor.digest, descriptor.size, deadlinePolicy)
+
+  /** A small blob (a config) read whole through openBlob: checked, and within its deadline. */
+  async function readBlob(descriptor: Descriptor): Promise<Buffer> {
+    const chunks: Buffer[] = []
+    for await (const chunk of await openBlob(descriptor)) chunks.push(chunk as Buffer)
+    return Buffer.concat(chunks)
+  }
+
+  /** A blob's bytes through the digest-checking reader, the request and body within the blob's deadline. */
+  async function openBlob(descriptor: Descriptor): Promise<Readable> {
+    const deadline = startDeadline(descriptor)
+    try {
+      const {body} = await getBlob(descriptor, deadline)
+      const check = digestCheckingStream(descriptor.digest, descriptor.size, what)
+      body.on('error', (error) => check.destroy(error))
+      body.pipe(check)
+      body.on('data', (chunk: Buffer) => deadline.received(chunk.length))
+      check.once('close', () => deadline.stop())
+      return check
+    } catch (error) {
+      deadline.stop()
+      throw error
+    }
   }
 
   const isManifestType = (mediaType: string) => indexMediaTypes.includes(mediaType) || manifestMediaTypes.includes(mediaType)
@@ -201,17 +240,12 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
       let bytes = documents.get(descriptor.digest)
       if (!bytes) {
         if (isManifestType(descriptor.mediaType)) bytes = (await getManifest(descriptor.digest)).bytes
-        else bytes = await (await getBlob(descriptor)).read(descriptor.size, `${what} ${descriptor.digest}`)
+        else bytes = await readBlob(descriptor)
       }
       checkBytes(bytes, descriptor.digest, descriptor.size, what)
       return bytes
     },
 
-    async openBlob(descriptor) {
-      const {body} = await getBlob(descriptor)
-      const check = digestCheckingStream(descriptor.digest, descriptor.size, what)
-      body.on('error', (error) => check.destroy(error))
-      return body.pipe(check)
-    },
+    openBlob,
   }
 }

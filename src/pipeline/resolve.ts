@@ -4,6 +4,7 @@
 import {createHash} from 'node:crypto'
 import {isStagexError, StagexError} from '../errors.js'
 import {type Credentials, credentialsFor} from '../oci/auth.js'
+import type {BlobDeadlinePolicy} from '../oci/blob-deadline.js'
 import type {Digest} from '../oci/digest.js'
 import type {Descriptor} from '../oci/manifest.js'
 import {DEFAULT_RETRY, openRegistry, type RetryPolicy} from '../oci/registry.js'
@@ -26,6 +27,8 @@ export interface ResolveOptions extends OriginOptions {
   /** Parallel downloads in the fetch stage; default 4. */
   jobs?: number
   retry?: RetryPolicy
+  /** Overall time each blob download may take (default: 30 s + its size at 256 KiB/s). */
+  blobDeadline?: BlobDeadlinePolicy
   onEvent?: (event: FetchEvent) => void
 }
 
@@ -122,7 +125,7 @@ export async function openImageAccess(origins: readonly PackageOrigin[], options
       if (!remote) {
         const hostCredentials = credentials.get(origin.location.registry) ?? credentialsFor(origin.location.registry, env)
         credentials.set(origin.location.registry, hostCredentials)
-        const lazy = hostCredentials.then((c) => openRegistry(origin.location, {credentials: c, retry}))
+        const lazy = hostCredentials.then((c) => openRegistry(origin.location, {credentials: c, retry, blobDeadline: options.blobDeadline}))
         remote = {
           description: `registry ${key}`,
           resolve: async (target) => (await lazy).resolve(target),

@@ -14,6 +14,7 @@ import {type Registry, pushFixtures, pushLayout, startRegistry} from '../../scri
 import {isStagexError} from '../../src/errors.js'
 import {MediaType} from '../../src/oci/media-types.js'
 import {openRegistry, type RetryPolicy} from '../../src/oci/registry.js'
+import {BLOB_FLOOR_BYTES_PER_SECOND, blobDeadlineMs, DEFAULT_BLOB_DEADLINE} from '../../src/oci/blob-deadline.js'
 import {resolveImage} from '../../src/oci/source.js'
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url))
@@ -162,6 +163,63 @@ describe('oci/registry against a scripted server', () => {
       )
       assert.equal((await registry.resolve({tag: 'latest'})).digest, sha(manifest))
       assert.deepEqual(realm.seen, [basic])
+    })
+  })
+
+  describe('every blob download has an overall deadline', () => {
+    /** 0.3 s + size at 1000 bytes/s: 0.4 s for the 100-byte blob below, instead of 30 s + size at 256 KiB/s. */
+    const blobDeadline = {baseMs: 300, floorBytesPerSecond: 1000}
+    const blob = Buffer.from('d'.repeat(100))
+    const blobDescriptor = {mediaType: MediaType.ociLayerGzip, digest: sha(blob), size: blob.length}
+    const dripping: ServerResponse[] = []
+    afterEach(() => {
+      for (const res of dripping.splice(0)) res.destroy()
+    })
+
+    /** Exit 7, naming the blob, the registry, the bytes received and the deadline; and quickly, not after the drip. */
+    const tooSlow = (port: number, received: RegExp, started: number) => (error: unknown) => {
+      exitCode(7, new RegExp(`registry 127\\.0\\.0\\.1:${port} stagex/x \\(http://127\\.0\\.0\\.1:${port}\\): blob ${blobDescriptor.digest} is too slow: ${received.source} of 100 bytes arrived within its 0\\.4 s deadline`))(error)
+      assert.ok(Date.now() - started < 1900, `gave up after ${Date.now() - started} ms`)
+      return true
+    }
+
+    it('a registry that drips one byte every two seconds: exit 7 at the deadline, naming blob, registry, bytes and deadline', async () => {
+      const port = await serve((_req, res) => {
+        dripping.push(res)
+        res.writeHead(200, {'content-length': String(blob.length)})
+        let sent = 0
+        const drip = () => {
+          if (res.destroyed || sent >= blob.length) return
+          res.write(blob.subarray(sent, ++sent))
+          setTimeout(drip, 2000)
+        }
+        drip()
+      })
+      const registry = openRegistry({registry: `127.0.0.1:${port}`, repository: 'stagex/x'}, {retry: FAST, blobDeadline})
+      const started = Date.now()
+      await assert.rejects(drain(await registry.openBlob(blobDescriptor)), tooSlow(port, /1/, started))
+    })
+
+    it('a registry that never sends its headers: exit 7 at the same deadline, 0 bytes received', async () => {
+      const port = await serve((_req, res) => {
+        dripping.push(res)
+      })
+      const registry = openRegistry({registry: `127.0.0.1:${port}`, repository: 'stagex/x'}, {retry: FAST, blobDeadline})
+      const started = Date.now()
+      await assert.rejects(registry.openBlob(blobDescriptor), tooSlow(port, /0/, started))
+    })
+
+    it('a blob that arrives in time is not cut off by its finished deadline', async () => {
+      const port = await serve((_req, res) => res.end(blob))
+      const registry = openRegistry({registry: `127.0.0.1:${port}`, repository: 'stagex/x'}, {retry: FAST, blobDeadline})
+      assert.deepEqual(await drain(await registry.openBlob(blobDescriptor)), blob)
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    })
+
+    it('the default deadline: 30 s + the size at 256 KiB/s', () => {
+      assert.equal(BLOB_FLOOR_BYTES_PER_SECOND, 256 * 1024)
+      assert.equal(blobDeadlineMs(0, DEFAULT_BLOB_DEADLINE), 30_000)
+      assert.equal(blobDeadlineMs(256 * 1024 * 100, DEFAULT_BLOB_DEADLINE), 130_000)
     })
   })
 

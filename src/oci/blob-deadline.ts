@@ -1,0 +1,54 @@
+// A blob download's overall deadline, besides the connection's idle timeout: a registry that sends
+// one byte now and then never trips the idle timeout, but it cannot keep a pull waiting forever.
+import {unreachableError, type StagexError} from '../errors.js'
+import type {Digest} from './digest.js'
+
+/** The slowest transfer a download may average before it is given up. */
+export const BLOB_FLOOR_BYTES_PER_SECOND = 256 * 1024
+
+/** Time every download gets on top of its size at the floor rate (connecting, a slow first byte). */
+export const BLOB_DEADLINE_BASE_MS = 30_000
+
+export interface BlobDeadlinePolicy {
+  baseMs: number
+  floorBytesPerSecond: number
+}
+
+export const DEFAULT_BLOB_DEADLINE: BlobDeadlinePolicy = {baseMs: BLOB_DEADLINE_BASE_MS, floorBytesPerSecond: BLOB_FLOOR_BYTES_PER_SECOND}
+
+/** Base time + the blob's size at the floor rate. */
+export const blobDeadlineMs = (size: number, policy: BlobDeadlinePolicy): number =>
+  policy.baseMs + Math.ceil((size / policy.floorBytesPerSecond) * 1000)
+
+const describeRate = (bytesPerSecond: number) =>
+  bytesPerSecond % 1024 === 0 ? `${bytesPerSecond / 1024} KiB/s` : `${bytesPerSecond} bytes/s`
+
+/** One download's clock: counts the bytes received, and aborts `signal` with a typed error at the deadline. */
+export interface BlobDeadline {
+  readonly signal: AbortSignal
+  /** Adds bytes that arrived. */
+  received(count: number): void
+  /** The download ended (done or failed): the clock stops. */
+  stop(): void
+}
+
+/** `what` names the registry and repository; the error is exit 7, worth a retry. */
+export function startBlobDeadline(what: string, digest: Digest, size: number, policy: BlobDeadlinePolicy): BlobDeadline {
+  const ms = blobDeadlineMs(size, policy)
+  const controller = new AbortController()
+  let bytes = 0
+  const expired = (): StagexError =>
+    unreachableError(
+      `${what}: blob ${digest} is too slow: ${bytes} of ${size} bytes arrived within its ${(ms / 1000).toFixed(1)} s deadline ` +
+        `(${policy.baseMs / 1000} s + its size at ${describeRate(policy.floorBytesPerSecond)}); the registry is stalled or overloaded, try again later`,
+      {digest, bytesReceived: bytes, size, deadlineMs: ms},
+    )
+  const timer = setTimeout(() => controller.abort(expired()), ms)
+  return {
+    signal: controller.signal,
+    received: (count) => {
+      bytes += count
+    },
+    stop: () => clearTimeout(timer),
+  }
+}
