@@ -3,7 +3,8 @@ import {createHash} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
 import {dirname, relative, resolve} from 'node:path'
 import type {ErrorObject, ValidateFunction} from 'ajv'
-import {isMap, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode} from 'yaml'
+import {isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode} from 'yaml'
+import {didYouMean} from '../did-you-mean.js'
 import {profileError, usageError} from '../errors.js'
 import type {Digest} from '../oci/digest.js'
 import {resolveLookasideUrl} from '../trust/lookaside.js'
@@ -166,29 +167,27 @@ function describeSchemaError(error: ErrorObject, doc: Document, at: (offset: num
   const field = fieldName(path)
   const node = nodeFor(doc, path)
   const where = at(node?.range?.[0])
-  const allowedKeys = (p: (string | number)[]) => {
-    let schema: unknown = PROFILE_SCHEMA
-    for (const part of p) {
-      const s = schema as {properties?: Record<string, unknown>; items?: unknown}
-      schema = typeof part === 'number' ? s.items : s.properties?.[part]
-    }
-    return Object.keys((schema as {properties?: object})?.properties ?? {}).join(', ')
-  }
   switch (error.keyword) {
     case 'additionalProperties': {
       const name = (error.params as {additionalProperty: string}).additionalProperty
       const keyWhere = at(keyNodeFor(doc, path, name)?.range?.[0] ?? node?.range?.[0])
       const full = fieldName([...path, name])
-      return `${keyWhere}: unknown field "${full}" (allowed here: ${allowedKeys(path)})`
+      const allowed = allowedKeys(path)
+      const guess = didYouMean(name, allowed)
+      return `${keyWhere}: unknown field "${full}"${guess ? `: ${guess}` : ''} (allowed here: ${allowed.join(', ')})`
     }
     case 'required': {
       const name = (error.params as {missingProperty: string}).missingProperty
       return `${where}: missing required field "${fieldName([...path, name])}"`
     }
     case 'type':
-      return `${where}: field "${field}" must be ${withArticle((error.params as {type: string}).type)}${describeActual(node)}`
-    case 'enum':
-      return `${where}: field "${field}" must be one of: ${(error.params as {allowedValues: unknown[]}).allowedValues.join(', ')}`
+      return `${where}: field "${field}" must be ${withArticle((error.params as {type: string}).type)}${describeActual(node)}${unquotedModeHint(path, node)}`
+    case 'enum': {
+      const allowed = (error.params as {allowedValues: unknown[]}).allowedValues
+      const value = isScalar(node) ? node.value : undefined
+      const guess = typeof value === 'string' ? didYouMean(value, allowed.map(String)) : undefined
+      return `${where}: field "${field}" must be one of: ${allowed.join(', ')}${guess ? `, not ${JSON.stringify(value)}: ${guess}` : ''}`
+    }
     case 'pattern':
       return `${where}: field "${field}" has an invalid value (${patternHint(path)})`
     case 'oneOf':
@@ -203,6 +202,33 @@ function describeSchemaError(error: ErrorObject, doc: Document, at: (offset: num
     default:
       return `${where}: field "${field}" ${error.message ?? 'is invalid'}`
   }
+}
+
+/** The keys the schema allows in the mapping at `path` (an item of a list: its items' keys). */
+function allowedKeys(path: (string | number)[]): string[] {
+  let schema: unknown = PROFILE_SCHEMA
+  for (const part of path) {
+    const s = schema as {properties?: Record<string, unknown>; items?: unknown}
+    schema = typeof part === 'number' ? s.items : s.properties?.[part]
+  }
+  return Object.keys((schema as {properties?: object})?.properties ?? {})
+}
+
+/**
+ * An unquoted mode is a YAML number, and YAML versions disagree on it: `0755` is the decimal 755 to
+ * YAML 1.2 (our parser) and octal 493 to YAML 1.1 tools. Neither reading is taken: the user is told
+ * to quote the digits, so the mode is always the octal one they wrote.
+ */
+function unquotedModeHint(path: (string | number)[], node: YamlNode | undefined): string {
+  const last = path.at(-1)
+  if ((last !== 'mode' && last !== 'dirMode') || !isScalar(node) || typeof node.value !== 'number') return ''
+  const written = node.source ?? String(node.value)
+  const digits = /^(?:0o?)?([0-7]{3,4})$/.exec(written)?.[1]
+  const quoted = digits === undefined ? '"0755"' : `"${digits.padStart(4, '0')}"`
+  return (
+    `: quote it, ${last}: ${quoted}. Unquoted, ${written} is a YAML number, which YAML 1.2 (this tool's parser) and ` +
+    'YAML 1.1 tools read differently (0755 is 755 to one and octal 493 to the other), so a mode is an octal string'
+  )
 }
 
 const withArticle = (type: string) => (/^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`)
