@@ -47,6 +47,9 @@ export function fetchProgress(enabled: boolean, stream: NodeJS.WriteStream = pro
         case 'tag-moved':
           line(`warning: ${event.identity}:${event.tag} moved from ${event.from} to ${event.to}`)
           break
+        case 'store-repair':
+          line(`fetch: ${event.digest} in the store (${event.path}) no longer matches its name (it hashes to ${event.hashesTo}); downloading it again`)
+          break
         case 'retry':
           line(`fetch: ${event.what}: ${event.reason}, retrying (attempt ${event.attempt + 1})`)
           break

@@ -13,6 +13,7 @@ import type {PackageOrigin, PackageRequest} from './packages.js'
 import {type ResolvedPackage, withProfilePosition} from './resolve.js'
 import {runLimited} from './run-limited.js'
 import type {Trusted} from './trust.js'
+import {alteredBlobError, type StoredBlob} from '../store/stored-blob.js'
 
 export interface FetchedImage extends ResolvedPackage {
   layers: Layer[]
@@ -69,13 +70,14 @@ export async function fetchStage(trusted: Trusted, options: {documentsOnly?: boo
     }
     const pending = new Map<Digest, Pending>()
     const waiting = new Map<ResolvedPackage, Set<Digest>>()
+    const stored = await inspectStoredLayers()
     for (const p of packages) {
       const origin = p.origin
       if (origin.kind !== 'registry') continue
       const missing = new Set<Digest>()
       for (const layer of p.image.manifest.layers) {
         if (pending.has(layer.digest)) missing.add(layer.digest)
-        else if (!(await store!.has(layer.digest))) {
+        else if (needsDownload(layer.digest, stored.get(layer.digest)!, p.request)) {
           pending.set(layer.digest, {descriptor: layer, request: p.request, origin})
           missing.add(layer.digest)
         }
@@ -106,6 +108,29 @@ export async function fetchStage(trusted: Trusted, options: {documentsOnly?: boo
         }
       }
     })
+  }
+
+  /** Every registry layer the run uses, re-hashed from the store (a few at once): a name is not proof of content. */
+  async function inspectStoredLayers(): Promise<Map<Digest, StoredBlob>> {
+    const digests = new Set<Digest>()
+    for (const p of packages) if (p.origin.kind === 'registry') for (const layer of p.image.manifest.layers) digests.add(layer.digest)
+    const list = [...digests]
+    const states = await runLimited(list, jobs, (digest) => store!.inspect(digest))
+    return new Map(list.map((digest, i) => [digest, states[i]!]))
+  }
+
+  /**
+   * Whether a layer must come from the registry: it is missing, or its stored bytes were altered.
+   * An altered one is replaced online (the run says so) and refused offline, saying how to mend it.
+   */
+  function needsDownload(digest: Digest, found: StoredBlob, request: PackageRequest): boolean {
+    if (found.state === 'intact') return false
+    if (found.state === 'altered') {
+      const path = store!.blobPath(digest)
+      if (access.options.offline) throw withProfilePosition(alteredBlobError(digest, path, found), request)
+      emit({type: 'store-repair', digest, path, hashesTo: found.hashesTo})
+    }
+    return true
   }
 
   /** Registry -> store, retrying broken connections; a digest mismatch is final. */

@@ -38,6 +38,8 @@ export type FetchEvent =
   | {type: 'image-fetched'; name: string}
   | {type: 'tag-moved'; name: string; identity: string; tag: string; from: Digest; to: Digest}
   | {type: 'retry'; what: string; attempt: number; reason: string}
+  /** A stored blob whose bytes no longer match its name, about to be downloaded again. */
+  | {type: 'store-repair'; digest: Digest; path: string; hashesTo: Digest}
 
 /** One image, resolved to the manifest digest maintainers sign. */
 export interface ResolvedPackage {
@@ -81,14 +83,30 @@ export function withProfilePosition(error: unknown, request: PackageRequest): un
   return new StagexError(kind, `${request.where}: package "${request.spec}": ${error.message}`, error.details)
 }
 
-/** Reads documents from the registry and keeps a checked copy of each in the store. */
-function documentsThroughStore(remote: ImageSource, store: ContentStore, identity: string): ImageSource {
+/**
+ * Reads documents from the store when their bytes still match their names (a digest never changes:
+ * no need to ask), else from the registry, keeping a checked copy in the store: an altered copy is
+ * replaced, and the run says so.
+ */
+function documentsThroughStore(remote: ImageSource, store: ContentStore, identity: string, emit: (event: FetchEvent) => void): ImageSource {
   const local = store.source(identity)
+  const reported = new Set<Digest>()
+  const intact = async (digest: Digest) => {
+    const found = await store.inspect(digest)
+    if (found.state === 'altered' && !reported.has(digest)) {
+      reported.add(digest)
+      emit({type: 'store-repair', digest, path: store.blobPath(digest), hashesTo: found.hashesTo})
+    }
+    return found.state === 'intact'
+  }
   return {
     description: remote.description,
-    resolve: (target) => remote.resolve(target),
+    async resolve(target) {
+      if (target.digest && (await intact(target.digest))) return local.resolve(target)
+      return remote.resolve(target)
+    },
     async readBytes(descriptor) {
-      if (await store.has(descriptor.digest)) return local.readBytes(descriptor)
+      if (await intact(descriptor.digest)) return local.readBytes(descriptor)
       const bytes = await remote.readBytes(descriptor)
       await store.putBytes(descriptor, bytes)
       return bytes
@@ -193,8 +211,7 @@ export async function resolveStage(
       const local = store!.source(request.identity)
       readFrom = local
       if (options.offline) source = local
-      else if (origin.digest && (await store!.has(origin.digest))) source = local // a digest never changes: no need to ask
-      else source = documentsThroughStore(access.remoteFor(origin), store!, request.identity)
+      else source = documentsThroughStore(access.remoteFor(origin), store!, request.identity, emit)
     }
 
     if (entry) {
@@ -204,7 +221,6 @@ export async function resolveStage(
         if (now !== lockedTopDigest(entry)) throw tagMovedError(request, lockPath!, entry, now)
       }
       target = {digest: lockedTopDigest(entry)}
-      if (origin.kind === 'registry' && !options.offline && (await store!.has(target.digest!))) source = store!.source(request.identity)
     }
 
     const recorder = recordingTop(source)

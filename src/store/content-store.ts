@@ -20,6 +20,7 @@ import type {ImageSource} from '../oci/source.js'
 import {DEFAULT_TAG} from '../oci/reference.js'
 import {sweepLeftovers} from '../cleanup/leftovers.js'
 import {claimTempPath, releaseTempPath, removeTempFile, writeFileAtomically} from './atomic.js'
+import {alteredBlobError, inspectStoredBlob, type StoredBlob} from './stored-blob.js'
 
 /**
  * What a blob's temp file buffers before the download waits: with the 16 KiB default, every network
@@ -31,9 +32,11 @@ export interface ContentStore {
   dir: string
   blobPath(digest: Digest): string
   has(digest: Digest): Promise<boolean>
+  /** Re-hashes a stored blob (streaming): intact, missing, or altered (its bytes no longer match its name). */
+  inspect(digest: Digest): Promise<StoredBlob>
   /** Streams a blob in; it appears under its name only when size and digest matched. */
   ingest(descriptor: Descriptor, content: Readable, onBytes?: (count: number) => void): Promise<void>
-  /** Small, already checked content (manifests, configs). */
+  /** Small, already checked content (manifests, configs); replaces a stored copy that was altered. */
   putBytes(descriptor: Descriptor, bytes: Uint8Array): Promise<void>
   readTag(identity: string, tag: string): Promise<Descriptor | undefined>
   writeTag(identity: string, tag: string, descriptor: Descriptor): Promise<void>
@@ -61,8 +64,9 @@ export async function openStore(path: string): Promise<ContentStore> {
   const blobs = openBlobFolder(dir, what)
   const blobPath = blobs.path
   const has = blobs.has
+  const inspect = (digest: Digest) => inspectStoredBlob(blobPath(digest), digest)
   // Downloads a killed run left in tmp/ (their names say whose they are: cleanup/owner.ts).
-  sweepLeftovers({dir: tmpDir, kind: 'temp-files', what: `partial downloads in ${tmpDir}`})
+  sweepLeftovers({dir: tmpDir, kind: 'temp-files', what: 'partial download'})
   const tempPath = (digest: Digest) => claimTempPath(join(tmpDir, digestHex(digest)), 'partial download')
   const tagPath = (identity: string, tag: string) => {
     if (identity.split('/').some((part) => part === '' || part === '.' || part === '..') || !/^[\w][\w.-]*$/.test(tag))
@@ -74,6 +78,7 @@ export async function openStore(path: string): Promise<ContentStore> {
     dir,
     blobPath,
     has,
+    inspect,
 
     async ingest(descriptor, content, onBytes) {
       const temp = tempPath(descriptor.digest)
@@ -95,7 +100,7 @@ export async function openStore(path: string): Promise<ContentStore> {
 
     async putBytes(descriptor, bytes) {
       checkBytes(bytes, descriptor.digest, descriptor.size, what)
-      if (await has(descriptor.digest)) return
+      if ((await inspect(descriptor.digest)).state === 'intact') return
       const temp = tempPath(descriptor.digest)
       try {
         await writeFile(temp, bytes, {mode: 0o644})
@@ -135,16 +140,27 @@ export async function openStore(path: string): Promise<ContentStore> {
       const where = `${what} (${identity})`
       // Blobs are checked again on the way out: the store is a folder anyone may have touched.
       const blobs = openBlobFolder(dir, where, (digest) => usageError(`${where}: ${digest} is not in the store; pull it first (without --offline)`))
+      /** Without a registry to ask, an altered blob is refused, saying how to mend it. */
+      const refuseAltered = async (digest: Digest) => {
+        const found = await inspect(digest)
+        if (found.state === 'altered') throw alteredBlobError(digest, blobPath(digest), found)
+      }
       return {
         description: where,
         async resolve({tag, digest}) {
-          if (digest) return blobs.describe(digest)
+          if (digest) {
+            await refuseAltered(digest)
+            return blobs.describe(digest)
+          }
           const name = tag ?? DEFAULT_TAG
           const recorded = await store.readTag(identity, name)
           if (!recorded) throw usageError(`${where}: the tag "${name}" was never resolved into this store; pull it first (without --offline)`)
           return recorded
         },
-        readBytes: (descriptor) => blobs.readDocument(descriptor),
+        async readBytes(descriptor) {
+          await refuseAltered(descriptor.digest)
+          return blobs.readDocument(descriptor)
+        },
         openBlob: (descriptor) => blobs.open(descriptor),
         blobFile: (descriptor) => blobs.path(descriptor.digest),
       }

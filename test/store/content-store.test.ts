@@ -104,4 +104,45 @@ describe('store/content-store', () => {
       (e: unknown) => isStagexError(e) && e.exitCode === 4 && /digest mismatch/.test(e.message),
     )
   })
+
+  describe('re-hashing stored blobs before trusting them', () => {
+    it('inspect: intact, missing, or altered with what the bytes hash to now', async () => {
+      const store = await openStore(dir)
+      const content = Buffer.alloc(3 * 1024 * 1024 + 5, 1)
+      await store.ingest(descriptorOf(content), chunked(content))
+      assert.deepEqual(await store.inspect(sha(content)), {state: 'intact'})
+      assert.deepEqual(await store.inspect(sha(Buffer.from('never stored'))), {state: 'missing'})
+      const altered = Buffer.from(content)
+      altered[altered.length >> 1] ^= 0xff
+      await writeFile(store.blobPath(sha(content)), altered)
+      assert.deepEqual(await store.inspect(sha(content)), {state: 'altered', hashesTo: sha(altered), size: altered.length})
+    })
+
+    it('putBytes replaces a document whose stored copy was altered', async () => {
+      const store = await openStore(dir)
+      const manifest = Buffer.from('{"schemaVersion":2}')
+      await store.putBytes(descriptorOf(manifest), manifest)
+      await writeFile(store.blobPath(sha(manifest)), '{"schemaVersion":3}')
+      await store.putBytes(descriptorOf(manifest), manifest)
+      assert.deepEqual(await readFile(store.blobPath(sha(manifest))), manifest)
+      assert.equal(await assertStoreConsistent(dir), 1)
+    })
+
+    it('offline, an altered document is refused (exit 4) naming the blob and its path, telling to pull online', async () => {
+      const store = await openStore(dir)
+      const manifest = Buffer.from(JSON.stringify({schemaVersion: 2, mediaType: MediaType.ociManifest}))
+      await store.putBytes(descriptorOf(manifest), manifest)
+      await writeFile(store.blobPath(sha(manifest)), 'altered')
+      const source = store.source('docker.io/stagex/x')
+      const refused = (e: unknown) => {
+        assert.ok(isStagexError(e))
+        assert.equal(e.exitCode, 4)
+        assert.ok(e.message.includes(`store blob ${sha(manifest)} (${store.blobPath(sha(manifest))}) no longer holds the bytes its name says`), e.message)
+        assert.match(e.message, /run pull \(online\) to download it again/)
+        return true
+      }
+      await assert.rejects(source.resolve({digest: sha(manifest)}), refused)
+      await assert.rejects(source.readBytes(descriptorOf(manifest)), refused)
+    })
+  })
 })
