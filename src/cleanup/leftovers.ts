@@ -17,7 +17,7 @@ export interface LeftoverPlace {
   kind: 'marked-folders' | 'temp-files'
   /** Only names starting with one of these. */
   prefixes?: string[]
-  /** What a person reads: "work folders in TMPDIR". */
+  /** What one entry is, for a person: "work folder", "partial download". */
   what: string
 }
 
@@ -46,7 +46,10 @@ export function sweepLeftovers(place: LeftoverPlace): Leftover[] {
       // Not ours to remove after all (permissions): the owner mark said so, the file system disagrees.
     }
   }
-  if (removed.length > 0) report(`stagex-image: removed ${removed.length} stale ${place.what} of runs that were killed: ${removed.map((l) => `${l.path} (${l.why})`).join(', ')}`)
+  if (removed.length > 0) {
+    const count = `${removed.length} stale ${place.what}${removed.length === 1 ? '' : 's'}`
+    report(`stagex-image: removed ${count} that killed runs left in ${place.dir}: ${removed.map((l) => `${l.path} (${l.why})`).join(', ')}`)
+  }
   return removed
 }
 

@@ -195,7 +195,7 @@ export const WORK_FOLDER_PREFIX = 'stagex-image-'
  * also on SIGINT/SIGTERM (cleanup/interrupt.ts). Work folders that killed runs left are removed first.
  */
 export async function withWorkFolder<T>(use: (work: string) => Promise<T>): Promise<T> {
-  sweepLeftovers({dir: tmpdir(), kind: 'marked-folders', prefixes: [WORK_FOLDER_PREFIX, 'stagex-boot-'], what: `work folders in ${tmpdir()}`})
+  sweepLeftovers({dir: tmpdir(), kind: 'marked-folders', prefixes: [WORK_FOLDER_PREFIX, 'stagex-boot-'], what: 'work folder'})
   const work = await makeOwnedFolder(tmpdir(), WORK_FOLDER_PREFIX, 'work folder')
   try {
     return await use(work)

@@ -168,7 +168,7 @@ export async function openStaging(outDir: string): Promise<{outDir: string; stag
   try {
     await mkdir(dir, {recursive: true})
     if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error('not a directory'), {code: 'ENOTDIR'})
-    sweepLeftovers({dir, kind: 'marked-folders', prefixes: [STAGING_PREFIX], what: `staging folders in ${dir}`})
+    sweepLeftovers({dir, kind: 'marked-folders', prefixes: [STAGING_PREFIX], what: 'staging folder'})
     return {outDir: dir, staging: await makeOwnedFolder(dir, STAGING_PREFIX, 'staging folder')}
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code

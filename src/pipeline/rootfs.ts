@@ -164,7 +164,7 @@ export async function buildRootfs(options: RootfsOptions): Promise<RootfsResult>
         const outPath = resolve(options.outFile)
         await mkdir(dirname(outPath), {recursive: true})
         // A killed run's half-written tar beside it (its temp name says whose it was).
-        sweepLeftovers({dir: dirname(outPath), kind: 'temp-files', prefixes: [`.${basename(outPath)}.tmp-`], what: `temp files in ${dirname(outPath)}`})
+        sweepLeftovers({dir: dirname(outPath), kind: 'temp-files', prefixes: [`.${basename(outPath)}.tmp-`], what: 'temp file'})
         options.progress?.('rootfs: writing the tar')
         const written = await writeRootfsTar(tree, root.loaded.sourceDateEpoch, outPath)
         result.tar = {profile: result.profile, path: outPath, sha256: written.sha256, size: written.size, entries: written.entries, treeSha256: result.treeSha256}
