@@ -32,6 +32,8 @@ export interface Trusted {
   sha256: string
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
+
 const key = (identity: string, digest: string) => `${identity}@${digest}`
 
 /** Verifies every resolved image; `policy` undefined means the build is unverified (and says so). */
@@ -47,7 +49,11 @@ export async function trustStage(resolved: Resolved, policy: TrustPolicy | undef
     const images = resolved.packages
       .map((p) => ({name: p.request.name, identity: p.request.identity, manifestDigest: p.image.manifestDigest, indexDigest: p.image.indexDigest}))
       .filter((image) => !seen.has(key(image.identity, image.manifestDigest)) && seen.add(key(image.identity, image.manifestDigest)))
-    progress(`trust: verifying ${images.length} images (${policy.settings.threshold} distinct maintainer signatures needed for each)`)
+    // Said before: what is checked. The result only once every image passed (a missing keyring, a
+    // lookaside without signatures fails in between, and no line may read like success before it).
+    const count = plural(images.length, 'image')
+    const each = `${policy.settings.threshold} distinct maintainer signature${policy.settings.threshold === 1 ? '' : 's'}`
+    progress(`trust: checking ${count} for ${each} each`)
     result = await verifyImages(policy, images, {
       now: options.now,
       onImage: (image) =>
@@ -57,6 +63,7 @@ export async function trustStage(resolved: Resolved, policy: TrustPolicy | undef
         ),
     })
     if (options.lockedProfile && result.mode === 'verified') await checkLockedSigners(options.lockedProfile, result.images)
+    progress(`trust: passed: ${images.length === 1 ? 'the image has' : `each of the ${count} has`} at least ${each}`)
   }
   const byImage = new Map<string, ImageTrust>()
   if (result.mode === 'verified') for (const image of result.images) byImage.set(key(image.identity, image.manifestDigest), image)

@@ -82,6 +82,16 @@ export function signatureUrl(lookaside: string, repository: string, manifestDige
   return url
 }
 
+/**
+ * Where an image's signatures were looked for, for a person: the folder of a file:// lookaside, or
+ * the URL of signature-1 of an http(s) one (which answered 404).
+ */
+export function signatureLocation(lookaside: string, repository: string, manifestDigest: Digest | string): string {
+  const first = signatureUrl(lookaside, repository, manifestDigest, 1)
+  if (first.protocol !== 'file:') return first.href
+  return `${fileURLToPath(new URL('.', first))}`
+}
+
 const tooLarge = (url: URL, limit: number) =>
   badInputError(`signature ${url.href} is larger than ${limit} bytes; refusing it (a signature is a few hundred bytes)`, {
     url: url.href,

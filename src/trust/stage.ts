@@ -8,11 +8,11 @@
 // containers set-up (policy: policy.json's signedBy keys; registriesD: its lookaside); a keyring or
 // lookaside given in the profile wins over the containers set-up's.
 import {readFile} from 'node:fs/promises'
-import {isStagexError, profileError, StagexError, usageError} from '../errors.js'
+import {isStagexError, profileError, StagexError, trustError, usageError} from '../errors.js'
 import type {Digest} from '../oci/digest.js'
 import type {Profile, TrustSettings} from '../profile/types.js'
 import type {Keyring} from './keyring.js'
-import {fetchSignatures} from './lookaside.js'
+import {fetchSignatures, signatureLocation} from './lookaside.js'
 import {countDistinctSigners, enforceThreshold, type TrustedSigner} from './threshold.js'
 import type {TrustRow} from './trust-table.js'
 
@@ -182,6 +182,7 @@ export async function trustStage(policy: TrustPolicy, images: readonly TrustStag
       parts.push({digest: image.indexDigest, result: await verifyAt(image.indexDigest)})
     const table =
       parts.length === 1 ? parts[0]!.result.table : parts.flatMap((p) => p.result.table.map((row) => ({...row, file: `${p.digest.slice(7, 19)}/${row.file}`})))
+    if (table.length === 0) throw noSignaturesError(image, lookaside, parts.map((p) => p.digest), trust.threshold)
     const counted = countDistinctSigners(table)
     const result = enforceThreshold(`${image.identity}@${image.manifestDigest}`, {counted, table, distinctSigners: counted.length, threshold: trust.threshold})
     const done: ImageTrust = {...image, lookaside, signers: result.counted, table: result.table, threshold: trust.threshold}
@@ -198,4 +199,16 @@ export async function trustStage(policy: TrustPolicy, images: readonly TrustStag
     verified.push(outcome.value)
   }
   return {mode: 'verified', threshold: trust.threshold, images: verified}
+}
+
+/** An image the lookaside has no signature for: where it looked, so a wrong lookaside or path shows. */
+function noSignaturesError(image: TrustStageImage, lookaside: string, digests: Digest[], threshold: number): StagexError {
+  const looked = digests.map((digest) => signatureLocation(lookaside, image.identity, digest))
+  const what = lookaside.startsWith('file:') ? 'no signature-1 in' : 'not found (HTTP 404):'
+  return trustError(
+    `image ${image.identity}@${image.manifestDigest} is not trusted: the lookaside ${lookaside} has no signature for it ` +
+      `(${what} ${looked.join(', ')}); ${threshold} distinct maintainer signatures are needed. ` +
+      'Check trust.lookaside, or whether the image was signed',
+    {image: `${image.identity}@${image.manifestDigest}`, lookaside, looked, distinctSigners: 0, threshold, signers: [], table: []},
+  )
 }
