@@ -12,7 +12,7 @@ The run ends as soon as every expectation was seen (exit 0), at a kernel panic, 
 
 --accel auto boots a kernel under KVM for a few seconds first and uses KVM only if the kernel prints its banner; otherwise it falls back to TCG (and says so).
 
-The raw console goes to --log (default: a new file in the temp directory); on a terminal it is also shown on stderr as it arrives.`)
+The raw console goes to --log FILE, kept and named in the result (logFile, also with --json); without --log it goes to a temp file that is removed when the run ends, so nothing is left in the temp directory, and logFile is null. On a terminal the console is also shown on stderr as it arrives.`)
 
   static override examples = [
     {
@@ -46,7 +46,7 @@ The raw console goes to --log (default: a new file in the temp directory); on a 
     'firmware-code': Flags.string({description: 'OVMF code file (default: found on Debian, Fedora or Arch paths)', dependsOn: ['firmware-vars']}),
     'firmware-vars': Flags.string({description: 'OVMF variable store template (copied per run)', dependsOn: ['firmware-code']}),
     memory: Flags.integer({description: 'guest memory in MiB', default: 512, min: 64}),
-    log: Flags.string({description: 'file for the raw serial console (default: a new file in the temp directory)'}),
+    log: Flags.string({description: 'keep the raw serial console in this file (default: a temp file, removed at the end)'}),
     console: Flags.boolean({description: 'show the serial console on stderr (default: when stderr is a terminal and not --json)', allowNo: true}),
   }
 
@@ -72,16 +72,18 @@ The raw console goes to --log (default: a new file in the temp directory); on a 
       memoryMiB: flags.memory,
       logFile: flags.log,
       echo: showConsole ? (text) => process.stderr.write(text) : undefined,
-      onStart: (start) => this.progress(`boot: ${start.accel} (${start.accelReason}); console log: ${start.logFile}`),
+      onStart: (start) => this.progress(`boot: ${start.accel} (${start.accelReason}); console log: ${logWords(start.logFile)}`),
     })
 
     if (showConsole) process.stderr.write('\n')
     for (const seen of result.seen) this.progress(`boot: seen /${seen.pattern}/ at ${seen.atSeconds.toFixed(1)}s`)
     if (!result.passed) {
       const kind = result.outcome === 'timeout' ? 'boot-timeout' : 'boot-failed'
-      throw new StagexError(kind, `boot ${result.outcome}: ${result.reason} (console log: ${result.logFile})`, {result})
+      throw new StagexError(kind, `boot ${result.outcome}: ${result.reason} (console log: ${logWords(result.logFile)})`, {result})
     }
-    this.log(`boot passed in ${result.seconds}s under ${result.accel}: ${result.reason}; console log: ${result.logFile}`)
+    this.log(`boot passed in ${result.seconds}s under ${result.accel}: ${result.reason}; console log: ${logWords(result.logFile)}`)
     return result
   }
 }
+
+const logWords = (logFile: string | null): string => logFile ?? 'not kept (--log FILE keeps it)'

@@ -26,7 +26,7 @@ reached (worth a retry).`)
     accel: Flags.option({options: ['auto', 'kvm', 'tcg'] as const, description: 'accelerator; auto probes KVM and falls back to TCG', default: 'auto'})(),
     timeout: Flags.integer({description: "deadline in seconds (default: the profile's test.timeout)", min: 1}),
     junit: Flags.string({description: 'write a JUnit XML report here'}),
-    log: Flags.string({description: 'file for the raw serial console'}),
+    log: Flags.string({description: 'file for the raw serial console (default: console.log in --out, beside the outputs)'}),
     console: Flags.boolean({description: 'show the serial console on stderr (default: on a terminal, not with --json)', allowNo: true}),
     ...fetchFlags,
     locked: Flags.boolean({description: 'build what <profile>.lock.json pins; fail when the profile or a tag disagrees with it', default: false}),

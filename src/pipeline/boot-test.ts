@@ -1,4 +1,5 @@
 // `test PROFILE`: build, then boot the outputs with the profile's test steps as console expectations.
+import {join} from 'node:path'
 import {writeFileAtomically} from '../store/atomic.js'
 import {bootAndExpect, type AccelChoice, type BootResult} from '../qemu/index.js'
 import {build, type BuildOptions, type BuildResult} from './pipeline.js'
@@ -9,8 +10,12 @@ export interface BootTestOptions extends BuildOptions {
   timeoutSeconds?: number
   junitFile?: string
   echo?: (chunk: string) => void
+  /** The raw serial console; default CONSOLE_LOG_FILE in the out folder, beside the outputs. */
   logFile?: string
 }
+
+/** The console log's name in the out folder when no path is given. */
+export const CONSOLE_LOG_FILE = 'console.log'
 
 export interface BootTestResult {
   build: BuildResult
@@ -27,7 +32,7 @@ export async function buildAndBootTest(options: BootTestOptions): Promise<BootTe
     expect: steps.map((s) => s.expect),
     timeoutSeconds: options.timeoutSeconds ?? profile.test.timeout,
     accel: options.accel,
-    logFile: options.logFile,
+    logFile: options.logFile ?? join(options.outDir, CONSOLE_LOG_FILE),
     echo: options.echo,
   })
   const seen = new Map(boot.seen.map((s) => [s.pattern, s.atSeconds]))

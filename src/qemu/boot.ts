@@ -104,9 +104,6 @@ function splitUnfinishedEscape(text: string): [ready: string, carry: string] {
   return [text.slice(0, at), text.slice(at)]
 }
 
-const defaultLogFile = (): string =>
-  join(tmpdir(), `stagex-boot-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.log`)
-
 async function openLog(path: string): Promise<WriteStream> {
   const stream = createWriteStream(path)
   await new Promise<void>((ok, fail) => {
@@ -131,11 +128,15 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
   const ovmf = firmware === 'uefi' ? await findOvmf({code: options.firmwareCode, vars: options.firmwareVars}) : undefined
   const accel = await chooseAccel(options.accel, target.kind === 'kernel' ? target.kernel : undefined, qemuBinary)
 
-  const logFile = resolve(options.logFile ?? defaultLogFile())
-  const log = await openLog(logFile)
+  // Without a path the console goes to console.log in the run folder, removed with it when the run
+  // ends (or is interrupted): a boot never leaves a log behind in the temp directory.
   let runDir: string | undefined
+  let log: WriteStream | undefined
   try {
     runDir = await makeOwnedFolder(tmpdir(), 'stagex-boot-', 'QEMU run folder')
+    const keptLog = options.logFile === undefined ? null : resolve(options.logFile)
+    const logFile = keptLog ?? join(runDir, 'console.log')
+    log = await openLog(logFile)
     const plan: QemuPlan = {
       accel: accel.accel,
       memoryMiB: options.memoryMiB ?? DEFAULT_MEMORY_MIB,
@@ -149,7 +150,7 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
     const decoder = new TextDecoder('utf-8')
     let carry = ''
     const onConsole = (chunk: Buffer, atSeconds: number): StopRequest | undefined => {
-      log.write(chunk)
+      log!.write(chunk)
       const [ready, rest] = splitUnfinishedEscape(carry + decoder.decode(chunk, {stream: true}))
       carry = rest
       const text = consoleText(ready)
@@ -166,7 +167,7 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
       return {afterSeconds: text.endsWith('\n') ? 0 : LINE_TAIL_SECONDS}
     }
 
-    options.onStart?.({accel: accel.accel, accelReason: accel.reason, logFile, qemuArgv: [qemuBinary, ...qemuArgv]})
+    options.onStart?.({accel: accel.accel, accelReason: accel.reason, logFile: keptLog, qemuArgv: [qemuBinary, ...qemuArgv]})
     const run = await runQemu({
       binary: qemuBinary,
       argv: qemuArgv,
@@ -217,13 +218,13 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
       seconds: round(run.seconds),
       accel: accel.accel,
       accelReason: accel.reason,
-      logFile,
+      logFile: keptLog,
       qemuArgv: [qemuBinary, ...qemuArgv],
       qemuPid: run.pid,
       qemuExit: run.exit,
     }
   } finally {
-    await closeLog(log)
+    if (log) await closeLog(log)
     if (runDir) await removeOwnedFolder(runDir)
   }
 }

@@ -28,7 +28,10 @@ export interface BootOptions {
   timeoutSeconds: number
   accel: AccelChoice
   memoryMiB?: number
-  /** Where the raw serial console is written; defaults to a new file in the OS temp directory. */
+  /**
+   * Where the raw serial console is written (and kept). Without it the console goes to a temp file
+   * inside the run folder, removed when the run ends: nothing is left in the temp directory.
+   */
   logFile?: string
   /** Receives the console text as it arrives (control sequences removed), e.g. to show it on stderr. */
   echo?: (chunk: string) => void
@@ -41,7 +44,8 @@ export interface BootOptions {
 export interface BootStart {
   accel: Accel
   accelReason: string
-  logFile: string
+  /** The console log being written, or null when it is not kept (no logFile given). */
+  logFile: string | null
   qemuArgv: string[]
 }
 
@@ -70,7 +74,8 @@ export interface BootResult {
   seconds: number
   accel: Accel
   accelReason: string
-  logFile: string
+  /** The kept console log (absolute), or null when none was asked for (the temp log is removed). */
+  logFile: string | null
   /** The full command, binary first, to rerun by hand. */
   qemuArgv: string[]
   /** QEMU's pid, also its process group id; the group is gone when bootAndExpect returns. */
