@@ -1,7 +1,6 @@
 // A blob download's overall deadline, besides the connection's idle timeout: a registry that sends
 // one byte now and then never trips the idle timeout, but it cannot keep a pull waiting forever.
 import {unreachableError, type StagexError} from '../errors.js'
-import type {Digest} from './digest.js'
 
 /** The slowest transfer a download may average before it is given up. */
 export const BLOB_FLOOR_BYTES_PER_SECOND = 256 * 1024
@@ -32,16 +31,26 @@ export interface BlobDeadline {
   stop(): void
 }
 
-/** `what` names the registry and repository; the error is exit 7, worth a retry. */
-export function startBlobDeadline(what: string, digest: Digest, size: number, policy: BlobDeadlinePolicy): BlobDeadline {
-  const ms = blobDeadlineMs(size, policy)
+/**
+ * `what` names the registry and repository, `label` the download ("blob sha256:...", "manifest latest").
+ * `size` is what the download should bring, when known; a manifest's is not, so its deadline is
+ * reckoned from `deadlineBytes` (the most a manifest may be). The error is exit 7, worth a retry.
+ */
+export function startBlobDeadline(
+  what: string,
+  label: string,
+  size: number | undefined,
+  policy: BlobDeadlinePolicy,
+  deadlineBytes: number = size ?? 0,
+): BlobDeadline {
+  const ms = blobDeadlineMs(deadlineBytes, policy)
   const controller = new AbortController()
   let bytes = 0
   const expired = (): StagexError =>
     unreachableError(
-      `${what}: blob ${digest} is too slow: ${bytes} of ${size} bytes arrived within its ${(ms / 1000).toFixed(1)} s deadline ` +
-        `(${policy.baseMs / 1000} s + its size at ${describeRate(policy.floorBytesPerSecond)}); the registry is stalled or overloaded, try again later`,
-      {digest, bytesReceived: bytes, size, deadlineMs: ms},
+      `${what}: ${label} is too slow: ${bytes}${size === undefined ? '' : ` of ${size}`} bytes arrived within its ${(ms / 1000).toFixed(1)} s deadline ` +
+        `(${policy.baseMs / 1000} s + ${size === undefined ? 'the largest manifest' : 'its size'} at ${describeRate(policy.floorBytesPerSecond)}); the registry is stalled or overloaded, try again later`,
+      {bytesReceived: bytes, size, deadlineMs: ms},
     )
   const timer = setTimeout(() => controller.abort(expired()), ms)
   return {

@@ -44,7 +44,7 @@ export interface RegistryLocation {
 
 export interface RegistryOptions {
   credentials?: Credentials
-  /** Overall time a blob download may take (default: 30 s + its size at 256 KiB/s). */
+  /** Overall time a blob or manifest download may take (default: 30 s + its size at 256 KiB/s; a manifest's size is taken as 4 MiB). */
   blobDeadline?: BlobDeadlinePolicy
   /** Token services on another origin that the caller vouches for as this registry's (tests: an issuer on another port). */
   tokenOrigins?: readonly string[]
@@ -144,11 +144,21 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
     },
   })
 
+  const deadlinePolicy = options.blobDeadline ?? DEFAULT_BLOB_DEADLINE
   const api = (path: string) => new URL(`${base}/v2/${repository}/${path}`)
 
   async function getManifest(reference: string): Promise<{bytes: Buffer; contentType?: string; headerDigest?: string}> {
     const url = api(`manifests/${reference}`)
-    const response = await request(url, {accept: MANIFEST_ACCEPT}, auth, origin)
+    const deadline = startBlobDeadline(`${what} (${origin})`, `manifest ${reference}`, undefined, deadlinePolicy, MAX_DOCUMENT_BYTES)
+    try {
+      return await readManifest(url, reference, deadline)
+    } finally {
+      deadline.stop()
+    }
+  }
+
+  async function readManifest(url: URL, reference: string, deadline: BlobDeadline): Promise<{bytes: Buffer; contentType?: string; headerDigest?: string}> {
+    const response = await request(url, {accept: MANIFEST_ACCEPT}, auth, origin, deadline.signal)
     if (response.status === 404) {
       await response.discard()
       // A digest names content (as in a layout's blobs/); a tag that is not there is the caller's mistake.
@@ -159,6 +169,7 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
       await response.discard()
       throw usageError(`${what}: manifest ${reference}: HTTP ${response.status}`)
     }
+    response.body.on('data', (chunk: Buffer) => deadline.received(chunk.length))
     const bytes = await response.read(MAX_DOCUMENT_BYTES, `${what} manifest ${reference}`)
     return {
       bytes,
@@ -187,8 +198,7 @@ export function openRegistry(location: RegistryLocation, options: RegistryOption
     return response
   }
 
-  const deadlinePolicy = options.blobDeadline ?? DEFAULT_BLOB_DEADLINE
-  const startDeadline = (descriptor: Descriptor) => startBlobDeadline(`${what} (${origin})`, descriptor.digest, descriptor.size, deadlinePolicy)
+  const startDeadline = (descriptor: Descriptor) => startBlobDeadline(`${what} (${origin})`, `blob ${descriptor.digest}`, descriptor.size, deadlinePolicy)
 
   /** A small blob (a config) read whole through openBlob: checked, and within its deadline. */
   async function readBlob(descriptor: Descriptor): Promise<Buffer> {

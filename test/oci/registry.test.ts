@@ -209,6 +209,22 @@ describe('oci/registry against a scripted server', () => {
       await assert.rejects(registry.openBlob(blobDescriptor), tooSlow(port, /0/, started))
     })
 
+    it('a manifest dripped one byte every two seconds: exit 7 within the deadline of the largest manifest', async () => {
+      const port = await serve((_req, res) => {
+        dripping.push(res)
+        res.writeHead(200, {'content-type': MediaType.ociManifest})
+        res.write(manifest.subarray(0, 1))
+      })
+      // 0.3 s + 4 MiB at 16 MiB/s: 0.55 s.
+      const registry = openRegistry({registry: `127.0.0.1:${port}`, repository: 'stagex/x'}, {retry: FAST, blobDeadline: {baseMs: 300, floorBytesPerSecond: 16 * 1024 * 1024}})
+      const started = Date.now()
+      await assert.rejects(registry.resolve({tag: 'latest'}), (error: unknown) => {
+        exitCode(7, /stagex\/x \(http:\/\/127\.0\.0\.1:\d+\): manifest latest is too slow: 1 bytes arrived within its 0\.6 s deadline \(0\.3 s \+ the largest manifest at 16384 KiB\/s\)/)(error)
+        assert.ok(Date.now() - started < 1900)
+        return true
+      })
+    })
+
     it('a blob that arrives in time is not cut off by its finished deadline', async () => {
       const port = await serve((_req, res) => res.end(blob))
       const registry = openRegistry({registry: `127.0.0.1:${port}`, repository: 'stagex/x'}, {retry: FAST, blobDeadline})
