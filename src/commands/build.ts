@@ -4,6 +4,7 @@ import {build, type BuildResult} from '../pipeline/pipeline.js'
 import {fetchFlags, fetchOptionsOf} from '../cli/fetch-flags.js'
 import {withFetchProgress} from '../cli/fetch-progress.js'
 import {prose} from '../cli/prose.js'
+import {sourceDateEpochFlag} from '../cli/source-date-epoch-flag.js'
 
 export default class Build extends BaseCommand {
   static override summary = 'Build an appliance image from a profile: kernel, initramfs and build.json.'
@@ -13,7 +14,8 @@ compilers, checks the kernel's config against the profile's fragment, and writes
 --out with a temp file and a rename each (an interrupted build leaves the previous outputs intact).
 
 The bytes depend only on the profile, the input digests, SOURCE_DATE_EPOCH and the tool version.
-SOURCE_DATE_EPOCH comes from --source-date-epoch, else the environment, else the profile, else 1.
+SOURCE_DATE_EPOCH comes from --source-date-epoch, else the environment, else the profile, else 1;
+it clamps file mtimes and sets the ESP's and UKI's timestamps (--source-date-epoch below says exactly what).
 
 Images from a registry are fetched into the content store (--store, default
 $XDG_CACHE_HOME/stagex-image) and read from there; --offline uses only the store. --locked builds
@@ -34,7 +36,7 @@ Exit codes: 0 built; 2 invalid profile or usage; 3 trust failure or moved tag; 4
   }
   static override flags = {
     out: Flags.string({char: 'o', description: 'output folder', default: 'out'}),
-    'source-date-epoch': Flags.integer({description: 'timestamp every file is clamped to (seconds since 1970)', min: 0}),
+    'source-date-epoch': sourceDateEpochFlag,
     ...fetchFlags,
     locked: Flags.boolean({description: 'build what <profile>.lock.json pins; fail when the profile or a tag disagrees with it', default: false}),
   }

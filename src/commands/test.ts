@@ -5,6 +5,7 @@ import {withFetchProgress} from '../cli/fetch-progress.js'
 import {StagexError} from '../errors.js'
 import {buildAndBootTest, type BootTestResult} from '../pipeline/boot-test.js'
 import {prose} from '../cli/prose.js'
+import {sourceDateEpochFlag} from '../cli/source-date-epoch-flag.js'
 
 export default class Test extends BaseCommand {
   static override summary = "Build a profile, then boot it under QEMU and check the profile's test steps."
@@ -22,7 +23,7 @@ reached (worth a retry).`)
   static override args = {profile: Args.string({description: 'profile YAML file', required: true})}
   static override flags = {
     out: Flags.string({char: 'o', description: 'output folder', default: 'out'}),
-    'source-date-epoch': Flags.integer({description: 'timestamp every file is clamped to (seconds since 1970)', min: 0}),
+    'source-date-epoch': sourceDateEpochFlag,
     accel: Flags.option({options: ['auto', 'kvm', 'tcg'] as const, description: 'accelerator; auto probes KVM and falls back to TCG', default: 'auto'})(),
     timeout: Flags.integer({description: "deadline in seconds (default: the profile's test.timeout)", min: 1}),
     junit: Flags.string({description: 'write a JUnit XML report here'}),
