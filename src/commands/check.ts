@@ -31,9 +31,12 @@ Exit codes: 0 every check holds; 2 invalid profile or the kernel misses a requir
         onFetch,
       }),
     )
+    const kernel = result.kernel
     const lines = [
-      `kernel   ${result.kernel.mismatches.length === 0 ? 'ok  ' : 'FAIL'} ${result.kernel.required} required options checked in ${result.kernel.package}`,
-      ...result.kernel.mismatches.map((m) => `           ${m.option} must be ${m.required}, the kernel has it ${m.actual}`),
+      kernel
+        ? `kernel   ${kernel.mismatches.length === 0 ? 'ok  ' : 'FAIL'} ${kernel.required} required options checked in ${kernel.package}`
+        : 'kernel   -    the profile has no kernel: (a root tree only); nothing to check',
+      ...(kernel?.mismatches ?? []).map((m) => `           ${m.option} must be ${m.required}, the kernel has it ${m.actual}`),
       `elf      ${result.elf.problems.length === 0 ? 'ok  ' : 'FAIL'} ${result.elf.files} ELF files, ${result.elf.dynamic} dynamically linked`,
       ...result.elf.problems.map((p) => `           ${p.path}: ${p.problem} (${p.package})`),
       ...result.elf.allowed.map((p) => `           ${p.path}: allowed by allowMissing: ${p.problem}`),
@@ -47,9 +50,9 @@ Exit codes: 0 every check holds; 2 invalid profile or the kernel misses a requir
     ]
     if (!this.jsonEnabled()) this.log(lines.join('\n'))
     if (!result.passed) {
-      const kind = result.kernel.mismatches.length > 0 ? 'profile' : 'bad-input'
+      const kind = (kernel?.mismatches.length ?? 0) > 0 ? 'profile' : 'bad-input'
       throw new StagexError(kind, `${result.profile} fails ${[
-        result.kernel.mismatches.length > 0 && 'the kernel check',
+        (kernel?.mismatches.length ?? 0) > 0 && 'the kernel check',
         result.elf.problems.length > 0 && 'the ELF closure check',
         result.compilers.length > 0 && 'the no-compiler check',
       ].filter(Boolean).join(' and ')}`, {result})

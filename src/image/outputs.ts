@@ -5,7 +5,7 @@
 // writer streams: file content is read from the spool as it is written, and no output is held whole.
 import {createReadStream} from 'node:fs'
 import {join} from 'node:path'
-import {badInputError, isStagexError} from '../errors.js'
+import {badInputError, internalError, isStagexError} from '../errors.js'
 import type {SizedSource} from '../formats/bytes.js'
 import type {FatFileInput} from '../formats/fat32.js'
 import {buildUkiChunks} from '../formats/pe.js'
@@ -60,9 +60,8 @@ export interface RecordedSeed {
 export interface ImageOutputsInput {
   profile: Profile
   tree: Tree
-  kernel: KernelFiles
-  /** Hex sha256 of the kernel image (the build seed names it). */
-  kernelSha256: string
+  /** The kernel package's files, the image's hex sha256 (the build seed names it) and the command line; absent for a profile without kernel:. */
+  kernel?: {files: KernelFiles; sha256: string; cmdline: string}
   /** The boot packages (boot.packages and boot.stub) flattened into one tree of their own. */
   bootTree?: {packages: string[]; tree: Tree}
   /** Where asked-for outputs go (the staging folder that is published into --out). */
@@ -93,7 +92,7 @@ const NEEDS: Record<Exclude<OutputKind, 'qcow2'>, readonly OutputKind[]> = {
 }
 
 /** The outputs to produce: those asked for and what they need (an ESP with loader uki needs a UKI). */
-export function plannedOutputs(profile: Profile): Set<OutputKind> {
+export function plannedOutputs(profile: Pick<Profile, 'outputs' | 'boot'>): Set<OutputKind> {
   const planned = new Set<OutputKind>()
   const add = (kind: OutputKind) => {
     if (planned.has(kind)) return
@@ -104,6 +103,17 @@ export function plannedOutputs(profile: Profile): Set<OutputKind> {
   }
   for (const kind of profile.outputs) add(kind)
   return planned
+}
+
+/** The asked-for outputs that cannot be written without a kernel (themselves, or an output they are made of). */
+export function kernelNeededBy(profile: Pick<Profile, 'outputs' | 'boot'>): OutputKind[] {
+  return profile.outputs.filter((kind) => plannedOutputs({outputs: [kind], boot: profile.boot}).has('kernel'))
+}
+
+/** The outputs a profile without a kernel can still ask for. */
+export function outputsWithoutKernel(profile: Pick<Profile, 'boot'>): OutputKind[] {
+  const all = Object.keys(NEEDS) as OutputKind[]
+  return all.filter((kind) => kernelNeededBy({outputs: [kind], boot: profile.boot}).length === 0)
 }
 
 /** Runs the writers; returns the asked-for outputs (in the staging folder) and every stage's record. */
@@ -124,8 +134,10 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
   // Loader inputs first, so a missing one fails the build before any output is written.
   const loader = loaderInputs(input, planned)
 
-  const kernelSource: SizedSource = reader.source(kernel.image)
-  if (planned.has('kernel') && asked.has('kernel')) {
+  // build() refused a profile without kernel whose outputs need one (kernelNeededBy).
+  if (planned.has('kernel') && !kernel) throw internalError(`outputs ${[...planned].join(', ')} planned without a kernel`)
+  const kernelSource: SizedSource | undefined = kernel && reader.source(kernel.files.image)
+  if (kernelSource && planned.has('kernel') && asked.has('kernel')) {
     const path = place('kernel', OUTPUT_FILES.kernel)
     keep('kernel', path, await writeFileAtomically(path, kernelSource.open()))
   }
@@ -159,13 +171,14 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
       packages: input.bootTree?.packages ?? [],
       files: loader.files.map((f) => ({role: f.role, from: f.from, size: f.data.length, sha256: sha256Hex(f.data)})),
     }
-  if (!initramfs) return {outputs, stages}
+  // The seed names the kernel: without one there is no boot output, and nothing needs a seed.
+  if (!initramfs || !kernel || !kernelSource) return {outputs, stages}
   const espSize = profile.boot.espSize === undefined ? undefined : parseSize(profile.boot.espSize)
   const seed = deriveBuildSeed({
     sourceDateEpoch,
     loader: profile.boot.loader,
-    cmdline: profile.kernel.cmdline,
-    kernelSha256: input.kernelSha256,
+    cmdline: kernel.cmdline,
+    kernelSha256: kernel.sha256,
     initramfsSha256: initramfs.sha256,
     loaderFiles: Object.fromEntries(loader.files.map((f) => [f.role, sha256Hex(f.data)])),
     espSize: espSize ?? 'auto',
@@ -176,7 +189,7 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
   // Sources whose sha256 this stage already has: the ESP's file list takes them as they are rather
   // than reading the kernel, the initramfs and the UKI (hundreds of MB) once more only to hash them.
   const knownSha256 = new Map<SizedSource, string>([
-    [kernelSource, input.kernelSha256],
+    [kernelSource, kernel.sha256],
     [initramfsSource, initramfs.sha256],
   ])
 
@@ -186,7 +199,7 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
     const pe = buildUkiChunks({
       stub: loader.stub!,
       osRelease: loader.osRelease!,
-      cmdline: profile.kernel.cmdline,
+      cmdline: kernel.cmdline,
       linux: kernelSource,
       initrd: initramfsSource,
       timeDateStamp: sourceDateEpoch,
@@ -206,7 +219,7 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
     progress(`esp: ${profile.boot.loader} loader on FAT32${planned.has('disk') ? ', in a GPT disk' : ''}`)
     const files: FatFileInput[] =
       profile.boot.loader === 'syslinux'
-        ? syslinuxEspFiles({syslinuxEfi: loader.syslinuxEfi!, ldlinux: loader.ldlinux!, kernel: kernelSource, initrd: initramfsSource, cmdline: profile.kernel.cmdline})
+        ? syslinuxEspFiles({syslinuxEfi: loader.syslinuxEfi!, ldlinux: loader.ldlinux!, kernel: kernelSource, initrd: initramfsSource, cmdline: kernel.cmdline})
         : ukiEspFiles(uki!)
     let disk
     try {

@@ -59,7 +59,7 @@ export function derivedRequirements(profile: RequirementInputs): DerivedRequirem
     want('CONFIG_EFI_STUB', rule, where, how)
   }
 
-  const serial = SERIAL_CONSOLE.exec(profile.kernel.cmdline)
+  const serial = SERIAL_CONSOLE.exec(profile.kernel?.cmdline ?? '')
   if (serial) {
     const rule = `kernel.cmdline: console=${serial[1]}`
     const where = at(['kernel', 'cmdline'])

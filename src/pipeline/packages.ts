@@ -28,7 +28,7 @@ export interface PackageRequest {
 /** Every image a profile needs, in order: packages, then the kernel, then boot packages. */
 export function packageRequests(profile: Profile): PackageRequest[] {
   const requests: PackageRequest[] = profile.packages.map((spec, i) => request(profile, 'package', spec, ['packages', i]))
-  requests.push(request(profile, 'kernel', profile.kernel.package, ['kernel', 'package']))
+  if (profile.kernel) requests.push(request(profile, 'kernel', profile.kernel.package, ['kernel', 'package']))
   profile.boot.packages.forEach((spec, i) => requests.push(request(profile, 'boot', spec, ['boot', 'packages', i])))
   if (profile.boot.stub) requests.push(request(profile, 'boot', profile.boot.stub, ['boot', 'stub']))
   return requests

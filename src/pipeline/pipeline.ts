@@ -13,7 +13,7 @@ import {join} from 'node:path'
 import {sweepLeftovers} from '../cleanup/leftovers.js'
 import {makeOwnedFolder, removeOwnedFolder} from '../cleanup/owned-folder.js'
 import {profileError} from '../errors.js'
-import {type ImageOutputs, writeImageOutputs} from '../image/outputs.js'
+import {type ImageOutputs, kernelNeededBy, outputsWithoutKernel, writeImageOutputs} from '../image/outputs.js'
 import {type KernelCheck, type KernelFiles, checkKernelConfig, describeMismatches, kernelFilesOf} from '../kernel/package.js'
 import {derivedRequirements} from '../kernel/requirements.js'
 import type {RetryPolicy} from '../oci/registry.js'
@@ -76,6 +76,24 @@ export async function loadStage(options: PipelineOptions): Promise<Loaded> {
   return {profile, sourceDateEpoch: resolveSourceDateEpoch(options.sourceDateEpoch, options.env ?? process.env, profile)}
 }
 
+/**
+ * A profile without kernel: makes a root tree (rootfs, pull, lock, check); `build` refuses it, before
+ * any work, when an output it asks for needs a kernel, naming those outputs.
+ */
+export function checkKernelForOutputs(profile: Profile): void {
+  if (profile.kernel) return
+  const needing = kernelNeededBy(profile)
+  if (needing.length === 0) return
+  const where = profile.locate(['outputs'])
+  const asked = where === profile.displayName ? ' (the default outputs, as the profile has no outputs:)' : ''
+  throw profileError(
+    `${where}: the output${needing.length === 1 ? '' : 's'} ${needing.join(', ')}${asked} need${needing.length === 1 ? 's' : ''} a kernel, ` +
+      'and the profile has no kernel: section. Add kernel: {package: NAME} (a kernel package such as user-linux-generic), ' +
+      `or ask only for outputs that need none: outputs: [${outputsWithoutKernel(profile).join(', ')}]`,
+    {outputs: needing},
+  )
+}
+
 /** Stages 1-2: resolve every image of the profile (or only those of `roles`), then trust them. */
 export async function resolveAndTrust(loaded: Loaded, options: PipelineOptions, roles?: readonly PackageRole[]): Promise<Trusted> {
   const {profile} = loaded
@@ -133,11 +151,16 @@ export interface KernelStage {
   check: KernelCheck
   /** The boot packages (boot.packages, boot.stub) in a tree of their own: loader files, never in the initramfs. */
   bootTree?: {packages: string[]; tree: Tree}
+  /** The profile's kernel.cmdline. */
+  cmdline: string
 }
 
-export async function kernelStage(fetched: Fetched, loaded: Loaded, spool: Spool, reader: ContentReader): Promise<KernelStage> {
+/** undefined for a profile without kernel: (a root tree only). */
+export async function kernelStage(fetched: Fetched, loaded: Loaded, spool: Spool, reader: ContentReader): Promise<KernelStage | undefined> {
   const {profile} = loaded
-  const kernelPackage = fetched.images.find((p) => p.request.role === 'kernel')!
+  const kernelPackage = fetched.images.find((p) => p.request.role === 'kernel')
+  if (!profile.kernel || !kernelPackage) return undefined
+  const {config: fragment, cmdline} = profile.kernel
   // One set of layer workers for the kernel and the boot packages.
   const pool = openLayerPool()
   try {
@@ -147,10 +170,10 @@ export async function kernelStage(fetched: Fetched, loaded: Loaded, spool: Spool
     // The fragment, what the profile itself needs (requirements.ts), and the config /bzImage carries.
     const image = reader.bytes(files.image)
     const config = reader.bytes(files.config)
-    const check = await checkKernelConfig(config.toString('utf8'), profile.kernel.config, profile.locate(['kernel', 'config']), {
+    const check = await checkKernelConfig(config.toString('utf8'), fragment, profile.locate(['kernel', 'config']), {
       derived: derivedRequirements(profile),
       image,
-      fragmentName: profile.kernel.config === undefined ? undefined : profile.relativePath(profile.kernel.config),
+      fragmentName: fragment === undefined ? undefined : profile.relativePath(fragment),
     })
     const boot = imagesOf(fetched, 'boot')
     let bootTree: KernelStage['bootTree']
@@ -160,7 +183,7 @@ export async function kernelStage(fetched: Fetched, loaded: Loaded, spool: Spool
       bootTree = {packages: boot.map((b) => b.name), tree}
     }
     const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
-    return {package: kernelPackage, files, sha256: {image: sha256(image), config: sha256(config)}, check, bootTree}
+    return {package: kernelPackage, files, sha256: {image: sha256(image), config: sha256(config)}, check, bootTree, cmdline}
   } finally {
     await pool.close()
   }
@@ -168,7 +191,7 @@ export async function kernelStage(fetched: Fetched, loaded: Loaded, spool: Spool
 
 export function kernelMismatchError(profile: Profile, kernel: KernelStage) {
   // Derived requirements fail without any fragment: then the kernel package is the place to point at.
-  const where = profile.locate(profile.kernel.config === undefined ? ['kernel', 'package'] : ['kernel', 'config'])
+  const where = profile.locate(profile.kernel?.config === undefined ? ['kernel', 'package'] : ['kernel', 'config'])
   return profileError(
     `${where}: the kernel of ${kernel.package.request.name} does not meet the profile (its kernel.config fragment and what its settings need):\n` +
       describeMismatches(kernel.check),
@@ -182,7 +205,8 @@ export interface PreparedRoot {
   fetched: Fetched
   flattened: Flattened
   shaped: Shaped
-  kernel: KernelStage
+  /** Absent for a profile without kernel:. */
+  kernel?: KernelStage
   spool: Spool
   reader: ContentReader
 }
@@ -204,10 +228,10 @@ export async function withWorkFolder<T>(use: (work: string) => Promise<T>): Prom
   }
 }
 
-/** load -> resolve -> trust -> fetch -> flatten -> shape -> kernel, in `work`. */
-export async function prepareRoot(options: PipelineOptions, work: string): Promise<PreparedRoot> {
+/** load -> resolve -> trust -> fetch -> flatten -> shape -> kernel, in `work` (`loaded`: a profile the caller loaded already). */
+export async function prepareRoot(options: PipelineOptions, work: string, loaded?: Loaded): Promise<PreparedRoot> {
   const progress = options.progress ?? (() => {})
-  const loaded = await loadStage(options)
+  loaded ??= await loadStage(options)
   const trusted = await resolveAndTrust(loaded, options)
   const fetched = await fetchStage(trusted)
   const spool = await openSpool(join(work, 'spool'))
@@ -216,7 +240,7 @@ export async function prepareRoot(options: PipelineOptions, work: string): Promi
   const flattened = await flattenStage(fetched, spool, loaded.sourceDateEpoch)
   progress('shape: files, init, prune')
   const shaped = await shapeStage(flattened, loaded, spool)
-  progress('kernel: reading the kernel package')
+  if (loaded.profile.kernel) progress('kernel: reading the kernel package')
   const kernel = await kernelStage(fetched, loaded, spool, reader)
   return {loaded, fetched, flattened, shaped, kernel, spool, reader}
 }
@@ -224,14 +248,17 @@ export async function prepareRoot(options: PipelineOptions, work: string): Promi
 /** The whole pipeline: every output the profile asks for, build.json last, published into outDir together. */
 export async function build(options: BuildOptions): Promise<Published> {
   const progress = options.progress ?? (() => {})
+  // The profile, and whether its outputs need a kernel it lacks, before any other work.
+  const preloaded = await loadStage(options)
+  checkKernelForOutputs(preloaded.profile)
   // --out is checked before any work: a file or an unwritable folder there is refused at once.
   const {outDir, staging} = await openStaging(options.outDir)
   try {
     return await withWorkFolder(async (work) => {
-      const root = await prepareRoot(options, work)
+      const root = await prepareRoot(options, work, preloaded)
       try {
         const {loaded, kernel} = root
-        if (kernel.check.mismatches.length > 0) throw kernelMismatchError(loaded.profile, kernel)
+        if (kernel && kernel.check.mismatches.length > 0) throw kernelMismatchError(loaded.profile, kernel)
         // The shaped tree's checks (checks.ts), on every build: no output is written for an image that fails one (exit 4).
         progress('check: ELF closure and no compilers')
         const checks = await checkStage(root)
@@ -239,9 +266,8 @@ export async function build(options: BuildOptions): Promise<Published> {
         const outputs: ImageOutputs = await writeImageOutputs({
           profile: loaded.profile,
           tree: root.shaped.tree,
-          kernel: kernel.files,
-          kernelSha256: kernel.sha256.image,
-          bootTree: kernel.bootTree,
+          kernel: kernel && {files: kernel.files, sha256: kernel.sha256.image, cmdline: kernel.cmdline},
+          bootTree: kernel?.bootTree,
           outDir: staging,
           workDir: await mkdir(join(work, 'intermediate'), {recursive: true}).then(() => join(work, 'intermediate')),
           sourceDateEpoch: loaded.sourceDateEpoch,

@@ -54,7 +54,8 @@ export interface BuildRecord {
     fetch: {sha256: string; layers: number}
     flatten: {sha256: string; entries: number}
     shape: {sha256: string; entries: number} & Omit<ShapeReport, 'pruned'> & {pruned: Removal[]}
-    kernel: {package: string; sha256: string; configSha256: string; fragmentChecked: number; cmdline: string}
+    /** Absent for a profile without kernel: (a root tree only). */
+    kernel?: {package: string; sha256: string; configSha256: string; fragmentChecked: number; cmdline: string}
   } & ImageStages
   /** What the ELF closure and no-compiler checks saw (checks.ts): the exceptions the profile's keep: and allowMissing: made. */
   checks?: RecordedChecks
@@ -126,12 +127,12 @@ export async function recordStage(root: PreparedRoot, image: ImageOutputs, stagi
         pruned: shaped.report.pruned,
         droppedCapabilities: shaped.report.droppedCapabilities,
       },
-      kernel: {
+      kernel: kernel && {
         package: kernel.package.request.name,
         sha256: kernel.sha256.image,
         configSha256: kernel.sha256.config,
         fragmentChecked: kernel.check.required,
-        cmdline: profile.kernel.cmdline,
+        cmdline: kernel.cmdline,
       },
       ...image.stages,
     },
@@ -194,7 +195,7 @@ export async function publish(recorded: Recorded, outDir: string): Promise<Publi
   for (const file of previous) if (!written.has(file)) await rm(join(outDir, file), {force: true})
   const {profile} = recorded
   return {
-    profile: {name: profile.name, path: profile.path, cmdline: profile.kernel.cmdline, test: profile.test},
+    profile: {name: profile.name, path: profile.path, cmdline: profile.kernel?.cmdline ?? '', test: profile.test},
     outDir,
     recordPath: record.path,
     record: recorded.record,

@@ -184,7 +184,8 @@ export async function buildRootfsTar(options: PipelineOptions & {outFile: string
 export interface CheckResult {
   profile: string
   passed: boolean
-  kernel: {package: string; required: number; mismatches: {option: string; required: string; actual: string; line: number; wantedBy: string}[]}
+  /** Absent for a profile without kernel: (nothing to check it against). */
+  kernel?: {package: string; required: number; mismatches: {option: string; required: string; actual: string; line: number; wantedBy: string}[]}
   elf: {files: number; dynamic: number; problems: ClosureProblem[]; allowed: ClosureProblem[]}
   /** What the no-compiler check found, by name or by content (checks.ts). */
   compilers: CompilerFinding[]
@@ -200,18 +201,19 @@ export async function checkProfile(options: PipelineOptions): Promise<CheckResul
       options.progress?.('check: ELF closure and no compilers')
       // The same checks every build runs (checks.ts).
       const checks = await checkStage(root)
-      const mismatches = root.kernel.check.mismatches.map((m) => ({
+      const {kernel} = root
+      const mismatches = (kernel?.check.mismatches ?? []).map((m) => ({
         option: m.option,
         required: describeValue(m.wanted),
         actual: m.found,
         line: m.line ?? 0,
         wantedBy: m.wantedBy,
       }))
-      if (mismatches.length > 0) options.progress?.(kernelMismatchError(root.loaded.profile, root.kernel).message)
+      if (kernel && mismatches.length > 0) options.progress?.(kernelMismatchError(root.loaded.profile, kernel).message)
       return {
         profile: root.loaded.profile.name,
         passed: mismatches.length === 0 && checks.passed,
-        kernel: {package: root.kernel.package.request.name, required: root.kernel.check.required, mismatches},
+        kernel: kernel && {package: kernel.package.request.name, required: kernel.check.required, mismatches},
         elf: {files: checks.elf.elfFiles, dynamic: checks.elf.dynamic, problems: checks.elf.problems, allowed: checks.elf.allowed},
         compilers: checks.compilers.findings,
         kept: checks.kept,

@@ -106,7 +106,7 @@ export function parseProfile(bytes: Uint8Array, path: string, displayName = path
         }
       : undefined,
     packages: raw.packages,
-    kernel: {
+    kernel: raw.kernel && {
       package: raw.kernel.package,
       config: raw.kernel.config === undefined ? undefined : relativeTo(raw.kernel.config),
       cmdline: raw.kernel.cmdline ?? 'console=ttyS0 panic=-1',

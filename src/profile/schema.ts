@@ -2,7 +2,8 @@
 export const PROFILE_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['name', 'packages', 'kernel'],
+  // No kernel: a root tree only (rootfs, pull, lock, check); build refuses the outputs that need one.
+  required: ['name', 'packages'],
   $defs: {
     mode: {type: 'string', pattern: '^0?[0-7]{3,4}$'},
     // 2^32-1 is (uid_t)-1, "no id" to chown(2) and setuid(2): never a real owner.

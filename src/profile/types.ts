@@ -65,7 +65,8 @@ export interface Profile {
   source?: string
   trust?: TrustSettings
   packages: string[]
-  kernel: {package: string; config?: string; cmdline: string}
+  /** Absent: the profile makes a root tree only; outputs that boot need it (kernelNeededBy). */
+  kernel?: {package: string; config?: string; cmdline: string}
   boot: {
     loader: LoaderKind
     stub?: string
@@ -103,7 +104,7 @@ export interface RawProfile {
   source?: string
   trust?: {keyring?: string; threshold?: number; lookaside?: string; legacy?: boolean; policy?: string; registriesD?: string}
   packages: string[]
-  kernel: {package: string; config?: string; cmdline?: string}
+  kernel?: {package: string; config?: string; cmdline?: string}
   boot?: {loader?: LoaderKind; stub?: string; packages?: string[]; espSize?: string; syslinuxEfi?: string; ldlinux?: string; stubPath?: string}
   init?: string
   files?: {path: string; contents?: string; source?: string; mode?: string; dirMode?: string; uid?: number; gid?: number}[]

@@ -5,7 +5,7 @@ import {createRequire} from 'node:module'
 const require = createRequire(import.meta.url)
 export const validate = validate10;
 export default validate10;
-const schema11 = {"type":"object","additionalProperties":false,"required":["name","packages","kernel"],"$defs":{"mode":{"type":"string","pattern":"^0?[0-7]{3,4}$"},"id":{"type":"integer","minimum":0,"maximum":4294967294},"account":{"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},"passwdPath":{"type":"string","pattern":"^/[^:\\n]*$"}},"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,62}$","description":"name of the appliance; output files carry it"},"sourceDateEpoch":{"type":"integer","minimum":0,"maximum":4294967295,"description":"timestamp clamp (flag > env > this > 1)"},"registry":{"type":"string","minLength":1,"description":"where short package names live, e.g. docker.io/stagex"},"mirror":{"type":"string","minLength":1,"description":"pull from here; identity stays the registry"},"source":{"type":"string","pattern":"^oci:.+","description":"oci:DIR, a folder of OCI layouts, one per package"},"trust":{"type":"object","additionalProperties":false,"properties":{"keyring":{"type":"string","minLength":1},"threshold":{"type":"integer","minimum":1,"maximum":128},"lookaside":{"type":"string","minLength":1},"legacy":{"type":"boolean"},"policy":{"type":"string","minLength":1},"registriesD":{"type":"string","minLength":1}}},"packages":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"kernel":{"type":"object","additionalProperties":false,"required":["package"],"properties":{"package":{"type":"string","minLength":1},"config":{"type":"string","minLength":1},"cmdline":{"type":"string"}}},"boot":{"type":"object","additionalProperties":false,"properties":{"loader":{"enum":["syslinux","uki","none"]},"stub":{"type":"string","minLength":1},"packages":{"type":"array","items":{"type":"string","minLength":1}},"espSize":{"type":"string","pattern":"^[0-9]+(K|M|G)?$"},"syslinuxEfi":{"type":"string","minLength":1,"description":"path of syslinux.efi in the boot packages (default: usr/share then usr/lib syslinux/efi64)"},"ldlinux":{"type":"string","minLength":1,"description":"path of ldlinux.e64 in the boot packages"},"stubPath":{"type":"string","minLength":1,"description":"path of the EFI stub in boot.stub (default usr/lib/systemd/boot/efi/linuxx64.efi.stub)"}}},"init":{"type":"string","pattern":"^/"},"files":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"oneOf":[{"required":["contents"],"properties":{"contents":true}},{"required":["source"],"properties":{"source":true}}],"properties":{"path":{"type":"string","pattern":"^/."},"contents":{"type":"string"},"source":{"type":"string","minLength":1,"description":"a host file or folder (relative to the profile's folder, or absolute) copied in instead of contents"},"mode":{"$ref":"#/$defs/mode","description":"mode of the file(s) (default 0644)"},"dirMode":{"$ref":"#/$defs/mode","description":"mode of the folders made from a source folder (default 0755)"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"dirs":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","pattern":"^/."},"mode":{"$ref":"#/$defs/mode","description":"default 0755"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"symlinks":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path","target"],"properties":{"path":{"type":"string","pattern":"^/."},"target":{"type":"string","minLength":1,"pattern":"^[^\\u0000]+$"}}}},"users":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","uid"],"properties":{"name":{"$ref":"#/$defs/account"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id","description":"primary group (default: the uid)"},"home":{"$ref":"#/$defs/passwdPath","description":"default /home/NAME (/root for uid 0)"},"shell":{"$ref":"#/$defs/passwdPath","description":"default /bin/sh"}}}},"groups":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gid"],"properties":{"name":{"$ref":"#/$defs/account"},"gid":{"$ref":"#/$defs/id"},"members":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/account"}}}}},"keep":{"type":"array","items":{"type":"string","pattern":"^/."},"description":"paths the pruning must keep (each is recorded)"},"allowMissing":{"type":"array","items":{"type":"string","minLength":1},"description":"ELF closure exceptions: libraries allowed to be missing"},"prune":{"enum":["default","none"]},"initramfs":{"type":"object","additionalProperties":false,"properties":{"compression":{"enum":["gzip","none"]},"capabilities":{"enum":["refuse","drop"],"description":"file capabilities (security.capability) cannot go in a newc cpio: refuse the build, or drop them"}}},"outputs":{"type":"array","uniqueItems":true,"items":{"enum":["kernel","initramfs","disk","esp","uki","qcow2","rootfs-tar"]}},"test":{"type":"object","additionalProperties":false,"properties":{"timeout":{"type":"integer","minimum":1,"maximum":3600},"steps":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["expect"],"properties":{"expect":{"type":"string","minLength":1}}}}}}}};
+const schema11 = {"type":"object","additionalProperties":false,"required":["name","packages"],"$defs":{"mode":{"type":"string","pattern":"^0?[0-7]{3,4}$"},"id":{"type":"integer","minimum":0,"maximum":4294967294},"account":{"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},"passwdPath":{"type":"string","pattern":"^/[^:\\n]*$"}},"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,62}$","description":"name of the appliance; output files carry it"},"sourceDateEpoch":{"type":"integer","minimum":0,"maximum":4294967295,"description":"timestamp clamp (flag > env > this > 1)"},"registry":{"type":"string","minLength":1,"description":"where short package names live, e.g. docker.io/stagex"},"mirror":{"type":"string","minLength":1,"description":"pull from here; identity stays the registry"},"source":{"type":"string","pattern":"^oci:.+","description":"oci:DIR, a folder of OCI layouts, one per package"},"trust":{"type":"object","additionalProperties":false,"properties":{"keyring":{"type":"string","minLength":1},"threshold":{"type":"integer","minimum":1,"maximum":128},"lookaside":{"type":"string","minLength":1},"legacy":{"type":"boolean"},"policy":{"type":"string","minLength":1},"registriesD":{"type":"string","minLength":1}}},"packages":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"kernel":{"type":"object","additionalProperties":false,"required":["package"],"properties":{"package":{"type":"string","minLength":1},"config":{"type":"string","minLength":1},"cmdline":{"type":"string"}}},"boot":{"type":"object","additionalProperties":false,"properties":{"loader":{"enum":["syslinux","uki","none"]},"stub":{"type":"string","minLength":1},"packages":{"type":"array","items":{"type":"string","minLength":1}},"espSize":{"type":"string","pattern":"^[0-9]+(K|M|G)?$"},"syslinuxEfi":{"type":"string","minLength":1,"description":"path of syslinux.efi in the boot packages (default: usr/share then usr/lib syslinux/efi64)"},"ldlinux":{"type":"string","minLength":1,"description":"path of ldlinux.e64 in the boot packages"},"stubPath":{"type":"string","minLength":1,"description":"path of the EFI stub in boot.stub (default usr/lib/systemd/boot/efi/linuxx64.efi.stub)"}}},"init":{"type":"string","pattern":"^/"},"files":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"oneOf":[{"required":["contents"],"properties":{"contents":true}},{"required":["source"],"properties":{"source":true}}],"properties":{"path":{"type":"string","pattern":"^/."},"contents":{"type":"string"},"source":{"type":"string","minLength":1,"description":"a host file or folder (relative to the profile's folder, or absolute) copied in instead of contents"},"mode":{"$ref":"#/$defs/mode","description":"mode of the file(s) (default 0644)"},"dirMode":{"$ref":"#/$defs/mode","description":"mode of the folders made from a source folder (default 0755)"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"dirs":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","pattern":"^/."},"mode":{"$ref":"#/$defs/mode","description":"default 0755"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"symlinks":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path","target"],"properties":{"path":{"type":"string","pattern":"^/."},"target":{"type":"string","minLength":1,"pattern":"^[^\\u0000]+$"}}}},"users":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","uid"],"properties":{"name":{"$ref":"#/$defs/account"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id","description":"primary group (default: the uid)"},"home":{"$ref":"#/$defs/passwdPath","description":"default /home/NAME (/root for uid 0)"},"shell":{"$ref":"#/$defs/passwdPath","description":"default /bin/sh"}}}},"groups":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gid"],"properties":{"name":{"$ref":"#/$defs/account"},"gid":{"$ref":"#/$defs/id"},"members":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/account"}}}}},"keep":{"type":"array","items":{"type":"string","pattern":"^/."},"description":"paths the pruning must keep (each is recorded)"},"allowMissing":{"type":"array","items":{"type":"string","minLength":1},"description":"ELF closure exceptions: libraries allowed to be missing"},"prune":{"enum":["default","none"]},"initramfs":{"type":"object","additionalProperties":false,"properties":{"compression":{"enum":["gzip","none"]},"capabilities":{"enum":["refuse","drop"],"description":"file capabilities (security.capability) cannot go in a newc cpio: refuse the build, or drop them"}}},"outputs":{"type":"array","uniqueItems":true,"items":{"enum":["kernel","initramfs","disk","esp","uki","qcow2","rootfs-tar"]}},"test":{"type":"object","additionalProperties":false,"properties":{"timeout":{"type":"integer","minimum":1,"maximum":3600},"steps":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["expect"],"properties":{"expect":{"type":"string","minLength":1}}}}}}}};
 const schema12 = {"type":"string","pattern":"^0?[0-7]{3,4}$"};
 const schema14 = {"type":"integer","minimum":0,"maximum":4294967294};
 const schema19 = {"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"};
@@ -47,8 +47,9 @@ vErrors.push(err1);
 }
 errors++;
 }
-if(data.kernel === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kernel"},message:"must have required property '"+"kernel"+"'"};
+for(const key0 in data){
+if(!(func2.call(schema11.properties, key0))){
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -57,9 +58,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(func2.call(schema11.properties, key0))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+}
+if(data.name !== undefined){
+let data0 = data.name;
+if(typeof data0 === "string"){
+if(!pattern0.test(data0)){
+const err3 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9._-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9._-]{0,62}$"+"\""};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -69,11 +73,8 @@ vErrors.push(err3);
 errors++;
 }
 }
-if(data.name !== undefined){
-let data0 = data.name;
-if(typeof data0 === "string"){
-if(!pattern0.test(data0)){
-const err4 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9._-]{0,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9._-]{0,62}$"+"\""};
+else {
+const err4 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -83,8 +84,10 @@ vErrors.push(err4);
 errors++;
 }
 }
-else {
-const err5 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.sourceDateEpoch !== undefined){
+let data1 = data.sourceDateEpoch;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err5 = {instancePath:instancePath+"/sourceDateEpoch",schemaPath:"#/properties/sourceDateEpoch/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -93,11 +96,9 @@ vErrors.push(err5);
 }
 errors++;
 }
-}
-if(data.sourceDateEpoch !== undefined){
-let data1 = data.sourceDateEpoch;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err6 = {instancePath:instancePath+"/sourceDateEpoch",schemaPath:"#/properties/sourceDateEpoch/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 4294967295 || isNaN(data1)){
+const err6 = {instancePath:instancePath+"/sourceDateEpoch",schemaPath:"#/properties/sourceDateEpoch/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -106,24 +107,13 @@ vErrors.push(err6);
 }
 errors++;
 }
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 4294967295 || isNaN(data1)){
-const err7 = {instancePath:instancePath+"/sourceDateEpoch",schemaPath:"#/properties/sourceDateEpoch/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(data1 < 0 || isNaN(data1)){
+const err7 = {instancePath:instancePath+"/sourceDateEpoch",schemaPath:"#/properties/sourceDateEpoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err7];
 }
 else {
 vErrors.push(err7);
-}
-errors++;
-}
-if(data1 < 0 || isNaN(data1)){
-const err8 = {instancePath:instancePath+"/sourceDateEpoch",schemaPath:"#/properties/sourceDateEpoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
 }
 errors++;
 }
@@ -133,7 +123,18 @@ if(data.registry !== undefined){
 let data2 = data.registry;
 if(typeof data2 === "string"){
 if(func3(data2) < 1){
-const err9 = {instancePath:instancePath+"/registry",schemaPath:"#/properties/registry/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err8 = {instancePath:instancePath+"/registry",schemaPath:"#/properties/registry/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/registry",schemaPath:"#/properties/registry/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -143,8 +144,11 @@ vErrors.push(err9);
 errors++;
 }
 }
-else {
-const err10 = {instancePath:instancePath+"/registry",schemaPath:"#/properties/registry/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.mirror !== undefined){
+let data3 = data.mirror;
+if(typeof data3 === "string"){
+if(func3(data3) < 1){
+const err10 = {instancePath:instancePath+"/mirror",schemaPath:"#/properties/mirror/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -154,11 +158,8 @@ vErrors.push(err10);
 errors++;
 }
 }
-if(data.mirror !== undefined){
-let data3 = data.mirror;
-if(typeof data3 === "string"){
-if(func3(data3) < 1){
-const err11 = {instancePath:instancePath+"/mirror",schemaPath:"#/properties/mirror/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err11 = {instancePath:instancePath+"/mirror",schemaPath:"#/properties/mirror/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -168,8 +169,11 @@ vErrors.push(err11);
 errors++;
 }
 }
-else {
-const err12 = {instancePath:instancePath+"/mirror",schemaPath:"#/properties/mirror/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.source !== undefined){
+let data4 = data.source;
+if(typeof data4 === "string"){
+if(!pattern1.test(data4)){
+const err12 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/pattern",keyword:"pattern",params:{pattern: "^oci:.+"},message:"must match pattern \""+"^oci:.+"+"\""};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -179,11 +183,8 @@ vErrors.push(err12);
 errors++;
 }
 }
-if(data.source !== undefined){
-let data4 = data.source;
-if(typeof data4 === "string"){
-if(!pattern1.test(data4)){
-const err13 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/pattern",keyword:"pattern",params:{pattern: "^oci:.+"},message:"must match pattern \""+"^oci:.+"+"\""};
+else {
+const err13 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -193,8 +194,12 @@ vErrors.push(err13);
 errors++;
 }
 }
-else {
-const err14 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.trust !== undefined){
+let data5 = data.trust;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+for(const key1 in data5){
+if(!((((((key1 === "keyring") || (key1 === "threshold")) || (key1 === "lookaside")) || (key1 === "legacy")) || (key1 === "policy")) || (key1 === "registriesD"))){
+const err14 = {instancePath:instancePath+"/trust",schemaPath:"#/properties/trust/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -204,12 +209,11 @@ vErrors.push(err14);
 errors++;
 }
 }
-if(data.trust !== undefined){
-let data5 = data.trust;
-if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
-for(const key1 in data5){
-if(!((((((key1 === "keyring") || (key1 === "threshold")) || (key1 === "lookaside")) || (key1 === "legacy")) || (key1 === "policy")) || (key1 === "registriesD"))){
-const err15 = {instancePath:instancePath+"/trust",schemaPath:"#/properties/trust/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(data5.keyring !== undefined){
+let data6 = data5.keyring;
+if(typeof data6 === "string"){
+if(func3(data6) < 1){
+const err15 = {instancePath:instancePath+"/trust/keyring",schemaPath:"#/properties/trust/properties/keyring/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -219,11 +223,8 @@ vErrors.push(err15);
 errors++;
 }
 }
-if(data5.keyring !== undefined){
-let data6 = data5.keyring;
-if(typeof data6 === "string"){
-if(func3(data6) < 1){
-const err16 = {instancePath:instancePath+"/trust/keyring",schemaPath:"#/properties/trust/properties/keyring/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err16 = {instancePath:instancePath+"/trust/keyring",schemaPath:"#/properties/trust/properties/keyring/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -233,8 +234,10 @@ vErrors.push(err16);
 errors++;
 }
 }
-else {
-const err17 = {instancePath:instancePath+"/trust/keyring",schemaPath:"#/properties/trust/properties/keyring/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data5.threshold !== undefined){
+let data7 = data5.threshold;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err17 = {instancePath:instancePath+"/trust/threshold",schemaPath:"#/properties/trust/properties/threshold/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -243,11 +246,9 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-if(data5.threshold !== undefined){
-let data7 = data5.threshold;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err18 = {instancePath:instancePath+"/trust/threshold",schemaPath:"#/properties/trust/properties/threshold/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 128 || isNaN(data7)){
+const err18 = {instancePath:instancePath+"/trust/threshold",schemaPath:"#/properties/trust/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 128},message:"must be <= 128"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -256,24 +257,13 @@ vErrors.push(err18);
 }
 errors++;
 }
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 > 128 || isNaN(data7)){
-const err19 = {instancePath:instancePath+"/trust/threshold",schemaPath:"#/properties/trust/properties/threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 128},message:"must be <= 128"};
+if(data7 < 1 || isNaN(data7)){
+const err19 = {instancePath:instancePath+"/trust/threshold",schemaPath:"#/properties/trust/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err19];
 }
 else {
 vErrors.push(err19);
-}
-errors++;
-}
-if(data7 < 1 || isNaN(data7)){
-const err20 = {instancePath:instancePath+"/trust/threshold",schemaPath:"#/properties/trust/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
 }
 errors++;
 }
@@ -283,7 +273,18 @@ if(data5.lookaside !== undefined){
 let data8 = data5.lookaside;
 if(typeof data8 === "string"){
 if(func3(data8) < 1){
-const err21 = {instancePath:instancePath+"/trust/lookaside",schemaPath:"#/properties/trust/properties/lookaside/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err20 = {instancePath:instancePath+"/trust/lookaside",schemaPath:"#/properties/trust/properties/lookaside/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/trust/lookaside",schemaPath:"#/properties/trust/properties/lookaside/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -293,8 +294,9 @@ vErrors.push(err21);
 errors++;
 }
 }
-else {
-const err22 = {instancePath:instancePath+"/trust/lookaside",schemaPath:"#/properties/trust/properties/lookaside/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data5.legacy !== undefined){
+if(typeof data5.legacy !== "boolean"){
+const err22 = {instancePath:instancePath+"/trust/legacy",schemaPath:"#/properties/trust/properties/legacy/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -304,9 +306,11 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data5.legacy !== undefined){
-if(typeof data5.legacy !== "boolean"){
-const err23 = {instancePath:instancePath+"/trust/legacy",schemaPath:"#/properties/trust/properties/legacy/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data5.policy !== undefined){
+let data10 = data5.policy;
+if(typeof data10 === "string"){
+if(func3(data10) < 1){
+const err23 = {instancePath:instancePath+"/trust/policy",schemaPath:"#/properties/trust/properties/policy/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -316,11 +320,8 @@ vErrors.push(err23);
 errors++;
 }
 }
-if(data5.policy !== undefined){
-let data10 = data5.policy;
-if(typeof data10 === "string"){
-if(func3(data10) < 1){
-const err24 = {instancePath:instancePath+"/trust/policy",schemaPath:"#/properties/trust/properties/policy/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err24 = {instancePath:instancePath+"/trust/policy",schemaPath:"#/properties/trust/properties/policy/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -330,8 +331,11 @@ vErrors.push(err24);
 errors++;
 }
 }
-else {
-const err25 = {instancePath:instancePath+"/trust/policy",schemaPath:"#/properties/trust/properties/policy/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data5.registriesD !== undefined){
+let data11 = data5.registriesD;
+if(typeof data11 === "string"){
+if(func3(data11) < 1){
+const err25 = {instancePath:instancePath+"/trust/registriesD",schemaPath:"#/properties/trust/properties/registriesD/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -341,11 +345,8 @@ vErrors.push(err25);
 errors++;
 }
 }
-if(data5.registriesD !== undefined){
-let data11 = data5.registriesD;
-if(typeof data11 === "string"){
-if(func3(data11) < 1){
-const err26 = {instancePath:instancePath+"/trust/registriesD",schemaPath:"#/properties/trust/properties/registriesD/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err26 = {instancePath:instancePath+"/trust/registriesD",schemaPath:"#/properties/trust/properties/registriesD/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -355,8 +356,9 @@ vErrors.push(err26);
 errors++;
 }
 }
+}
 else {
-const err27 = {instancePath:instancePath+"/trust/registriesD",schemaPath:"#/properties/trust/properties/registriesD/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err27 = {instancePath:instancePath+"/trust",schemaPath:"#/properties/trust/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -366,9 +368,11 @@ vErrors.push(err27);
 errors++;
 }
 }
-}
-else {
-const err28 = {instancePath:instancePath+"/trust",schemaPath:"#/properties/trust/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.packages !== undefined){
+let data12 = data.packages;
+if(Array.isArray(data12)){
+if(data12.length < 1){
+const err28 = {instancePath:instancePath+"/packages",schemaPath:"#/properties/packages/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -377,12 +381,12 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-if(data.packages !== undefined){
-let data12 = data.packages;
-if(Array.isArray(data12)){
-if(data12.length < 1){
-const err29 = {instancePath:instancePath+"/packages",schemaPath:"#/properties/packages/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+const len0 = data12.length;
+for(let i0=0; i0<len0; i0++){
+let data13 = data12[i0];
+if(typeof data13 === "string"){
+if(func3(data13) < 1){
+const err29 = {instancePath:instancePath+"/packages/" + i0,schemaPath:"#/properties/packages/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -391,12 +395,9 @@ vErrors.push(err29);
 }
 errors++;
 }
-const len0 = data12.length;
-for(let i0=0; i0<len0; i0++){
-let data13 = data12[i0];
-if(typeof data13 === "string"){
-if(func3(data13) < 1){
-const err30 = {instancePath:instancePath+"/packages/" + i0,schemaPath:"#/properties/packages/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err30 = {instancePath:instancePath+"/packages/" + i0,schemaPath:"#/properties/packages/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -406,8 +407,9 @@ vErrors.push(err30);
 errors++;
 }
 }
+}
 else {
-const err31 = {instancePath:instancePath+"/packages/" + i0,schemaPath:"#/properties/packages/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err31 = {instancePath:instancePath+"/packages",schemaPath:"#/properties/packages/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -417,9 +419,11 @@ vErrors.push(err31);
 errors++;
 }
 }
-}
-else {
-const err32 = {instancePath:instancePath+"/packages",schemaPath:"#/properties/packages/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data.kernel !== undefined){
+let data14 = data.kernel;
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+if(data14.package === undefined){
+const err32 = {instancePath:instancePath+"/kernel",schemaPath:"#/properties/kernel/required",keyword:"required",params:{missingProperty: "package"},message:"must have required property '"+"package"+"'"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -428,12 +432,9 @@ vErrors.push(err32);
 }
 errors++;
 }
-}
-if(data.kernel !== undefined){
-let data14 = data.kernel;
-if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
-if(data14.package === undefined){
-const err33 = {instancePath:instancePath+"/kernel",schemaPath:"#/properties/kernel/required",keyword:"required",params:{missingProperty: "package"},message:"must have required property '"+"package"+"'"};
+for(const key2 in data14){
+if(!(((key2 === "package") || (key2 === "config")) || (key2 === "cmdline"))){
+const err33 = {instancePath:instancePath+"/kernel",schemaPath:"#/properties/kernel/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -442,9 +443,12 @@ vErrors.push(err33);
 }
 errors++;
 }
-for(const key2 in data14){
-if(!(((key2 === "package") || (key2 === "config")) || (key2 === "cmdline"))){
-const err34 = {instancePath:instancePath+"/kernel",schemaPath:"#/properties/kernel/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+}
+if(data14.package !== undefined){
+let data15 = data14.package;
+if(typeof data15 === "string"){
+if(func3(data15) < 1){
+const err34 = {instancePath:instancePath+"/kernel/package",schemaPath:"#/properties/kernel/properties/package/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -454,11 +458,8 @@ vErrors.push(err34);
 errors++;
 }
 }
-if(data14.package !== undefined){
-let data15 = data14.package;
-if(typeof data15 === "string"){
-if(func3(data15) < 1){
-const err35 = {instancePath:instancePath+"/kernel/package",schemaPath:"#/properties/kernel/properties/package/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err35 = {instancePath:instancePath+"/kernel/package",schemaPath:"#/properties/kernel/properties/package/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -468,8 +469,11 @@ vErrors.push(err35);
 errors++;
 }
 }
-else {
-const err36 = {instancePath:instancePath+"/kernel/package",schemaPath:"#/properties/kernel/properties/package/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data14.config !== undefined){
+let data16 = data14.config;
+if(typeof data16 === "string"){
+if(func3(data16) < 1){
+const err36 = {instancePath:instancePath+"/kernel/config",schemaPath:"#/properties/kernel/properties/config/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -479,11 +483,8 @@ vErrors.push(err36);
 errors++;
 }
 }
-if(data14.config !== undefined){
-let data16 = data14.config;
-if(typeof data16 === "string"){
-if(func3(data16) < 1){
-const err37 = {instancePath:instancePath+"/kernel/config",schemaPath:"#/properties/kernel/properties/config/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err37 = {instancePath:instancePath+"/kernel/config",schemaPath:"#/properties/kernel/properties/config/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -493,8 +494,9 @@ vErrors.push(err37);
 errors++;
 }
 }
-else {
-const err38 = {instancePath:instancePath+"/kernel/config",schemaPath:"#/properties/kernel/properties/config/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data14.cmdline !== undefined){
+if(typeof data14.cmdline !== "string"){
+const err38 = {instancePath:instancePath+"/kernel/cmdline",schemaPath:"#/properties/kernel/properties/cmdline/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -504,9 +506,9 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(data14.cmdline !== undefined){
-if(typeof data14.cmdline !== "string"){
-const err39 = {instancePath:instancePath+"/kernel/cmdline",schemaPath:"#/properties/kernel/properties/cmdline/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err39 = {instancePath:instancePath+"/kernel",schemaPath:"#/properties/kernel/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -516,9 +518,12 @@ vErrors.push(err39);
 errors++;
 }
 }
-}
-else {
-const err40 = {instancePath:instancePath+"/kernel",schemaPath:"#/properties/kernel/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.boot !== undefined){
+let data18 = data.boot;
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+for(const key3 in data18){
+if(!(((((((key3 === "loader") || (key3 === "stub")) || (key3 === "packages")) || (key3 === "espSize")) || (key3 === "syslinuxEfi")) || (key3 === "ldlinux")) || (key3 === "stubPath"))){
+const err40 = {instancePath:instancePath+"/boot",schemaPath:"#/properties/boot/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -528,12 +533,10 @@ vErrors.push(err40);
 errors++;
 }
 }
-if(data.boot !== undefined){
-let data18 = data.boot;
-if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
-for(const key3 in data18){
-if(!(((((((key3 === "loader") || (key3 === "stub")) || (key3 === "packages")) || (key3 === "espSize")) || (key3 === "syslinuxEfi")) || (key3 === "ldlinux")) || (key3 === "stubPath"))){
-const err41 = {instancePath:instancePath+"/boot",schemaPath:"#/properties/boot/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(data18.loader !== undefined){
+let data19 = data18.loader;
+if(!(((data19 === "syslinux") || (data19 === "uki")) || (data19 === "none"))){
+const err41 = {instancePath:instancePath+"/boot/loader",schemaPath:"#/properties/boot/properties/loader/enum",keyword:"enum",params:{allowedValues: schema11.properties.boot.properties.loader.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -543,10 +546,11 @@ vErrors.push(err41);
 errors++;
 }
 }
-if(data18.loader !== undefined){
-let data19 = data18.loader;
-if(!(((data19 === "syslinux") || (data19 === "uki")) || (data19 === "none"))){
-const err42 = {instancePath:instancePath+"/boot/loader",schemaPath:"#/properties/boot/properties/loader/enum",keyword:"enum",params:{allowedValues: schema11.properties.boot.properties.loader.enum},message:"must be equal to one of the allowed values"};
+if(data18.stub !== undefined){
+let data20 = data18.stub;
+if(typeof data20 === "string"){
+if(func3(data20) < 1){
+const err42 = {instancePath:instancePath+"/boot/stub",schemaPath:"#/properties/boot/properties/stub/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -556,27 +560,13 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data18.stub !== undefined){
-let data20 = data18.stub;
-if(typeof data20 === "string"){
-if(func3(data20) < 1){
-const err43 = {instancePath:instancePath+"/boot/stub",schemaPath:"#/properties/boot/properties/stub/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err43 = {instancePath:instancePath+"/boot/stub",schemaPath:"#/properties/boot/properties/stub/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
 else {
 vErrors.push(err43);
-}
-errors++;
-}
-}
-else {
-const err44 = {instancePath:instancePath+"/boot/stub",schemaPath:"#/properties/boot/properties/stub/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err44];
-}
-else {
-vErrors.push(err44);
 }
 errors++;
 }
@@ -589,7 +579,18 @@ for(let i1=0; i1<len1; i1++){
 let data22 = data21[i1];
 if(typeof data22 === "string"){
 if(func3(data22) < 1){
-const err45 = {instancePath:instancePath+"/boot/packages/" + i1,schemaPath:"#/properties/boot/properties/packages/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err44 = {instancePath:instancePath+"/boot/packages/" + i1,schemaPath:"#/properties/boot/properties/packages/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+else {
+const err45 = {instancePath:instancePath+"/boot/packages/" + i1,schemaPath:"#/properties/boot/properties/packages/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -599,8 +600,9 @@ vErrors.push(err45);
 errors++;
 }
 }
+}
 else {
-const err46 = {instancePath:instancePath+"/boot/packages/" + i1,schemaPath:"#/properties/boot/properties/packages/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err46 = {instancePath:instancePath+"/boot/packages",schemaPath:"#/properties/boot/properties/packages/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -610,9 +612,11 @@ vErrors.push(err46);
 errors++;
 }
 }
-}
-else {
-const err47 = {instancePath:instancePath+"/boot/packages",schemaPath:"#/properties/boot/properties/packages/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data18.espSize !== undefined){
+let data23 = data18.espSize;
+if(typeof data23 === "string"){
+if(!pattern2.test(data23)){
+const err47 = {instancePath:instancePath+"/boot/espSize",schemaPath:"#/properties/boot/properties/espSize/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(K|M|G)?$"},message:"must match pattern \""+"^[0-9]+(K|M|G)?$"+"\""};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -622,11 +626,8 @@ vErrors.push(err47);
 errors++;
 }
 }
-if(data18.espSize !== undefined){
-let data23 = data18.espSize;
-if(typeof data23 === "string"){
-if(!pattern2.test(data23)){
-const err48 = {instancePath:instancePath+"/boot/espSize",schemaPath:"#/properties/boot/properties/espSize/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(K|M|G)?$"},message:"must match pattern \""+"^[0-9]+(K|M|G)?$"+"\""};
+else {
+const err48 = {instancePath:instancePath+"/boot/espSize",schemaPath:"#/properties/boot/properties/espSize/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -636,8 +637,11 @@ vErrors.push(err48);
 errors++;
 }
 }
-else {
-const err49 = {instancePath:instancePath+"/boot/espSize",schemaPath:"#/properties/boot/properties/espSize/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data18.syslinuxEfi !== undefined){
+let data24 = data18.syslinuxEfi;
+if(typeof data24 === "string"){
+if(func3(data24) < 1){
+const err49 = {instancePath:instancePath+"/boot/syslinuxEfi",schemaPath:"#/properties/boot/properties/syslinuxEfi/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -647,11 +651,8 @@ vErrors.push(err49);
 errors++;
 }
 }
-if(data18.syslinuxEfi !== undefined){
-let data24 = data18.syslinuxEfi;
-if(typeof data24 === "string"){
-if(func3(data24) < 1){
-const err50 = {instancePath:instancePath+"/boot/syslinuxEfi",schemaPath:"#/properties/boot/properties/syslinuxEfi/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err50 = {instancePath:instancePath+"/boot/syslinuxEfi",schemaPath:"#/properties/boot/properties/syslinuxEfi/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -661,8 +662,11 @@ vErrors.push(err50);
 errors++;
 }
 }
-else {
-const err51 = {instancePath:instancePath+"/boot/syslinuxEfi",schemaPath:"#/properties/boot/properties/syslinuxEfi/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data18.ldlinux !== undefined){
+let data25 = data18.ldlinux;
+if(typeof data25 === "string"){
+if(func3(data25) < 1){
+const err51 = {instancePath:instancePath+"/boot/ldlinux",schemaPath:"#/properties/boot/properties/ldlinux/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -672,11 +676,8 @@ vErrors.push(err51);
 errors++;
 }
 }
-if(data18.ldlinux !== undefined){
-let data25 = data18.ldlinux;
-if(typeof data25 === "string"){
-if(func3(data25) < 1){
-const err52 = {instancePath:instancePath+"/boot/ldlinux",schemaPath:"#/properties/boot/properties/ldlinux/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err52 = {instancePath:instancePath+"/boot/ldlinux",schemaPath:"#/properties/boot/properties/ldlinux/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -686,8 +687,11 @@ vErrors.push(err52);
 errors++;
 }
 }
-else {
-const err53 = {instancePath:instancePath+"/boot/ldlinux",schemaPath:"#/properties/boot/properties/ldlinux/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data18.stubPath !== undefined){
+let data26 = data18.stubPath;
+if(typeof data26 === "string"){
+if(func3(data26) < 1){
+const err53 = {instancePath:instancePath+"/boot/stubPath",schemaPath:"#/properties/boot/properties/stubPath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -697,11 +701,8 @@ vErrors.push(err53);
 errors++;
 }
 }
-if(data18.stubPath !== undefined){
-let data26 = data18.stubPath;
-if(typeof data26 === "string"){
-if(func3(data26) < 1){
-const err54 = {instancePath:instancePath+"/boot/stubPath",schemaPath:"#/properties/boot/properties/stubPath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err54 = {instancePath:instancePath+"/boot/stubPath",schemaPath:"#/properties/boot/properties/stubPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -711,8 +712,9 @@ vErrors.push(err54);
 errors++;
 }
 }
+}
 else {
-const err55 = {instancePath:instancePath+"/boot/stubPath",schemaPath:"#/properties/boot/properties/stubPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err55 = {instancePath:instancePath+"/boot",schemaPath:"#/properties/boot/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -722,9 +724,11 @@ vErrors.push(err55);
 errors++;
 }
 }
-}
-else {
-const err56 = {instancePath:instancePath+"/boot",schemaPath:"#/properties/boot/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.init !== undefined){
+let data27 = data.init;
+if(typeof data27 === "string"){
+if(!pattern3.test(data27)){
+const err56 = {instancePath:instancePath+"/init",schemaPath:"#/properties/init/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -734,27 +738,13 @@ vErrors.push(err56);
 errors++;
 }
 }
-if(data.init !== undefined){
-let data27 = data.init;
-if(typeof data27 === "string"){
-if(!pattern3.test(data27)){
-const err57 = {instancePath:instancePath+"/init",schemaPath:"#/properties/init/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
+else {
+const err57 = {instancePath:instancePath+"/init",schemaPath:"#/properties/init/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err57];
 }
 else {
 vErrors.push(err57);
-}
-errors++;
-}
-}
-else {
-const err58 = {instancePath:instancePath+"/init",schemaPath:"#/properties/init/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err58];
-}
-else {
-vErrors.push(err58);
 }
 errors++;
 }
@@ -771,12 +761,12 @@ let passing0 = null;
 const _errs65 = errors;
 if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
 if(data29.contents === undefined){
-const err59 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf/0/required",keyword:"required",params:{missingProperty: "contents"},message:"must have required property '"+"contents"+"'"};
+const err58 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf/0/required",keyword:"required",params:{missingProperty: "contents"},message:"must have required property '"+"contents"+"'"};
 if(vErrors === null){
-vErrors = [err59];
+vErrors = [err58];
 }
 else {
-vErrors.push(err59);
+vErrors.push(err58);
 }
 errors++;
 }
@@ -789,12 +779,12 @@ passing0 = 0;
 const _errs66 = errors;
 if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
 if(data29.source === undefined){
-const err60 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf/1/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'"};
+const err59 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf/1/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'"};
 if(vErrors === null){
-vErrors = [err60];
+vErrors = [err59];
 }
 else {
-vErrors.push(err60);
+vErrors.push(err59);
 }
 errors++;
 }
@@ -811,12 +801,12 @@ passing0 = 1;
 }
 }
 if(!valid10){
-const err61 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+const err60 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err61];
+vErrors = [err60];
 }
 else {
-vErrors.push(err61);
+vErrors.push(err60);
 }
 errors++;
 }
@@ -833,7 +823,18 @@ vErrors = null;
 }
 if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
 if(data29.path === undefined){
-const err62 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+const err61 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+for(const key4 in data29){
+if(!(((((((key4 === "path") || (key4 === "contents")) || (key4 === "source")) || (key4 === "mode")) || (key4 === "dirMode")) || (key4 === "uid")) || (key4 === "gid"))){
+const err62 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -842,9 +843,12 @@ vErrors.push(err62);
 }
 errors++;
 }
-for(const key4 in data29){
-if(!(((((((key4 === "path") || (key4 === "contents")) || (key4 === "source")) || (key4 === "mode")) || (key4 === "dirMode")) || (key4 === "uid")) || (key4 === "gid"))){
-const err63 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+if(data29.path !== undefined){
+let data30 = data29.path;
+if(typeof data30 === "string"){
+if(!pattern4.test(data30)){
+const err63 = {instancePath:instancePath+"/files/" + i2+"/path",schemaPath:"#/properties/files/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -854,11 +858,8 @@ vErrors.push(err63);
 errors++;
 }
 }
-if(data29.path !== undefined){
-let data30 = data29.path;
-if(typeof data30 === "string"){
-if(!pattern4.test(data30)){
-const err64 = {instancePath:instancePath+"/files/" + i2+"/path",schemaPath:"#/properties/files/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
+else {
+const err64 = {instancePath:instancePath+"/files/" + i2+"/path",schemaPath:"#/properties/files/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -868,8 +869,9 @@ vErrors.push(err64);
 errors++;
 }
 }
-else {
-const err65 = {instancePath:instancePath+"/files/" + i2+"/path",schemaPath:"#/properties/files/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data29.contents !== undefined){
+if(typeof data29.contents !== "string"){
+const err65 = {instancePath:instancePath+"/files/" + i2+"/contents",schemaPath:"#/properties/files/items/properties/contents/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -879,9 +881,11 @@ vErrors.push(err65);
 errors++;
 }
 }
-if(data29.contents !== undefined){
-if(typeof data29.contents !== "string"){
-const err66 = {instancePath:instancePath+"/files/" + i2+"/contents",schemaPath:"#/properties/files/items/properties/contents/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data29.source !== undefined){
+let data32 = data29.source;
+if(typeof data32 === "string"){
+if(func3(data32) < 1){
+const err66 = {instancePath:instancePath+"/files/" + i2+"/source",schemaPath:"#/properties/files/items/properties/source/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -891,11 +895,8 @@ vErrors.push(err66);
 errors++;
 }
 }
-if(data29.source !== undefined){
-let data32 = data29.source;
-if(typeof data32 === "string"){
-if(func3(data32) < 1){
-const err67 = {instancePath:instancePath+"/files/" + i2+"/source",schemaPath:"#/properties/files/items/properties/source/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err67 = {instancePath:instancePath+"/files/" + i2+"/source",schemaPath:"#/properties/files/items/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -905,8 +906,11 @@ vErrors.push(err67);
 errors++;
 }
 }
-else {
-const err68 = {instancePath:instancePath+"/files/" + i2+"/source",schemaPath:"#/properties/files/items/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data29.mode !== undefined){
+let data33 = data29.mode;
+if(typeof data33 === "string"){
+if(!pattern5.test(data33)){
+const err68 = {instancePath:instancePath+"/files/" + i2+"/mode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -916,11 +920,8 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(data29.mode !== undefined){
-let data33 = data29.mode;
-if(typeof data33 === "string"){
-if(!pattern5.test(data33)){
-const err69 = {instancePath:instancePath+"/files/" + i2+"/mode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
+else {
+const err69 = {instancePath:instancePath+"/files/" + i2+"/mode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -930,8 +931,11 @@ vErrors.push(err69);
 errors++;
 }
 }
-else {
-const err70 = {instancePath:instancePath+"/files/" + i2+"/mode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data29.dirMode !== undefined){
+let data34 = data29.dirMode;
+if(typeof data34 === "string"){
+if(!pattern5.test(data34)){
+const err70 = {instancePath:instancePath+"/files/" + i2+"/dirMode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -941,11 +945,8 @@ vErrors.push(err70);
 errors++;
 }
 }
-if(data29.dirMode !== undefined){
-let data34 = data29.dirMode;
-if(typeof data34 === "string"){
-if(!pattern5.test(data34)){
-const err71 = {instancePath:instancePath+"/files/" + i2+"/dirMode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
+else {
+const err71 = {instancePath:instancePath+"/files/" + i2+"/dirMode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -955,8 +956,10 @@ vErrors.push(err71);
 errors++;
 }
 }
-else {
-const err72 = {instancePath:instancePath+"/files/" + i2+"/dirMode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data29.uid !== undefined){
+let data35 = data29.uid;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err72 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -965,11 +968,9 @@ vErrors.push(err72);
 }
 errors++;
 }
-}
-if(data29.uid !== undefined){
-let data35 = data29.uid;
-if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
-const err73 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 > 4294967294 || isNaN(data35)){
+const err73 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -978,9 +979,8 @@ vErrors.push(err73);
 }
 errors++;
 }
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 > 4294967294 || isNaN(data35)){
-const err74 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+if(data35 < 0 || isNaN(data35)){
+const err74 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -989,8 +989,12 @@ vErrors.push(err74);
 }
 errors++;
 }
-if(data35 < 0 || isNaN(data35)){
-const err75 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data29.gid !== undefined){
+let data36 = data29.gid;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+const err75 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -999,12 +1003,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-}
-if(data29.gid !== undefined){
-let data36 = data29.gid;
-if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
-const err76 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 > 4294967294 || isNaN(data36)){
+const err76 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1013,9 +1014,8 @@ vErrors.push(err76);
 }
 errors++;
 }
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 > 4294967294 || isNaN(data36)){
-const err77 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+if(data36 < 0 || isNaN(data36)){
+const err77 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1024,8 +1024,11 @@ vErrors.push(err77);
 }
 errors++;
 }
-if(data36 < 0 || isNaN(data36)){
-const err78 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+}
+else {
+const err78 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1036,26 +1039,13 @@ errors++;
 }
 }
 }
-}
 else {
-const err79 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err79 = {instancePath:instancePath+"/files",schemaPath:"#/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err79];
 }
 else {
 vErrors.push(err79);
-}
-errors++;
-}
-}
-}
-else {
-const err80 = {instancePath:instancePath+"/files",schemaPath:"#/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err80];
-}
-else {
-vErrors.push(err80);
 }
 errors++;
 }
@@ -1068,7 +1058,18 @@ for(let i3=0; i3<len3; i3++){
 let data38 = data37[i3];
 if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
 if(data38.path === undefined){
-const err81 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+const err80 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+for(const key5 in data38){
+if(!((((key5 === "path") || (key5 === "mode")) || (key5 === "uid")) || (key5 === "gid"))){
+const err81 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1077,9 +1078,12 @@ vErrors.push(err81);
 }
 errors++;
 }
-for(const key5 in data38){
-if(!((((key5 === "path") || (key5 === "mode")) || (key5 === "uid")) || (key5 === "gid"))){
-const err82 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+}
+if(data38.path !== undefined){
+let data39 = data38.path;
+if(typeof data39 === "string"){
+if(!pattern4.test(data39)){
+const err82 = {instancePath:instancePath+"/dirs/" + i3+"/path",schemaPath:"#/properties/dirs/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1089,11 +1093,8 @@ vErrors.push(err82);
 errors++;
 }
 }
-if(data38.path !== undefined){
-let data39 = data38.path;
-if(typeof data39 === "string"){
-if(!pattern4.test(data39)){
-const err83 = {instancePath:instancePath+"/dirs/" + i3+"/path",schemaPath:"#/properties/dirs/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
+else {
+const err83 = {instancePath:instancePath+"/dirs/" + i3+"/path",schemaPath:"#/properties/dirs/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1103,8 +1104,11 @@ vErrors.push(err83);
 errors++;
 }
 }
-else {
-const err84 = {instancePath:instancePath+"/dirs/" + i3+"/path",schemaPath:"#/properties/dirs/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data38.mode !== undefined){
+let data40 = data38.mode;
+if(typeof data40 === "string"){
+if(!pattern5.test(data40)){
+const err84 = {instancePath:instancePath+"/dirs/" + i3+"/mode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1114,11 +1118,8 @@ vErrors.push(err84);
 errors++;
 }
 }
-if(data38.mode !== undefined){
-let data40 = data38.mode;
-if(typeof data40 === "string"){
-if(!pattern5.test(data40)){
-const err85 = {instancePath:instancePath+"/dirs/" + i3+"/mode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
+else {
+const err85 = {instancePath:instancePath+"/dirs/" + i3+"/mode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1128,8 +1129,10 @@ vErrors.push(err85);
 errors++;
 }
 }
-else {
-const err86 = {instancePath:instancePath+"/dirs/" + i3+"/mode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data38.uid !== undefined){
+let data41 = data38.uid;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+const err86 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1138,11 +1141,9 @@ vErrors.push(err86);
 }
 errors++;
 }
-}
-if(data38.uid !== undefined){
-let data41 = data38.uid;
-if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
-const err87 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 > 4294967294 || isNaN(data41)){
+const err87 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1151,9 +1152,8 @@ vErrors.push(err87);
 }
 errors++;
 }
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 > 4294967294 || isNaN(data41)){
-const err88 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+if(data41 < 0 || isNaN(data41)){
+const err88 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1162,8 +1162,12 @@ vErrors.push(err88);
 }
 errors++;
 }
-if(data41 < 0 || isNaN(data41)){
-const err89 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data38.gid !== undefined){
+let data42 = data38.gid;
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
+const err89 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1172,12 +1176,9 @@ vErrors.push(err89);
 }
 errors++;
 }
-}
-}
-if(data38.gid !== undefined){
-let data42 = data38.gid;
-if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
-const err90 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 > 4294967294 || isNaN(data42)){
+const err90 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1186,9 +1187,8 @@ vErrors.push(err90);
 }
 errors++;
 }
-if((typeof data42 == "number") && (isFinite(data42))){
-if(data42 > 4294967294 || isNaN(data42)){
-const err91 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+if(data42 < 0 || isNaN(data42)){
+const err91 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1197,8 +1197,11 @@ vErrors.push(err91);
 }
 errors++;
 }
-if(data42 < 0 || isNaN(data42)){
-const err92 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+}
+else {
+const err92 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1209,26 +1212,13 @@ errors++;
 }
 }
 }
-}
 else {
-const err93 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err93 = {instancePath:instancePath+"/dirs",schemaPath:"#/properties/dirs/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err93];
 }
 else {
 vErrors.push(err93);
-}
-errors++;
-}
-}
-}
-else {
-const err94 = {instancePath:instancePath+"/dirs",schemaPath:"#/properties/dirs/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err94];
-}
-else {
-vErrors.push(err94);
 }
 errors++;
 }
@@ -1241,7 +1231,17 @@ for(let i4=0; i4<len4; i4++){
 let data44 = data43[i4];
 if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
 if(data44.path === undefined){
-const err95 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+const err94 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+if(data44.target === undefined){
+const err95 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/required",keyword:"required",params:{missingProperty: "target"},message:"must have required property '"+"target"+"'"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1250,8 +1250,9 @@ vErrors.push(err95);
 }
 errors++;
 }
-if(data44.target === undefined){
-const err96 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/required",keyword:"required",params:{missingProperty: "target"},message:"must have required property '"+"target"+"'"};
+for(const key6 in data44){
+if(!((key6 === "path") || (key6 === "target"))){
+const err96 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1260,9 +1261,12 @@ vErrors.push(err96);
 }
 errors++;
 }
-for(const key6 in data44){
-if(!((key6 === "path") || (key6 === "target"))){
-const err97 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+}
+if(data44.path !== undefined){
+let data45 = data44.path;
+if(typeof data45 === "string"){
+if(!pattern4.test(data45)){
+const err97 = {instancePath:instancePath+"/symlinks/" + i4+"/path",schemaPath:"#/properties/symlinks/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1272,11 +1276,8 @@ vErrors.push(err97);
 errors++;
 }
 }
-if(data44.path !== undefined){
-let data45 = data44.path;
-if(typeof data45 === "string"){
-if(!pattern4.test(data45)){
-const err98 = {instancePath:instancePath+"/symlinks/" + i4+"/path",schemaPath:"#/properties/symlinks/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
+else {
+const err98 = {instancePath:instancePath+"/symlinks/" + i4+"/path",schemaPath:"#/properties/symlinks/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1286,8 +1287,11 @@ vErrors.push(err98);
 errors++;
 }
 }
-else {
-const err99 = {instancePath:instancePath+"/symlinks/" + i4+"/path",schemaPath:"#/properties/symlinks/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data44.target !== undefined){
+let data46 = data44.target;
+if(typeof data46 === "string"){
+if(func3(data46) < 1){
+const err99 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1296,12 +1300,8 @@ vErrors.push(err99);
 }
 errors++;
 }
-}
-if(data44.target !== undefined){
-let data46 = data44.target;
-if(typeof data46 === "string"){
-if(func3(data46) < 1){
-const err100 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!pattern10.test(data46)){
+const err100 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000]+$"},message:"must match pattern \""+"^[^\\u0000]+$"+"\""};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1310,8 +1310,9 @@ vErrors.push(err100);
 }
 errors++;
 }
-if(!pattern10.test(data46)){
-const err101 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000]+$"},message:"must match pattern \""+"^[^\\u0000]+$"+"\""};
+}
+else {
+const err101 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1321,8 +1322,9 @@ vErrors.push(err101);
 errors++;
 }
 }
+}
 else {
-const err102 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err102 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1334,24 +1336,12 @@ errors++;
 }
 }
 else {
-const err103 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err103 = {instancePath:instancePath+"/symlinks",schemaPath:"#/properties/symlinks/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err103];
 }
 else {
 vErrors.push(err103);
-}
-errors++;
-}
-}
-}
-else {
-const err104 = {instancePath:instancePath+"/symlinks",schemaPath:"#/properties/symlinks/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err104];
-}
-else {
-vErrors.push(err104);
 }
 errors++;
 }
@@ -1364,7 +1354,17 @@ for(let i5=0; i5<len5; i5++){
 let data48 = data47[i5];
 if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
 if(data48.name === undefined){
-const err105 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+const err104 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+if(data48.uid === undefined){
+const err105 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/required",keyword:"required",params:{missingProperty: "uid"},message:"must have required property '"+"uid"+"'"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1373,8 +1373,9 @@ vErrors.push(err105);
 }
 errors++;
 }
-if(data48.uid === undefined){
-const err106 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/required",keyword:"required",params:{missingProperty: "uid"},message:"must have required property '"+"uid"+"'"};
+for(const key7 in data48){
+if(!(((((key7 === "name") || (key7 === "uid")) || (key7 === "gid")) || (key7 === "home")) || (key7 === "shell"))){
+const err106 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1383,9 +1384,12 @@ vErrors.push(err106);
 }
 errors++;
 }
-for(const key7 in data48){
-if(!(((((key7 === "name") || (key7 === "uid")) || (key7 === "gid")) || (key7 === "home")) || (key7 === "shell"))){
-const err107 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+}
+if(data48.name !== undefined){
+let data49 = data48.name;
+if(typeof data49 === "string"){
+if(!pattern11.test(data49)){
+const err107 = {instancePath:instancePath+"/users/" + i5+"/name",schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1395,11 +1399,8 @@ vErrors.push(err107);
 errors++;
 }
 }
-if(data48.name !== undefined){
-let data49 = data48.name;
-if(typeof data49 === "string"){
-if(!pattern11.test(data49)){
-const err108 = {instancePath:instancePath+"/users/" + i5+"/name",schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
+else {
+const err108 = {instancePath:instancePath+"/users/" + i5+"/name",schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1409,8 +1410,10 @@ vErrors.push(err108);
 errors++;
 }
 }
-else {
-const err109 = {instancePath:instancePath+"/users/" + i5+"/name",schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data48.uid !== undefined){
+let data50 = data48.uid;
+if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
+const err109 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1419,11 +1422,9 @@ vErrors.push(err109);
 }
 errors++;
 }
-}
-if(data48.uid !== undefined){
-let data50 = data48.uid;
-if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
-const err110 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data50 == "number") && (isFinite(data50))){
+if(data50 > 4294967294 || isNaN(data50)){
+const err110 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1432,9 +1433,8 @@ vErrors.push(err110);
 }
 errors++;
 }
-if((typeof data50 == "number") && (isFinite(data50))){
-if(data50 > 4294967294 || isNaN(data50)){
-const err111 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+if(data50 < 0 || isNaN(data50)){
+const err111 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1443,8 +1443,12 @@ vErrors.push(err111);
 }
 errors++;
 }
-if(data50 < 0 || isNaN(data50)){
-const err112 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data48.gid !== undefined){
+let data51 = data48.gid;
+if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
+const err112 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1453,12 +1457,9 @@ vErrors.push(err112);
 }
 errors++;
 }
-}
-}
-if(data48.gid !== undefined){
-let data51 = data48.gid;
-if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
-const err113 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data51 == "number") && (isFinite(data51))){
+if(data51 > 4294967294 || isNaN(data51)){
+const err113 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1467,24 +1468,13 @@ vErrors.push(err113);
 }
 errors++;
 }
-if((typeof data51 == "number") && (isFinite(data51))){
-if(data51 > 4294967294 || isNaN(data51)){
-const err114 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+if(data51 < 0 || isNaN(data51)){
+const err114 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err114];
 }
 else {
 vErrors.push(err114);
-}
-errors++;
-}
-if(data51 < 0 || isNaN(data51)){
-const err115 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err115];
-}
-else {
-vErrors.push(err115);
 }
 errors++;
 }
@@ -1494,7 +1484,18 @@ if(data48.home !== undefined){
 let data52 = data48.home;
 if(typeof data52 === "string"){
 if(!pattern12.test(data52)){
-const err116 = {instancePath:instancePath+"/users/" + i5+"/home",schemaPath:"#/$defs/passwdPath/pattern",keyword:"pattern",params:{pattern: "^/[^:\\n]*$"},message:"must match pattern \""+"^/[^:\\n]*$"+"\""};
+const err115 = {instancePath:instancePath+"/users/" + i5+"/home",schemaPath:"#/$defs/passwdPath/pattern",keyword:"pattern",params:{pattern: "^/[^:\\n]*$"},message:"must match pattern \""+"^/[^:\\n]*$"+"\""};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+}
+else {
+const err116 = {instancePath:instancePath+"/users/" + i5+"/home",schemaPath:"#/$defs/passwdPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1504,8 +1505,11 @@ vErrors.push(err116);
 errors++;
 }
 }
-else {
-const err117 = {instancePath:instancePath+"/users/" + i5+"/home",schemaPath:"#/$defs/passwdPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data48.shell !== undefined){
+let data53 = data48.shell;
+if(typeof data53 === "string"){
+if(!pattern12.test(data53)){
+const err117 = {instancePath:instancePath+"/users/" + i5+"/shell",schemaPath:"#/$defs/passwdPath/pattern",keyword:"pattern",params:{pattern: "^/[^:\\n]*$"},message:"must match pattern \""+"^/[^:\\n]*$"+"\""};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1515,11 +1519,8 @@ vErrors.push(err117);
 errors++;
 }
 }
-if(data48.shell !== undefined){
-let data53 = data48.shell;
-if(typeof data53 === "string"){
-if(!pattern12.test(data53)){
-const err118 = {instancePath:instancePath+"/users/" + i5+"/shell",schemaPath:"#/$defs/passwdPath/pattern",keyword:"pattern",params:{pattern: "^/[^:\\n]*$"},message:"must match pattern \""+"^/[^:\\n]*$"+"\""};
+else {
+const err118 = {instancePath:instancePath+"/users/" + i5+"/shell",schemaPath:"#/$defs/passwdPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1529,8 +1530,9 @@ vErrors.push(err118);
 errors++;
 }
 }
+}
 else {
-const err119 = {instancePath:instancePath+"/users/" + i5+"/shell",schemaPath:"#/$defs/passwdPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err119 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1542,24 +1544,12 @@ errors++;
 }
 }
 else {
-const err120 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err120 = {instancePath:instancePath+"/users",schemaPath:"#/properties/users/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err120];
 }
 else {
 vErrors.push(err120);
-}
-errors++;
-}
-}
-}
-else {
-const err121 = {instancePath:instancePath+"/users",schemaPath:"#/properties/users/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err121];
-}
-else {
-vErrors.push(err121);
 }
 errors++;
 }
@@ -1572,7 +1562,17 @@ for(let i6=0; i6<len6; i6++){
 let data55 = data54[i6];
 if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
 if(data55.name === undefined){
-const err122 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+const err121 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+if(data55.gid === undefined){
+const err122 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/required",keyword:"required",params:{missingProperty: "gid"},message:"must have required property '"+"gid"+"'"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1581,8 +1581,9 @@ vErrors.push(err122);
 }
 errors++;
 }
-if(data55.gid === undefined){
-const err123 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/required",keyword:"required",params:{missingProperty: "gid"},message:"must have required property '"+"gid"+"'"};
+for(const key8 in data55){
+if(!(((key8 === "name") || (key8 === "gid")) || (key8 === "members"))){
+const err123 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1591,9 +1592,12 @@ vErrors.push(err123);
 }
 errors++;
 }
-for(const key8 in data55){
-if(!(((key8 === "name") || (key8 === "gid")) || (key8 === "members"))){
-const err124 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+}
+if(data55.name !== undefined){
+let data56 = data55.name;
+if(typeof data56 === "string"){
+if(!pattern11.test(data56)){
+const err124 = {instancePath:instancePath+"/groups/" + i6+"/name",schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1603,11 +1607,8 @@ vErrors.push(err124);
 errors++;
 }
 }
-if(data55.name !== undefined){
-let data56 = data55.name;
-if(typeof data56 === "string"){
-if(!pattern11.test(data56)){
-const err125 = {instancePath:instancePath+"/groups/" + i6+"/name",schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
+else {
+const err125 = {instancePath:instancePath+"/groups/" + i6+"/name",schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1617,8 +1618,10 @@ vErrors.push(err125);
 errors++;
 }
 }
-else {
-const err126 = {instancePath:instancePath+"/groups/" + i6+"/name",schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data55.gid !== undefined){
+let data57 = data55.gid;
+if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
+const err126 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1627,11 +1630,9 @@ vErrors.push(err126);
 }
 errors++;
 }
-}
-if(data55.gid !== undefined){
-let data57 = data55.gid;
-if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
-const err127 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data57 == "number") && (isFinite(data57))){
+if(data57 > 4294967294 || isNaN(data57)){
+const err127 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1640,24 +1641,13 @@ vErrors.push(err127);
 }
 errors++;
 }
-if((typeof data57 == "number") && (isFinite(data57))){
-if(data57 > 4294967294 || isNaN(data57)){
-const err128 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+if(data57 < 0 || isNaN(data57)){
+const err128 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err128];
 }
 else {
 vErrors.push(err128);
-}
-errors++;
-}
-if(data57 < 0 || isNaN(data57)){
-const err129 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err129];
-}
-else {
-vErrors.push(err129);
 }
 errors++;
 }
@@ -1671,23 +1661,23 @@ for(let i7=0; i7<len7; i7++){
 let data59 = data58[i7];
 if(typeof data59 === "string"){
 if(!pattern11.test(data59)){
-const err130 = {instancePath:instancePath+"/groups/" + i6+"/members/" + i7,schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
+const err129 = {instancePath:instancePath+"/groups/" + i6+"/members/" + i7,schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
 if(vErrors === null){
-vErrors = [err130];
+vErrors = [err129];
 }
 else {
-vErrors.push(err130);
+vErrors.push(err129);
 }
 errors++;
 }
 }
 else {
-const err131 = {instancePath:instancePath+"/groups/" + i6+"/members/" + i7,schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err130 = {instancePath:instancePath+"/groups/" + i6+"/members/" + i7,schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err131];
+vErrors = [err130];
 }
 else {
-vErrors.push(err131);
+vErrors.push(err130);
 }
 errors++;
 }
@@ -1699,12 +1689,12 @@ outer0:
 for(;i8--;){
 for(j0 = i8; j0--;){
 if(func0(data58[i8], data58[j0])){
-const err132 = {instancePath:instancePath+"/groups/" + i6+"/members",schemaPath:"#/properties/groups/items/properties/members/uniqueItems",keyword:"uniqueItems",params:{i: i8, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i8+" are identical)"};
+const err131 = {instancePath:instancePath+"/groups/" + i6+"/members",schemaPath:"#/properties/groups/items/properties/members/uniqueItems",keyword:"uniqueItems",params:{i: i8, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i8+" are identical)"};
 if(vErrors === null){
-vErrors = [err132];
+vErrors = [err131];
 }
 else {
-vErrors.push(err132);
+vErrors.push(err131);
 }
 errors++;
 break outer0;
@@ -1714,7 +1704,19 @@ break outer0;
 }
 }
 else {
-const err133 = {instancePath:instancePath+"/groups/" + i6+"/members",schemaPath:"#/properties/groups/items/properties/members/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err132 = {instancePath:instancePath+"/groups/" + i6+"/members",schemaPath:"#/properties/groups/items/properties/members/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+}
+}
+else {
+const err133 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1726,24 +1728,12 @@ errors++;
 }
 }
 else {
-const err134 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err134 = {instancePath:instancePath+"/groups",schemaPath:"#/properties/groups/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err134];
 }
 else {
 vErrors.push(err134);
-}
-errors++;
-}
-}
-}
-else {
-const err135 = {instancePath:instancePath+"/groups",schemaPath:"#/properties/groups/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err135];
-}
-else {
-vErrors.push(err135);
 }
 errors++;
 }
@@ -1756,7 +1746,18 @@ for(let i9=0; i9<len8; i9++){
 let data61 = data60[i9];
 if(typeof data61 === "string"){
 if(!pattern4.test(data61)){
-const err136 = {instancePath:instancePath+"/keep/" + i9,schemaPath:"#/properties/keep/items/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
+const err135 = {instancePath:instancePath+"/keep/" + i9,schemaPath:"#/properties/keep/items/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+}
+else {
+const err136 = {instancePath:instancePath+"/keep/" + i9,schemaPath:"#/properties/keep/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1766,25 +1767,14 @@ vErrors.push(err136);
 errors++;
 }
 }
+}
 else {
-const err137 = {instancePath:instancePath+"/keep/" + i9,schemaPath:"#/properties/keep/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err137 = {instancePath:instancePath+"/keep",schemaPath:"#/properties/keep/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err137];
 }
 else {
 vErrors.push(err137);
-}
-errors++;
-}
-}
-}
-else {
-const err138 = {instancePath:instancePath+"/keep",schemaPath:"#/properties/keep/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err138];
-}
-else {
-vErrors.push(err138);
 }
 errors++;
 }
@@ -1797,7 +1787,18 @@ for(let i10=0; i10<len9; i10++){
 let data63 = data62[i10];
 if(typeof data63 === "string"){
 if(func3(data63) < 1){
-const err139 = {instancePath:instancePath+"/allowMissing/" + i10,schemaPath:"#/properties/allowMissing/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err138 = {instancePath:instancePath+"/allowMissing/" + i10,schemaPath:"#/properties/allowMissing/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+else {
+const err139 = {instancePath:instancePath+"/allowMissing/" + i10,schemaPath:"#/properties/allowMissing/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1807,8 +1808,9 @@ vErrors.push(err139);
 errors++;
 }
 }
+}
 else {
-const err140 = {instancePath:instancePath+"/allowMissing/" + i10,schemaPath:"#/properties/allowMissing/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err140 = {instancePath:instancePath+"/allowMissing",schemaPath:"#/properties/allowMissing/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1818,9 +1820,10 @@ vErrors.push(err140);
 errors++;
 }
 }
-}
-else {
-const err141 = {instancePath:instancePath+"/allowMissing",schemaPath:"#/properties/allowMissing/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data.prune !== undefined){
+let data64 = data.prune;
+if(!((data64 === "default") || (data64 === "none"))){
+const err141 = {instancePath:instancePath+"/prune",schemaPath:"#/properties/prune/enum",keyword:"enum",params:{allowedValues: schema11.properties.prune.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1830,10 +1833,12 @@ vErrors.push(err141);
 errors++;
 }
 }
-if(data.prune !== undefined){
-let data64 = data.prune;
-if(!((data64 === "default") || (data64 === "none"))){
-const err142 = {instancePath:instancePath+"/prune",schemaPath:"#/properties/prune/enum",keyword:"enum",params:{allowedValues: schema11.properties.prune.enum},message:"must be equal to one of the allowed values"};
+if(data.initramfs !== undefined){
+let data65 = data.initramfs;
+if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
+for(const key9 in data65){
+if(!((key9 === "compression") || (key9 === "capabilities"))){
+const err142 = {instancePath:instancePath+"/initramfs",schemaPath:"#/properties/initramfs/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1843,12 +1848,10 @@ vErrors.push(err142);
 errors++;
 }
 }
-if(data.initramfs !== undefined){
-let data65 = data.initramfs;
-if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
-for(const key9 in data65){
-if(!((key9 === "compression") || (key9 === "capabilities"))){
-const err143 = {instancePath:instancePath+"/initramfs",schemaPath:"#/properties/initramfs/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+if(data65.compression !== undefined){
+let data66 = data65.compression;
+if(!((data66 === "gzip") || (data66 === "none"))){
+const err143 = {instancePath:instancePath+"/initramfs/compression",schemaPath:"#/properties/initramfs/properties/compression/enum",keyword:"enum",params:{allowedValues: schema11.properties.initramfs.properties.compression.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1858,10 +1861,10 @@ vErrors.push(err143);
 errors++;
 }
 }
-if(data65.compression !== undefined){
-let data66 = data65.compression;
-if(!((data66 === "gzip") || (data66 === "none"))){
-const err144 = {instancePath:instancePath+"/initramfs/compression",schemaPath:"#/properties/initramfs/properties/compression/enum",keyword:"enum",params:{allowedValues: schema11.properties.initramfs.properties.compression.enum},message:"must be equal to one of the allowed values"};
+if(data65.capabilities !== undefined){
+let data67 = data65.capabilities;
+if(!((data67 === "refuse") || (data67 === "drop"))){
+const err144 = {instancePath:instancePath+"/initramfs/capabilities",schemaPath:"#/properties/initramfs/properties/capabilities/enum",keyword:"enum",params:{allowedValues: schema11.properties.initramfs.properties.capabilities.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1871,27 +1874,14 @@ vErrors.push(err144);
 errors++;
 }
 }
-if(data65.capabilities !== undefined){
-let data67 = data65.capabilities;
-if(!((data67 === "refuse") || (data67 === "drop"))){
-const err145 = {instancePath:instancePath+"/initramfs/capabilities",schemaPath:"#/properties/initramfs/properties/capabilities/enum",keyword:"enum",params:{allowedValues: schema11.properties.initramfs.properties.capabilities.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err145 = {instancePath:instancePath+"/initramfs",schemaPath:"#/properties/initramfs/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err145];
 }
 else {
 vErrors.push(err145);
-}
-errors++;
-}
-}
-}
-else {
-const err146 = {instancePath:instancePath+"/initramfs",schemaPath:"#/properties/initramfs/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err146];
-}
-else {
-vErrors.push(err146);
 }
 errors++;
 }
@@ -1903,12 +1893,12 @@ const len10 = data68.length;
 for(let i11=0; i11<len10; i11++){
 let data69 = data68[i11];
 if(!(((((((data69 === "kernel") || (data69 === "initramfs")) || (data69 === "disk")) || (data69 === "esp")) || (data69 === "uki")) || (data69 === "qcow2")) || (data69 === "rootfs-tar"))){
-const err147 = {instancePath:instancePath+"/outputs/" + i11,schemaPath:"#/properties/outputs/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.outputs.items.enum},message:"must be equal to one of the allowed values"};
+const err146 = {instancePath:instancePath+"/outputs/" + i11,schemaPath:"#/properties/outputs/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.outputs.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
-vErrors = [err147];
+vErrors = [err146];
 }
 else {
-vErrors.push(err147);
+vErrors.push(err146);
 }
 errors++;
 }
@@ -1920,12 +1910,12 @@ outer1:
 for(;i12--;){
 for(j1 = i12; j1--;){
 if(func0(data68[i12], data68[j1])){
-const err148 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/uniqueItems",keyword:"uniqueItems",params:{i: i12, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i12+" are identical)"};
+const err147 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/uniqueItems",keyword:"uniqueItems",params:{i: i12, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i12+" are identical)"};
 if(vErrors === null){
-vErrors = [err148];
+vErrors = [err147];
 }
 else {
-vErrors.push(err148);
+vErrors.push(err147);
 }
 errors++;
 break outer1;
@@ -1935,12 +1925,12 @@ break outer1;
 }
 }
 else {
-const err149 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err148 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
-vErrors = [err149];
+vErrors = [err148];
 }
 else {
-vErrors.push(err149);
+vErrors.push(err148);
 }
 errors++;
 }
@@ -1950,7 +1940,20 @@ let data70 = data.test;
 if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
 for(const key10 in data70){
 if(!((key10 === "timeout") || (key10 === "steps"))){
-const err150 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+const err149 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+}
+if(data70.timeout !== undefined){
+let data71 = data70.timeout;
+if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
+const err150 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1959,11 +1962,9 @@ vErrors.push(err150);
 }
 errors++;
 }
-}
-if(data70.timeout !== undefined){
-let data71 = data70.timeout;
-if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
-const err151 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data71 == "number") && (isFinite(data71))){
+if(data71 > 3600 || isNaN(data71)){
+const err151 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1972,24 +1973,13 @@ vErrors.push(err151);
 }
 errors++;
 }
-if((typeof data71 == "number") && (isFinite(data71))){
-if(data71 > 3600 || isNaN(data71)){
-const err152 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+if(data71 < 1 || isNaN(data71)){
+const err152 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err152];
 }
 else {
 vErrors.push(err152);
-}
-errors++;
-}
-if(data71 < 1 || isNaN(data71)){
-const err153 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err153];
-}
-else {
-vErrors.push(err153);
 }
 errors++;
 }
@@ -2003,7 +1993,18 @@ for(let i13=0; i13<len11; i13++){
 let data73 = data72[i13];
 if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
 if(data73.expect === undefined){
-const err154 = {instancePath:instancePath+"/test/steps/" + i13,schemaPath:"#/properties/test/properties/steps/items/required",keyword:"required",params:{missingProperty: "expect"},message:"must have required property '"+"expect"+"'"};
+const err153 = {instancePath:instancePath+"/test/steps/" + i13,schemaPath:"#/properties/test/properties/steps/items/required",keyword:"required",params:{missingProperty: "expect"},message:"must have required property '"+"expect"+"'"};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+for(const key11 in data73){
+if(!(key11 === "expect")){
+const err154 = {instancePath:instancePath+"/test/steps/" + i13,schemaPath:"#/properties/test/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -2012,9 +2013,12 @@ vErrors.push(err154);
 }
 errors++;
 }
-for(const key11 in data73){
-if(!(key11 === "expect")){
-const err155 = {instancePath:instancePath+"/test/steps/" + i13,schemaPath:"#/properties/test/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+}
+if(data73.expect !== undefined){
+let data74 = data73.expect;
+if(typeof data74 === "string"){
+if(func3(data74) < 1){
+const err155 = {instancePath:instancePath+"/test/steps/" + i13+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -2024,11 +2028,8 @@ vErrors.push(err155);
 errors++;
 }
 }
-if(data73.expect !== undefined){
-let data74 = data73.expect;
-if(typeof data74 === "string"){
-if(func3(data74) < 1){
-const err156 = {instancePath:instancePath+"/test/steps/" + i13+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err156 = {instancePath:instancePath+"/test/steps/" + i13+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -2038,8 +2039,9 @@ vErrors.push(err156);
 errors++;
 }
 }
+}
 else {
-const err157 = {instancePath:instancePath+"/test/steps/" + i13+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err157 = {instancePath:instancePath+"/test/steps/" + i13,schemaPath:"#/properties/test/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -2051,7 +2053,7 @@ errors++;
 }
 }
 else {
-const err158 = {instancePath:instancePath+"/test/steps/" + i13,schemaPath:"#/properties/test/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err158 = {instancePath:instancePath+"/test/steps",schemaPath:"#/properties/test/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -2063,7 +2065,7 @@ errors++;
 }
 }
 else {
-const err159 = {instancePath:instancePath+"/test/steps",schemaPath:"#/properties/test/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err159 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -2075,24 +2077,12 @@ errors++;
 }
 }
 else {
-const err160 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err160 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err160];
 }
 else {
 vErrors.push(err160);
-}
-errors++;
-}
-}
-}
-else {
-const err161 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err161];
-}
-else {
-vErrors.push(err161);
 }
 errors++;
 }

@@ -68,7 +68,7 @@ describe('kernel requirements derived from the profile', () => {
     const base = profileWith('', '[rootfs-tar]')
     const plain = {
       ...base,
-      kernel: {...base.kernel, cmdline: 'console=tty0 quiet'},
+      kernel: {...base.kernel!, cmdline: 'console=tty0 quiet'},
       files: base.files.filter((f) => f.path === '/etc/hostname'),
     }
     assert.deepEqual(derivedRequirements(plain), [])
@@ -82,7 +82,7 @@ describe('kernel requirements derived from the profile', () => {
     }
     assert.deepEqual(derivedRequirements(commented), [])
     // console=ttyS1,115200n8 is a serial console too.
-    const ttyS1 = {...plain, kernel: {...plain.kernel, cmdline: 'quiet console=ttyS1,115200n8'}}
+    const ttyS1 = {...plain, kernel: {...plain.kernel!, cmdline: 'quiet console=ttyS1,115200n8'}}
     assert.deepEqual(derivedRequirements(ttyS1).map((d) => d.rule), ['kernel.cmdline: console=ttyS1', 'kernel.cmdline: console=ttyS1'])
   })
 
@@ -208,9 +208,9 @@ describe('derived requirements of the example profiles', () => {
     const profile = await loadProfile(join(ROOT, 'profiles/airgap-signer.yaml'))
     const derived = derivedRequirements(profile)
     assert.ok(derived.some((d) => d.option === 'CONFIG_EFI_STUB' && d.rule === 'boot.loader: syslinux'))
-    const check = await checkKernelConfig(stagex('airgap.config'), profile.kernel.config, 'airgap-signer.yaml', {derived})
+    const check = await checkKernelConfig(stagex('airgap.config'), profile.kernel!.config, 'airgap-signer.yaml', {derived})
     assert.deepEqual(check.mismatches, [])
-    const nitro = await checkKernelConfig(stagex('nitro.config'), profile.kernel.config, 'airgap-signer.yaml', {derived})
+    const nitro = await checkKernelConfig(stagex('nitro.config'), profile.kernel!.config, 'airgap-signer.yaml', {derived})
     assert.ok(nitro.mismatches.some((m) => m.option === 'CONFIG_EFI_STUB' && m.wantedBy.startsWith('boot.loader: syslinux')))
   })
 })

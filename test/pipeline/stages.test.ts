@@ -101,7 +101,7 @@ describe('pipeline stages, each from its named input', function () {
       // The same input gives the same hashes in another spool.
       const spoolB = await openSpool(join(work, 'spool-b'))
       assert.equal((await flattenStage(fetched, spoolB, loaded.sourceDateEpoch)).sha256, flatSha)
-      const kernel = await kernelStage(fetched, loaded, spool, reader)
+      const kernel = (await kernelStage(fetched, loaded, spool, reader))!
       assert.equal(kernel.package.request.name, 'user-linux-generic')
       assert.ok(kernel.files.image.size > 1_000_000)
       assert.ok(kernel.check.required > 0)
@@ -120,7 +120,7 @@ describe('pipeline stages, each from its named input', function () {
       const workDir = join(work, 'work-c')
       await mkdir(outDir)
       await mkdir(workDir)
-      const image = await writeImageOutputs({profile, tree: shaped.tree, kernel: kernel.files, kernelSha256: kernel.sha256.image, outDir, workDir, sourceDateEpoch: 1, reader})
+      const image = await writeImageOutputs({profile, tree: shaped.tree, kernel: {files: kernel!.files, sha256: kernel!.sha256.image, cmdline: kernel!.cmdline}, outDir, workDir, sourceDateEpoch: 1, reader})
       assert.deepEqual(await readdir(outDir), ['rootfs.tar'])
       assert.deepEqual(image.outputs.map((o) => o.kind), ['rootfs-tar'])
       assert.equal(image.stages.initramfs, undefined)
@@ -140,7 +140,7 @@ describe('pipeline stages, each from its named input', function () {
       const {staging} = await openStaging(outDir)
       const workDir = join(work, 'work-d')
       await mkdir(workDir)
-      const image = await writeImageOutputs({profile: loaded.profile, tree: shaped.tree, kernel: kernel.files, kernelSha256: kernel.sha256.image, outDir: staging, workDir, sourceDateEpoch: 1, reader})
+      const image = await writeImageOutputs({profile: loaded.profile, tree: shaped.tree, kernel: {files: kernel!.files, sha256: kernel!.sha256.image, cmdline: kernel!.cmdline}, outDir: staging, workDir, sourceDateEpoch: 1, reader})
       const recorded = await recordStage({loaded, fetched, flattened, shaped, kernel, spool, reader}, image, staging)
       assert.equal(recorded.outputs.at(-1)!.kind, 'record')
       const published = await publish(recorded, outDir)

@@ -34,7 +34,7 @@ describe('profiles: examples', () => {
     it('pins every image to its real linux/amd64 manifest digest', async () => {
       const profile = await loadProfile(join(REPO, 'profiles/airgap-signer.yaml'))
       const digests = stagexDigests()
-      const pinned = [...profile.packages, profile.kernel.package, ...profile.boot.packages]
+      const pinned = [...profile.packages, profile.kernel!.package, ...profile.boot.packages]
       assert.ok(pinned.length >= 10)
       for (const spec of pinned) {
         const match = /^([a-z0-9-]+)@sha256:([0-9a-f]{64})$/.exec(spec)
@@ -45,7 +45,7 @@ describe('profiles: examples', () => {
 
     it('has a kernel fragment that holds against user-linux-airgap, and not against nitro', async () => {
       const profile = await loadProfile(join(REPO, 'profiles/airgap-signer.yaml'))
-      const requirements = parseFragment(readFileSync(profile.kernel.config!, 'utf8'))
+      const requirements = parseFragment(readFileSync(profile.kernel!.config!, 'utf8'))
       assert.ok(requirements.length >= 10)
       const airgap = parseKconfig(readFileSync(new URL('kernel-configs/airgap.config', STAGEX), 'utf8'))
       assert.deepEqual(checkFragment(airgap, requirements), [])

@@ -23,7 +23,7 @@ describe('profile: loader', () => {
     assert.deepEqual(profile.packages, ['core-busybox'])
     assert.equal(profile.source, '/work/.cache/world/oci')
     assert.equal(profile.registry, 'docker.io/stagex')
-    assert.equal(profile.kernel.cmdline, 'console=ttyS0 panic=-1')
+    assert.equal(profile.kernel!.cmdline, 'console=ttyS0 panic=-1')
     assert.equal(profile.initramfs.compression, 'gzip')
     assert.match(profile.sha256, /^sha256:[0-9a-f]{64}$/)
   })
