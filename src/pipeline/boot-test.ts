@@ -2,7 +2,9 @@
 import {join} from 'node:path'
 import {writeFileAtomically} from '../store/atomic.js'
 import {bootAndExpect, type AccelChoice, type BootResult} from '../qemu/index.js'
-import {build, type BuildOptions, type BuildResult} from './pipeline.js'
+import {profileError} from '../errors.js'
+import type {Profile} from '../profile/types.js'
+import {build, type BuildOptions, type BuildResult, checkKernelForOutputs, loadStage} from './pipeline.js'
 
 export interface BootTestOptions extends BuildOptions {
   accel: AccelChoice
@@ -23,7 +25,21 @@ export interface BootTestResult {
   steps: {expect: string; passed: boolean; atSeconds?: number}[]
 }
 
+/**
+ * `test` boots a kernel: a profile without kernel: is refused before the build, naming the outputs
+ * that need one, or (when its outputs need none) saying that nothing of it boots.
+ */
+export function checkBootable(profile: Profile): void {
+  checkKernelForOutputs(profile)
+  if (!profile.kernel)
+    throw profileError(
+      `${profile.locate(['outputs'])}: test boots the image, and the profile has no kernel: section, so none of its outputs (${profile.outputs.join(', ')}) boots. ` +
+        'Add kernel: {package: NAME} and a bootable output (kernel and initramfs, uki or disk), or use build or rootfs for a root tree only',
+    )
+}
+
 export async function buildAndBootTest(options: BootTestOptions): Promise<BootTestResult> {
+  checkBootable((await loadStage(options)).profile)
   const built = await build(options)
   const {profile} = built
   const steps = profile.test.steps.length > 0 ? profile.test.steps : [{expect: 'Run /init|Freeing unused kernel'}]

@@ -102,4 +102,14 @@ describe('e2e: a profile without kernel:', function () {
     assert.equal(result.code, 2, result.stderr)
     assert.match(result.stderr, /the output kernel \(the default outputs, as the profile has no outputs:\) needs a kernel/)
   })
+
+  it('test of outputs that need no kernel: exit 2 before any build, saying nothing of it boots', async () => {
+    const profile = await variant('test-tree-only', '[initramfs, rootfs-tar]')
+    const out = join(dir, 'out-test-tree')
+    const result = runCli(['test', profile, '--out', out])
+    assert.equal(result.code, 2, result.stderr)
+    assert.match(result.stderr, /^error: \S+test-tree-only\.yaml:\d+:\d+: test boots the image, and the profile has no kernel: section, so none of its outputs \(initramfs, rootfs-tar\) boots/m)
+    assert.doesNotMatch(result.stderr, /flatten:/, 'refused before any work')
+    assert.deepEqual(await readdir(out).catch(() => []), [])
+  })
 })
