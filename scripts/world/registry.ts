@@ -28,6 +28,8 @@ export interface RegistryOptions {
   auth?: 'none' | 'token';
   /** Reuse a storage folder (e.g. after a stop); default a new temp folder, removed by stop(). */
   storageDir?: string;
+  /** Listen on 127.0.0.1:port (e.g. 5000 for `npm run registry`); default a free port. */
+  port?: number;
 }
 
 export interface Registry {
@@ -188,7 +190,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
   const work = await mkdtemp(join(tmpdir(), 'stagex-registry-'));
   const storageDir = options.storageDir ?? join(work, 'storage');
   const ownsStorage = options.storageDir === undefined;
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const tokenRequests: Registry['tokenRequests'] = [];
 
   let issuer: TokenIssuer | undefined;
