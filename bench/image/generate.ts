@@ -835,6 +835,9 @@ async function writeProfiles(dir: string): Promise<{initramfs: string; uki: stri
     '  package: user-linux-generic',
     '  cmdline: console=ttyS0 panic=-1',
     'prune: none',
+    // The image has headers and documentation, as real ones do; the no-compiler check refuses them
+    // unless kept, and umoci keeps everything.
+    'keep: [/usr/include, /usr/share/doc, /usr/share/man]',
   ]
   const initramfs = join(CACHE_DIR, 'bench.yaml')
   const uki = join(CACHE_DIR, 'bench-uki.yaml')
