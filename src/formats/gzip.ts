@@ -286,6 +286,9 @@ export function compressBlock(job: BlockJob, level = 9): Uint8Array {
   return isIncompressible(job.data) ? storedBlocks(job.data, job.last) : deflateBlock(job.data, job.last, level)
 }
 
+/** Spare block buffers a BlockSplitter keeps: more than a pool of any size has in flight at once. */
+const MAX_SPARE_BLOCKS = 16
+
 /**
  * Cuts a stream into the blocked method's blocks and keeps its CRC-32 and length. A full block
  * is held back until more input arrives or the stream ends, so the last block is known to be
@@ -298,6 +301,8 @@ export class BlockSplitter {
   private fill = 0
   /** A full block whose successor has not been seen yet. */
   private full: Uint8Array | undefined
+  /** Full-size block buffers handed back by recycle(), filled again before new ones are made. */
+  private readonly spare: Uint8Array[] = []
   private crc = 0
   private size = 0
   private ended = false
@@ -316,7 +321,7 @@ export class BlockSplitter {
     let i = 0
     while (i < chunk.length) {
       if (this.full) jobs.push(this.release(this.full, false))
-      this.block ??= new Uint8Array(this.blockSize)
+      this.block ??= this.spare.pop() ?? new Uint8Array(this.blockSize)
       const n = Math.min(this.blockSize - this.fill, chunk.length - i)
       this.block.set(chunk.subarray(i, i + n), this.fill)
       this.fill += n
@@ -336,6 +341,15 @@ export class BlockSplitter {
     this.ended = true
     if (this.full) return this.release(this.full, true) // the input ended on the grid
     return this.release(this.block ? this.block.slice(0, this.fill) : new Uint8Array(0), true)
+  }
+
+  /**
+   * Hands back the buffer of a block whose compression is done, to be filled again: the caller
+   * must hold no other reference to it. Buffers that are not a whole full-size block are dropped.
+   */
+  recycle(data: Uint8Array): void {
+    const whole = data.byteOffset === 0 && data.buffer.byteLength === this.blockSize && data.length === this.blockSize
+    if (whole && data.buffer instanceof ArrayBuffer && this.spare.length < MAX_SPARE_BLOCKS) this.spare.push(data)
   }
 
   /** The gzip trailer of everything pushed; after end(). */

@@ -5,7 +5,7 @@ import {type CpioEntry, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, wr
 import {GZIP_BLOCKS_METHOD, gzipParallel} from './parallel-gzip.js'
 import {type Inode, type NodeType, type Tree, ROOT, linkGroups, parentOf, sortedPaths} from '../rootfs/tree.js'
 import {writeFileAtomically} from '../store/atomic.js'
-import type {ContentReader} from '../store/spool.js'
+import {type ContentReader, openContentReader} from '../store/spool.js'
 import {coalesce} from '../formats/bytes.js'
 
 const typeBits: Record<NodeType, number> = {
@@ -82,19 +82,29 @@ export async function writeInitramfs(
   reader: ContentReader,
   outPath: string,
 ): Promise<InitramfsResult> {
-  const entries = cpioEntriesOf(tree, sourceDateEpoch, reader)
+  // gzip copies every chunk into its blocks at once, so file content can be read into one buffer
+  // again and again (and needs no coalescing); written as it is, each chunk must be a buffer of its own.
+  const gzip = compression === 'gzip'
+  const contentReader = gzip ? openContentReader({transientChunks: true}) : reader
+  const entries = cpioEntriesOf(tree, sourceDateEpoch, contentReader)
   const rawHash = createHash('sha256')
   let rawSize = 0
-  async function* hashedCpio() {
-    for await (const chunk of coalesce(writeNewc(entries))) {
+  async function* hashed(chunks: AsyncIterable<Uint8Array>) {
+    for await (const chunk of chunks) {
       rawHash.update(chunk)
       rawSize += chunk.length
       yield chunk
     }
   }
-  // Blocks compressed on every core; the bytes do not depend on how many (src/formats/gzip.ts).
-  const bytes = compression === 'gzip' ? gzipParallel(hashedCpio(), {level: 9}) : hashedCpio()
-  const {size, sha256} = await writeFileAtomically(outPath, bytes)
+  let written
+  try {
+    // Blocks compressed on every core; the bytes do not depend on how many (src/formats/gzip.ts).
+    const bytes = gzip ? gzipParallel(hashed(writeNewc(entries)), {level: 9}) : hashed(coalesce(writeNewc(entries)))
+    written = await writeFileAtomically(outPath, bytes)
+  } finally {
+    if (contentReader !== reader) contentReader.close()
+  }
+  const {size, sha256} = written
   return {
     path: outPath,
     size,

@@ -19,7 +19,7 @@
 import {availableParallelism} from 'node:os'
 import {type BlockJob, BlockSplitter, checkLevel, compressBlock, GZIP_BLOCK_SIZE, gzipHeader} from '../formats/gzip.js'
 import {WorkerPool, workerUrl} from '../threads.js'
-import type {GzipJob} from './gzip-worker.js'
+import type {GzipJob, GzipReply} from './gzip-worker.js'
 
 export {GZIP_BLOCK_SIZE, GZIP_BLOCKS_METHOD, gzipBlocksMethod} from '../formats/gzip.js'
 
@@ -33,17 +33,19 @@ export interface GzipParallelOptions {
 }
 
 /** A pool of up to `threads` gzip workers (started as needed), for gzipParallel and tests. */
-export function gzipWorkerPool(threads: number): WorkerPool<GzipJob, Uint8Array> {
-  return new WorkerPool<GzipJob, Uint8Array>(workerUrl(import.meta.url, 'gzip-worker'), 'gzip', threads)
+export function gzipWorkerPool(threads: number): WorkerPool<GzipJob, GzipReply> {
+  return new WorkerPool<GzipJob, GzipReply>(workerUrl(import.meta.url, 'gzip-worker'), 'gzip', threads)
 }
 
 /**
  * Compresses one block on `pool`. A buffer the job's view owns whole is transferred: the caller
  * must not use job.data afterwards. A view into a larger or shared buffer is copied instead
- * (moving the buffer would take the bytes around it too).
+ * (moving the buffer would take the bytes around it too). The block comes back to `recycle`.
  */
-export function compressOn(pool: WorkerPool<GzipJob, Uint8Array>, job: BlockJob, level: number): Promise<Uint8Array> {
-  return pool.run({data: job.data, last: job.last, level}, transferable(job.data))
+export async function compressOn(pool: WorkerPool<GzipJob, GzipReply>, job: BlockJob, level: number, recycle?: (block: Uint8Array) => void): Promise<Uint8Array> {
+  const {output, block} = await pool.run({data: job.data, last: job.last, level}, transferable(job.data))
+  recycle?.(block)
+  return output
 }
 
 /** The buffer that may move to the worker: owned whole by the view and not shared, or none. */
@@ -80,9 +82,14 @@ export async function* gzipParallel(source: AsyncIterable<Uint8Array>, options: 
   const pool = threads > 1 ? gzipWorkerPool(threads - 1) : undefined
   const limit = 2 * threads
   const queue: InFlight[] = [] // in input order
+  const recycle = (block: Uint8Array) => splitter.recycle(block)
   // A worker if one is free, else this thread, now.
-  const compress = (job: BlockJob): InFlight =>
-    pool?.hasIdleWorker ? track(compressOn(pool, job, level)) : {promise: Promise.resolve(compressBlock(job, level)), done: true}
+  const compress = (job: BlockJob): InFlight => {
+    if (pool?.hasIdleWorker) return track(compressOn(pool, job, level, recycle))
+    const output = compressBlock(job, level)
+    recycle(job.data)
+    return {promise: Promise.resolve(output), done: true}
+  }
   try {
     yield gzipHeader(level)
     for await (const chunk of source) {

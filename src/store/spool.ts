@@ -132,17 +132,28 @@ export interface ContentReader {
   close(): void
 }
 
-export function openContentReader(): ContentReader {
+export interface ContentReaderOptions {
+  /**
+   * chunks() reads into one buffer of the reader's, again and again: a chunk is valid only until
+   * the next chunk is asked for. For a consumer that copies each chunk at once (the gzip block
+   * splitter), so that reading back 500 MB allocates 1 MiB, not 500 MB of buffers to collect.
+   * bytes(), head() and sha256() still give results of their own. source() serves chunks().
+   */
+  transientChunks?: boolean
+}
+
+export function openContentReader(options: ContentReaderOptions = {}): ContentReader {
   const fds = new Map<string, number>()
   let window: {path: string; start: number; bytes: Buffer} | undefined
+  const scratch = options.transientChunks ? Buffer.allocUnsafe(READ_CHUNK) : undefined
   const fdOf = (path: string) => {
     let fd = fds.get(path)
     if (fd === undefined) fds.set(path, (fd = openSync(path, 'r')))
     return fd
   }
-  /** At least `need` bytes from `offset`, up to `room` when the file has them. */
-  const readInto = (path: string, offset: number, need: number, room: number): Buffer => {
-    const bytes = Buffer.allocUnsafe(room)
+  /** At least `need` bytes from `offset`, up to `room` when the file has them: into `into` if given. */
+  const readInto = (path: string, offset: number, need: number, room: number, into?: Buffer): Buffer => {
+    const bytes = into ?? Buffer.allocUnsafe(room)
     let done = 0
     while (done < need) {
       const n = readSync(fdOf(path), bytes, done, room - done, offset + done)
@@ -152,6 +163,12 @@ export function openContentReader(): ContentReader {
     return bytes.subarray(0, done)
   }
   const readAt = (path: string, offset: number, length: number): Buffer => readInto(path, offset, length, length)
+  /** A piece of a large file: into the scratch buffer (which then holds no window) or a fresh one. */
+  const readPiece = (path: string, offset: number, length: number): Buffer => {
+    if (!scratch) return readAt(path, offset, length)
+    window = undefined
+    return readInto(path, offset, length, length, scratch)
+  }
   function* chunks(ref: ContentRef): Generator<Uint8Array> {
     if (ref.size === 0) return
     if (ref.size <= READ_CHUNK) {
@@ -161,17 +178,24 @@ export function openContentReader(): ContentReader {
         return
       }
       // Read ahead: the next files of the same layer usually follow this one in the spool.
-      const bytes = readInto(ref.path, ref.offset, ref.size, READ_CHUNK)
+      const bytes = readInto(ref.path, ref.offset, ref.size, READ_CHUNK, scratch)
       window = {path: ref.path, start: ref.offset, bytes}
       yield bytes.subarray(0, ref.size)
       return
     }
-    for (let at = 0; at < ref.size; at += READ_CHUNK) yield readAt(ref.path, ref.offset + at, Math.min(READ_CHUNK, ref.size - at))
+    for (let at = 0; at < ref.size; at += READ_CHUNK) yield readPiece(ref.path, ref.offset + at, Math.min(READ_CHUNK, ref.size - at))
   }
   const reader: ContentReader = {
     chunks,
     bytes(ref) {
-      return ref.size <= READ_CHUNK ? Buffer.from([...chunks(ref)][0] ?? new Uint8Array(0)) : Buffer.concat([...chunks(ref)])
+      // Each chunk is copied before the next is read (a transient reader's chunks share one buffer).
+      const out = Buffer.allocUnsafe(ref.size)
+      let at = 0
+      for (const chunk of chunks(ref)) {
+        out.set(chunk, at)
+        at += chunk.length
+      }
+      return out
     },
     sha256(ref) {
       const hash = createHash('sha256')
