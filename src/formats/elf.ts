@@ -44,7 +44,20 @@ interface Segment {
   filesz: number
 }
 
-export function readElf(bytes: Uint8Array): ElfFacts {
+/**
+ * An ELF file read by ranges: readElf asks only for the header, the program headers, PT_INTERP,
+ * PT_DYNAMIC and the dynamic string table, so a 100 MB binary costs a few reads of a few KiB.
+ */
+export interface ElfSource {
+  size: number
+  /** Exactly `length` bytes at `offset` (the caller keeps offset + length within size). */
+  read(offset: number, length: number): Uint8Array
+}
+
+/** The facts of an ELF file, given whole or as a source of ranges. */
+export function readElf(file: Uint8Array | ElfSource): ElfFacts {
+  const source: ElfSource = file instanceof Uint8Array ? {size: file.length, read: (offset, length) => file.subarray(offset, offset + length)} : file
+  const bytes = source.read(0, Math.min(64, source.size))
   if (!isElf(bytes)) throw new ElfFormatError('not an ELF file')
   if (bytes.length < 64) throw new ElfFormatError('truncated ELF header')
   if (bytes[4] !== 2 || bytes[5] !== 1) throw new ElfFormatError('not a 64-bit little-endian ELF file')
@@ -57,21 +70,25 @@ export function readElf(bytes: Uint8Array): ElfFacts {
   const kind: ElfKind = type === 2 ? 'executable' : type === 3 ? 'shared-object' : type === 1 ? 'relocatable' : type === 4 ? 'core' : 'other'
   const facts: ElfFacts = {kind, machine, needed: [], rpath: [], runpath: []}
   if (phnum === 0) return facts
-  if (phentsize < 56 || phoff + phnum * phentsize > bytes.length) throw new ElfFormatError('program headers out of bounds')
+  const slice = (offset: number, size: number, what: string) => {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(size) || offset < 0 || size < 0 || offset + size > source.size) {
+      throw new ElfFormatError(`${what} out of bounds`)
+    }
+    return source.read(offset, size)
+  }
+  if (phentsize < 56) throw new ElfFormatError('program headers out of bounds')
+  const table = slice(phoff, phnum * phentsize, 'program headers')
+  const tableView = new DataView(table.buffer, table.byteOffset, table.byteLength)
 
   const segments: Segment[] = []
   for (let i = 0; i < phnum; i++) {
-    const at = phoff + i * phentsize
+    const at = i * phentsize
     segments.push({
-      type: view.getUint32(at, true),
-      offset: Number(view.getBigUint64(at + 8, true)),
-      vaddr: view.getBigUint64(at + 16, true),
-      filesz: Number(view.getBigUint64(at + 32, true)),
+      type: tableView.getUint32(at, true),
+      offset: Number(tableView.getBigUint64(at + 8, true)),
+      vaddr: tableView.getBigUint64(at + 16, true),
+      filesz: Number(tableView.getBigUint64(at + 32, true)),
     })
-  }
-  const slice = (offset: number, size: number, what: string) => {
-    if (offset < 0 || size < 0 || offset + size > bytes.length) throw new ElfFormatError(`${what} out of bounds`)
-    return bytes.subarray(offset, offset + size)
   }
 
   const interp = segments.find((s) => s.type === PT_INTERP)

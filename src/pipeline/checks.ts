@@ -8,6 +8,7 @@ import {flattenInto} from '../rootfs/flatten.js'
 import {checkNoCompiler, type NoCompilerReport} from '../rootfs/no-compiler.js'
 import {type Kept, packageOf, pruneRuleFor, resolveKeep} from '../rootfs/prune.js'
 import {createTree, type Tree} from '../rootfs/tree.js'
+import {openContentReader} from '../store/spool.js'
 import type {PreparedRoot} from './pipeline.js'
 
 export interface Checks {
@@ -35,7 +36,14 @@ export async function checkStage(root: CheckInput): Promise<Checks> {
   const elf = checkElfClosure(tree, root.reader, {allowMissing: profile.allowMissing ?? []})
   // Only on failure: each fetched image flattened on its own, to say which one holds what is missing.
   if (elf.problems.some((p) => p.searched)) providersOf(elf.problems, tree, await imageTrees(root), root.shaped.report.pruned)
-  const compilers = checkNoCompiler(tree, root.reader, {keep: keep.map((k) => k.path)})
+  // The content scan reads every file's data once and keeps nothing of it: into one buffer.
+  const scanReader = openContentReader({transientChunks: true})
+  let compilers
+  try {
+    compilers = checkNoCompiler(tree, scanReader, {keep: keep.map((k) => k.path)})
+  } finally {
+    scanReader.close()
+  }
   return {passed: elf.problems.length === 0 && compilers.findings.length === 0, elf, compilers, kept: keptOf(tree, keep)}
 }
 

@@ -2,11 +2,11 @@
 // library it needs inside the tree, as the guest's loader would search for them. A problem names the
 // program, what it misses, and where the loader looked, so the caller can say which image has it
 // (providersOf); the profile's allowMissing: waives a name it knows the guest does without.
-import {ElfFormatError, isElf, readElf} from '../formats/elf.js'
+import {ElfFormatError, type ElfSource, isElf, readElf} from '../formats/elf.js'
 import {resolveFully, resolveParent} from './paths.js'
 import type {ContentReader} from '../store/spool.js'
 import {packageOf, type Removal} from './prune.js'
-import {type ContentRef, type Tree, isUnder, parentOf, sortedPaths} from './tree.js'
+import {type ContentRef, type Tree, isUnder, parentOf, rangeOf, sortedPaths} from './tree.js'
 
 /** Where musl and glibc look when nothing else says: /lib, /usr/local/lib, /usr/lib (and the lib64 forms). */
 export const DEFAULT_LIBRARY_DIRS = ['lib', 'usr/local/lib', 'usr/lib', 'lib64', 'usr/lib64']
@@ -62,13 +62,12 @@ export function checkElfClosure(tree: Tree, reader: ContentReader, options: Clos
   for (const path of sortedPaths(tree)) {
     const inode = tree.entries.get(path)!
     if (inode.type !== 'file' || !inode.content || inode.content.size < 64) continue
-    const bytes = readHead(reader, inode.content)
-    if (!isElf(bytes)) continue
+    if (!isElf(reader.head(inode.content, 4))) continue
     report.elfFiles++
     const pkg = packageOf(inode)
     let facts
     try {
-      facts = readElf(bytes)
+      facts = readElf(elfSource(reader, inode.content))
     } catch (error) {
       if (error instanceof ElfFormatError) add({path: `/${path}`, package: pkg, kind: 'unreadable', problem: `unreadable ELF: ${error.message}`})
       continue
@@ -161,8 +160,7 @@ function musllibraryPath(tree: Tree, reader: ContentReader): string[] {
   return text.split(/[:\n]/).map((d) => d.trim().replace(/^\/+/, '')).filter(Boolean)
 }
 
-/** Whole file for ELF parsing (the dynamic string table can be anywhere); other files: 4 bytes. */
-function readHead(reader: ContentReader, content: ContentRef): Buffer {
-  const magic = reader.head(content, 4)
-  return isElf(magic) ? reader.bytes(content) : magic
+/** The file as readElf's source of ranges: it reads the few ranges it needs, never the whole file. */
+function elfSource(reader: ContentReader, content: ContentRef): ElfSource {
+  return {size: content.size, read: (offset, length) => reader.head(rangeOf(content, offset, length), length)}
 }

@@ -9,7 +9,7 @@
 import {isElf} from '../formats/elf.js'
 import type {ContentReader} from '../store/spool.js'
 import {DEFAULT_PRUNE_RULES, packageOf, type PruneRule} from './prune.js'
-import {type ContentRef, type Tree, isUnder, parentOf, ROOT, sortedPaths} from './tree.js'
+import {type ContentRef, type Tree, isUnder, parentOf, rangeOf, ROOT, sortedPaths} from './tree.js'
 
 /**
  * Byte strings that only a compiler driver, a code generator, a linker or a package manager carries.
@@ -169,8 +169,6 @@ const SHT_NULL = 0
 const SHT_NOBITS = 8
 const SHF_EXECINSTR = 4n
 
-/** `size` bytes at `offset` inside `content`, as content of its own. */
-const rangeOf = (content: ContentRef, offset: number, size: number): ContentRef => ({id: `${content.id}+${offset}`, size, path: content.path, offset: content.offset + offset})
 
 /**
  * Where an ELF file keeps its strings: every section but code (SHF_EXECINSTR) and NOBITS, merged into

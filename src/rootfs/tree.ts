@@ -17,6 +17,14 @@ export interface ContentRef {
   offset: number
 }
 
+/** `size` bytes at `offset` inside `content`, as content of its own (for ranged reads). */
+export const rangeOf = (content: ContentRef, offset: number, size: number): ContentRef => ({
+  id: `${content.id}+${offset}`,
+  size,
+  path: content.path,
+  offset: content.offset + offset,
+})
+
 /**
  * Where an inode came from: the package and layer that last set it (for a directory, its metadata),
  * or none for what the tool and the profile add (the shape stage, the root). One object per applied

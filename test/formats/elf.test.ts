@@ -24,6 +24,27 @@ describe('formats: elf', () => {
     })
   }
 
+  it('reads a large binary by ranges: the same facts from its headers and dynamic strings, never the whole file', () => {
+    const path = '/usr/bin/qemu-system-x86_64'
+    const bytes = readFileSync(path)
+    let read = 0
+    let largest = 0
+    const facts = readElf({
+      size: bytes.length,
+      read(offset, length) {
+        assert.ok(offset >= 0 && offset + length <= bytes.length, `read ${offset}+${length} within the file`)
+        read += length
+        largest = Math.max(largest, length)
+        return Uint8Array.from(bytes.subarray(offset, offset + length))
+      },
+    })
+    assert.deepEqual(facts, readElf(bytes))
+    assert.ok(bytes.length > 5_000_000, 'a large file')
+    // the headers, PT_INTERP, PT_DYNAMIC and .dynstr (qemu's has thousands of symbol names): about 3%
+    assert.ok(read < bytes.length / 20, `${read} bytes read of ${bytes.length}`)
+    assert.ok(largest < bytes.length / 20, `largest read ${largest}`)
+  })
+
   it('reads a shared library with its SONAME', () => {
     const path = execFileSync('sh', ['-c', 'readlink -f /lib/x86_64-linux-gnu/libc.so.6'], {encoding: 'utf8'}).trim()
     const facts = readElf(readFileSync(path))
