@@ -24,6 +24,7 @@ export const PACKAGE_NAMES = [
   'core-filesystem',
   'core-busybox',
   'user-linux-generic',
+  'user-linux-nitro',
   'user-syslinux',
   'user-systemd-stub',
   // For the checks: a build image's tools (pruned, or refused), and a dynamic program apart from its libc.

@@ -227,6 +227,16 @@ export function packageDefs(src: Sources): PackageDef[] {
       ],
     },
     {
+      // A stand-in for StageX's user-linux-nitro: Debian's kernel bytes (they boot under QEMU), and a
+      // /linux.config claiming what the enclave preflight checks. The bytes have no NSM driver: this
+      // package exercises the eif output and its preflight, not the Nitro hypervisor.
+      name: 'user-linux-nitro',
+      entries: [
+        { type: 'file', path: 'bzImage', mode: 0o644, data: readFileSync(src.vmlinuz) },
+        { type: 'file', path: 'linux.config', mode: 0o644, data: nitroStandInConfig(readFileSync(src.kernelConfig, 'utf8')) },
+      ],
+    },
+    {
       name: 'user-syslinux',
       entries: [
         { type: 'file', path: 'usr/share/syslinux/efi64/ldlinux.e64', mode: 0o644, data: readFileSync(src.ldlinuxE64) },
@@ -243,4 +253,17 @@ export function packageDefs(src: Sources): PackageDef[] {
     { name: 'core-env', entries: [{ type: 'file', path: DYNAMIC_PROGRAM, mode: 0o755, data: readFileSync(src.dynamicProgram) }] },
     { name: 'core-glibc', entries: glibcEntries(src) },
   ];
+}
+
+/** Options the stand-in's config claims =y (src/kernel/requirements.ts, enclave requirements). */
+const NITRO_CLAIMS = ['CONFIG_VIRTIO_MMIO', 'CONFIG_VSOCKETS', 'CONFIG_VIRTIO_VSOCKETS', 'CONFIG_NSM'];
+
+/** Debian's .config with the enclave options set =y in place (its header, line 3 included, unchanged). */
+export function nitroStandInConfig(debian: string): string {
+  let text = debian;
+  for (const option of NITRO_CLAIMS) {
+    const line = new RegExp(`^(?:${option}=.*|# ${option} is not set)$`, 'm');
+    text = line.test(text) ? text.replace(line, `${option}=y`) : `${text}${option}=y\n`;
+  }
+  return `${text}# stagex-image fixture: a stand-in for user-linux-nitro (${NITRO_CLAIMS.join(', ')} claimed =y)\n`;
 }

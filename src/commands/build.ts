@@ -58,6 +58,9 @@ Exit codes: 0 built; 2 invalid profile or usage; 3 trust failure or moved tag; 4
     if (!this.jsonEnabled()) {
       this.log(`built ${result.profile.name} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
       for (const output of result.outputs) this.log(`  ${output.kind.padEnd(10)} ${output.path}  sha256:${output.sha256}  ${output.size} bytes`)
+      const eif = result.record.stages.eif
+      // The PCRs are what an enclave's attestation is checked against: print them where people look.
+      if (eif) for (const [pcr, value] of Object.entries(eif.pcrs)) this.log(`  ${pcr.padEnd(10)} ${value}  (${eif.hashAlgorithm}, eif)`)
     }
     return result
   }

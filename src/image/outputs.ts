@@ -15,6 +15,7 @@ import type {Tree} from '../rootfs/tree.js'
 import {writeFileAtomically, type WrittenFile} from '../store/atomic.js'
 import type {ContentReader} from '../store/spool.js'
 import {buildDisk, parseSize, sha256Hex, sha256Stream} from './disk.js'
+import {type EifStage, eifFileName, writeEifOutput} from './eif.js'
 import {writeInitramfs} from './initramfs.js'
 import {findFile, generatedOsRelease, LDLINUX_PATHS, OS_RELEASE_PATHS, STUB_PATHS, SYSLINUX_EFI_PATHS, syslinuxEspFiles, ukiEspFiles} from './loader.js'
 import {writeRootfsTar} from './rootfs-tar.js'
@@ -41,6 +42,7 @@ export interface ImageStages {
   loader?: {kind: string; packages: string[]; files: LoaderFileRecord[]}
   uki?: {sha256: string; size: number; sections: {name: string; virtualAddress: number; virtualSize: number; pointerToRawData: number}[]}
   esp?: {sha256: string; size: number; volumeId: string; label: string; files: {path: string; size: number; sha256: string}[]}
+  eif?: EifStage
   disk?: {
     sha256: string
     size: number
@@ -89,6 +91,8 @@ const NEEDS: Record<Exclude<OutputKind, 'qcow2'>, readonly OutputKind[]> = {
   uki: ['kernel', 'initramfs'],
   esp: ['kernel', 'initramfs'],
   disk: ['esp'],
+  // The EIF carries the kernel and its own uncompressed ramdisks (never the gzip initramfs output).
+  eif: ['kernel'],
 }
 
 /** The outputs to produce: those asked for and what they need (an ESP with loader uki needs a UKI). */
@@ -163,6 +167,23 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
     progress('rootfs-tar: writing the tree as a tar')
     const path = place('rootfs-tar', OUTPUT_FILES.rootfsTar)
     keep('rootfs-tar', path, await writeRootfsTar(tree, sourceDateEpoch, path))
+  }
+
+  if (planned.has('eif') && kernel && kernelSource) {
+    progress('eif: kernel + cmdline + metadata + uncompressed ramdisks, with PCRs')
+    const path = place('eif', eifFileName(profile.name))
+    const eif = await writeEifOutput({
+      profile,
+      tree,
+      kernel: kernelSource,
+      kernelConfig: reader.bytes(kernel.files.config).toString('utf8'),
+      sourceDateEpoch,
+      reader,
+      workDir: input.workDir,
+      path,
+    })
+    keep('eif', path, eif.written)
+    stages.eif = eif.stage
   }
 
   if (loader.files.length > 0)

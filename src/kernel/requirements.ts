@@ -6,6 +6,7 @@
 // Every derived option is wanted =y, never =m: each is needed by the kernel itself before any
 // userspace runs (unpacking the initramfs, being entered by the EFI loader, printing on the
 // console, giving init its /dev), so a module, which only userspace can load, is too late.
+import {NITRO_CMDLINE} from '../formats/eif.js'
 import type {Profile} from '../profile/types.js'
 
 export interface DerivedRequirement {
@@ -20,10 +21,12 @@ export interface DerivedRequirement {
   why: string
 }
 
-export type RequirementInputs = Pick<Profile, 'kernel' | 'boot' | 'files' | 'initramfs' | 'outputs'> & Partial<Pick<Profile, 'init' | 'locate'>>
+export type RequirementInputs = Pick<Profile, 'kernel' | 'boot' | 'files' | 'initramfs' | 'outputs'> & Partial<Pick<Profile, 'init' | 'locate' | 'eif'>>
 
 /** Outputs that boot the root tree, which always travels as an initramfs. */
-const BOOTS_INITRAMFS = new Set(['initramfs', 'esp', 'disk', 'uki', 'qcow2'])
+const BOOTS_INITRAMFS = new Set(['initramfs', 'esp', 'disk', 'uki', 'qcow2', 'eif'])
+/** Of those, the ones that boot the initramfs output itself (compressed as initramfs.compression says); an EIF's ramdisks are plain cpio. */
+const BOOTS_INITRAMFS_OUTPUT = new Set(['initramfs', 'esp', 'disk', 'uki', 'qcow2'])
 /** Outputs that are entered by UEFI firmware. */
 const EFI_OUTPUTS = new Set(['esp', 'disk', 'uki', 'qcow2'])
 
@@ -43,7 +46,7 @@ export function derivedRequirements(profile: RequirementInputs): DerivedRequirem
   if (booting !== undefined) {
     want('CONFIG_BLK_DEV_INITRD', `outputs: ${booting}`, at(['outputs', profile.outputs.indexOf(booting)]),
       'the root tree reaches the kernel as an initramfs; without initrd support the kernel ignores it')
-    if (profile.initramfs.compression === 'gzip')
+    if (profile.initramfs.compression === 'gzip' && profile.outputs.some((o) => BOOTS_INITRAMFS_OUTPUT.has(o)))
       want('CONFIG_RD_GZIP', 'initramfs.compression: gzip', at(['initramfs', 'compression']),
         'the kernel itself unpacks the gzip initramfs before any userspace runs')
   }
@@ -67,6 +70,8 @@ export function derivedRequirements(profile: RequirementInputs): DerivedRequirem
     want('CONFIG_SERIAL_8250_CONSOLE', rule, where, 'a console on the 8250 UART (it depends on SERIAL_8250=y)')
   }
 
+  if (profile.outputs.includes('eif')) enclaveRequirements(profile, want, at)
+
   // The init is often a script among the profile's files; any of its files mounting devtmpfs counts.
   // Only inline `contents` are read: a `source` file is on the host, and reading it would make this
   // a function of the file system (a profile whose init comes from there names DEVTMPFS in its fragment).
@@ -78,4 +83,30 @@ export function derivedRequirements(profile: RequirementInputs): DerivedRequirem
       'devtmpfs is built in or absent (a bool): the mount fails without it')
   }
   return out
+}
+
+type Want = (option: string, rule: string, where: string, why: string) => void
+
+/**
+ * An EIF boots under the Nitro hypervisor: no firmware, no PCI; the enclave's devices are virtio-mmio,
+ * it talks to its parent over vsock, and its attestation comes from the NSM device. Its console is
+ * the eif.cmdline's, not kernel.cmdline's.
+ */
+function enclaveRequirements(profile: RequirementInputs, want: Want, at: (path: (string | number)[]) => string): void {
+  const rule = 'outputs: eif'
+  const where = at(['outputs', profile.outputs.indexOf('eif')])
+  want('CONFIG_VIRTIO_MMIO', rule, where, 'the Nitro hypervisor gives an enclave its devices over virtio-mmio (there is no PCI)')
+  want('CONFIG_VSOCKETS', rule, where, 'an enclave reaches its parent instance only over vsock')
+  want('CONFIG_VIRTIO_VSOCKETS', rule, where, 'the enclave\'s vsock device is a virtio one')
+  want('CONFIG_NSM', rule, where, 'attestation (the PCRs in a signed document) comes from the Nitro Secure Module driver')
+  const cmdline = profile.eif?.cmdline ?? NITRO_CMDLINE
+  const serial = SERIAL_CONSOLE.exec(cmdline)
+  if (serial) {
+    // The default command line is nowhere in the profile: then `outputs: eif` asked for it.
+    const byDefault = cmdline === NITRO_CMDLINE
+    const consoleRule = `eif.cmdline${byDefault ? ' (the Nitro default)' : ''}: console=${serial[1]}`
+    const consoleWhere = byDefault ? where : at(['eif', 'cmdline'])
+    want('CONFIG_SERIAL_8250', consoleRule, consoleWhere, 'the enclave console (nitro-cli console) is an 8250 UART, needed before userspace')
+    want('CONFIG_SERIAL_8250_CONSOLE', consoleRule, consoleWhere, 'a console on the 8250 UART (it depends on SERIAL_8250=y)')
+  }
 }

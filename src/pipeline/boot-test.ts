@@ -4,7 +4,10 @@ import {writeFileAtomically} from '../store/atomic.js'
 import {bootAndExpect, type AccelChoice, type BootResult} from '../qemu/index.js'
 import {profileError} from '../errors.js'
 import type {Profile} from '../profile/types.js'
-import {build, type BuildOptions, type BuildResult, checkKernelForOutputs, loadStage} from './pipeline.js'
+import {tmpdir} from 'node:os'
+import {makeOwnedFolder, removeOwnedFolder} from '../cleanup/owned-folder.js'
+import {extractEifForBoot, NITRO_NOT_HERE} from '../image/eif-boot.js'
+import {build, type BuildOptions, type BuildResult, checkKernelForOutputs, loadStage, WORK_FOLDER_PREFIX} from './pipeline.js'
 
 export interface BootTestOptions extends BuildOptions {
   accel: AccelChoice
@@ -43,14 +46,14 @@ export async function buildAndBootTest(options: BootTestOptions): Promise<BootTe
   const built = await build(options)
   const {profile} = built
   const steps = profile.test.steps.length > 0 ? profile.test.steps : [{expect: 'Run /init|Freeing unused kernel'}]
-  const boot = await bootAndExpect({
-    ...bootMediumOf(built),
+  const boot = await withBootMedium(built, options, async (medium) => bootAndExpect({
+    ...medium,
     expect: steps.map((s) => s.expect),
     timeoutSeconds: options.timeoutSeconds ?? profile.test.timeout,
     accel: options.accel,
     logFile: options.logFile ?? join(options.outDir, CONSOLE_LOG_FILE),
     echo: options.echo,
-  })
+  }))
   const seen = new Map(boot.seen.map((s) => [s.pattern, s.atSeconds]))
   const result: BootTestResult = {
     build: built,
@@ -59,6 +62,22 @@ export async function buildAndBootTest(options: BootTestOptions): Promise<BootTe
   }
   if (options.junitFile) await writeFileAtomically(options.junitFile, Buffer.from(junitXml(profile.name, result), 'utf8'))
   return result
+}
+
+/**
+ * An EIF without a disk or UKI beside it: its own kernel, command line and ramdisks, taken out into a
+ * folder of ours for the boot and removed after it (src/image/eif-boot.ts); else bootMediumOf.
+ */
+async function withBootMedium<T>(built: BuildResult, options: BootTestOptions, use: (medium: ReturnType<typeof bootMediumOf>) => Promise<T>): Promise<T> {
+  const eif = built.outputs.find((o) => o.kind === 'eif')?.path
+  if (!eif || built.outputs.some((o) => o.kind === 'disk' || o.kind === 'uki')) return use(bootMediumOf(built))
+  options.progress?.(`boot: ${NITRO_NOT_HERE}`)
+  const dir = await makeOwnedFolder(tmpdir(), WORK_FOLDER_PREFIX, 'EIF boot files')
+  try {
+    return await use(await extractEifForBoot(eif, dir))
+  } finally {
+    await removeOwnedFolder(dir)
+  }
 }
 
 /**

@@ -5,12 +5,14 @@ import {dirname, relative, resolve} from 'node:path'
 import type {ErrorObject, ValidateFunction} from 'ajv'
 import {isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode} from 'yaml'
 import {didYouMean} from '../did-you-mean.js'
+import {EIF_DEFAULT_CPUS, EIF_DEFAULT_MEMORY, NITRO_CMDLINE} from '../formats/eif.js'
 import {profileError, usageError} from '../errors.js'
 import type {Digest} from '../oci/digest.js'
 import {resolveLookasideUrl} from '../trust/lookaside.js'
 import {PROFILE_SCHEMA} from './schema.js'
-import type {Profile, ProfileDir, ProfileFile, ProfileGroup, ProfileLocator, ProfileUser, RawProfile} from './types.js'
+import type {Profile, ProfileDir, ProfileFile, ProfileGroup, ProfileLocator, ProfileUser, RawProfile, RawTestStep} from './types.js'
 import {validate as generatedValidate} from './validate.generated.js'
+import type {ConsoleStep} from '../qemu/types.js'
 
 /** PROFILE_SCHEMA (schema.ts) compiled ahead of time by ajv (scripts/profile-validator.ts): no ajv at start-up. */
 const validate = generatedValidate as ValidateFunction<RawProfile>
@@ -131,7 +133,13 @@ export function parseProfile(bytes: Uint8Array, path: string, displayName = path
     prune: raw.prune ?? 'default',
     initramfs: {compression: raw.initramfs?.compression ?? 'gzip', capabilities: raw.initramfs?.capabilities ?? 'refuse'},
     outputs: raw.outputs ?? ['kernel', 'initramfs'],
-    test: {timeout: raw.test?.timeout ?? 120, steps: raw.test?.steps ?? []},
+    eif: {
+      memoryBytes: raw.eif?.memory === undefined ? EIF_DEFAULT_MEMORY : memorySize(raw.eif.memory),
+      cpus: raw.eif?.cpus ?? EIF_DEFAULT_CPUS,
+      cmdline: raw.eif?.cmdline ?? NITRO_CMDLINE,
+      ramdisks: raw.eif?.ramdisks ?? 'single',
+    },
+    test: {timeout: raw.test?.timeout ?? 120, steps: (raw.test?.steps ?? []).map(consoleStepOf), failOn: raw.test?.['fail-on']},
     locate,
     relativePath: (p: string) => relative(profileDir, p),
   }
@@ -310,3 +318,12 @@ function checkOutputs(raw: RawProfile, locate: ProfileLocator): void {
   if (outputs.includes('uki') && !raw.boot?.stub)
     throw profileError(`${at('uki')}: the "uki" output needs boot.stub, the package holding the EFI stub (e.g. user-systemd-stub)`)
 }
+
+/** "512M" as bytes (the schema admits digits and an optional K, M or G). */
+function memorySize(text: string): number {
+  const unit = {K: 1024, M: 1024 ** 2, G: 1024 ** 3}[text.slice(-1)] ?? 1
+  return Number(unit === 1 ? text : text.slice(0, -1)) * unit
+}
+
+/** A test step from YAML (`expect-exit`) as the harness takes it (expectExit). */
+const consoleStepOf = (step: RawTestStep): ConsoleStep => ('expect-exit' in step ? {expectExit: step['expect-exit']} : step)

@@ -146,7 +146,18 @@ export const PROFILE_SCHEMA = {
     outputs: {
       type: 'array',
       uniqueItems: true,
-      items: {enum: ['kernel', 'initramfs', 'disk', 'esp', 'uki', 'qcow2', 'rootfs-tar']},
+      items: {enum: ['kernel', 'initramfs', 'disk', 'esp', 'uki', 'qcow2', 'rootfs-tar', 'eif']},
+    },
+    // The eif output (AWS Nitro Enclaves): the header's defaults, the enclave's command line, the ramdisks.
+    eif: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        memory: {type: 'string', pattern: '^[0-9]+(K|M|G)?$', description: 'default enclave memory in the EIF header (default 1G)'},
+        cpus: {type: 'integer', minimum: 1, maximum: 1024, description: 'default enclave CPU count in the EIF header (default 2)'},
+        cmdline: {type: 'string', description: 'the enclave kernel command line (default: the Nitro one, console=ttyS0 included)'},
+        ramdisks: {enum: ['single'], description: 'single: one uncompressed newc ramdisk holding the whole tree'},
+      },
     },
     test: {
       type: 'object',
@@ -156,11 +167,35 @@ export const PROFILE_SCHEMA = {
         steps: {
           type: 'array',
           items: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['expect'],
-            properties: {expect: {type: 'string', minLength: 1}},
+            oneOf: [
+              {
+                type: 'object',
+                additionalProperties: false,
+                required: ['expect'],
+                properties: {
+                  expect: {type: 'string', minLength: 1, description: 'a regular expression tried on each whole console line'},
+                  timeout: {type: 'number', exclusiveMinimum: 0, maximum: 3600, description: "seconds from the step's start (default: the run's deadline)"},
+                },
+              },
+              {type: 'object', additionalProperties: false, required: ['send'], properties: {send: {type: 'string', description: 'a line typed on the serial console'}}},
+              {
+                type: 'object',
+                additionalProperties: false,
+                required: ['expect-exit'],
+                properties: {
+                  'expect-exit': {
+                    oneOf: [{type: 'integer', minimum: 0, maximum: 127}, {const: true}],
+                    description: 'the guest powers off; with a number, the status it reports through isa-debug-exit (README)',
+                  },
+                },
+              },
+            ],
           },
+        },
+        'fail-on': {
+          type: 'array',
+          items: {type: 'string', minLength: 1},
+          description: 'console patterns that fail the run at once (default: Kernel panic, Oops, BUG:, Attempted to kill init)',
         },
       },
     },

@@ -1,5 +1,6 @@
 // The typed profile every stage reads. Paths are absolute (resolved against the profile's folder).
 import type {Digest} from '../oci/digest.js'
+import type {ConsoleStep} from '../qemu/types.js'
 
 /** "profiles/minimal.yaml:12:5" for a field path such as ['packages', 1]. */
 export type ProfileLocator = (fieldPath: readonly (string | number)[]) => string
@@ -50,7 +51,15 @@ export interface TrustSettings {
 }
 
 export type LoaderKind = 'syslinux' | 'uki' | 'none'
-export type OutputKind = 'kernel' | 'initramfs' | 'disk' | 'esp' | 'uki' | 'qcow2' | 'rootfs-tar'
+export type OutputKind = 'kernel' | 'initramfs' | 'disk' | 'esp' | 'uki' | 'qcow2' | 'rootfs-tar' | 'eif'
+
+/** The eif: section with its defaults (memory in bytes). */
+export interface EifSettings {
+  memoryBytes: number
+  cpus: number
+  cmdline: string
+  ramdisks: 'single'
+}
 
 export interface Profile {
   path: string
@@ -90,10 +99,15 @@ export interface Profile {
   prune: 'default' | 'none'
   initramfs: {compression: 'gzip' | 'none'; capabilities: 'refuse' | 'drop'}
   outputs: OutputKind[]
-  test: {timeout: number; steps: {expect: string}[]}
+  eif: EifSettings
+  /** failOn undefined: the harness's defaults (DEFAULT_FAIL_ON). */
+  test: {timeout: number; steps: ConsoleStep[]; failOn?: string[]}
   locate: ProfileLocator
   relativePath: (absolute: string) => string
 }
+
+/** A test step as written in YAML. */
+export type RawTestStep = {expect: string; timeout?: number} | {send: string} | {'expect-exit': number | true}
 
 /** The YAML as the schema admits it, before defaults. */
 export interface RawProfile {
@@ -117,5 +131,6 @@ export interface RawProfile {
   prune?: 'default' | 'none'
   initramfs?: {compression?: 'gzip' | 'none'; capabilities?: 'refuse' | 'drop'}
   outputs?: OutputKind[]
-  test?: {timeout?: number; steps?: {expect: string}[]}
+  eif?: {memory?: string; cpus?: number; cmdline?: string; ramdisks?: 'single'}
+  test?: {timeout?: number; steps?: RawTestStep[]; 'fail-on'?: string[]}
 }

@@ -5,7 +5,7 @@ import {createRequire} from 'node:module'
 const require = createRequire(import.meta.url)
 export const validate = validate10;
 export default validate10;
-const schema11 = {"type":"object","additionalProperties":false,"required":["name","packages"],"$defs":{"mode":{"type":"string","pattern":"^0?[0-7]{3,4}$"},"id":{"type":"integer","minimum":0,"maximum":4294967294},"account":{"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},"passwdPath":{"type":"string","pattern":"^/[^:\\n]*$"}},"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,62}$","description":"name of the appliance; output files carry it"},"sourceDateEpoch":{"type":"integer","minimum":0,"maximum":4294967295,"description":"timestamp clamp (flag > env > this > 1)"},"registry":{"type":"string","minLength":1,"description":"where short package names live, e.g. docker.io/stagex"},"mirror":{"type":"string","minLength":1,"description":"pull from here; identity stays the registry"},"source":{"type":"string","pattern":"^oci:.+","description":"oci:DIR, a folder of OCI layouts, one per package"},"trust":{"type":"object","additionalProperties":false,"properties":{"keyring":{"type":"string","minLength":1},"threshold":{"type":"integer","minimum":1,"maximum":128},"lookaside":{"type":"string","minLength":1},"legacy":{"type":"boolean"},"policy":{"type":"string","minLength":1},"registriesD":{"type":"string","minLength":1}}},"packages":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"kernel":{"type":"object","additionalProperties":false,"required":["package"],"properties":{"package":{"type":"string","minLength":1},"config":{"type":"string","minLength":1},"cmdline":{"type":"string"}}},"boot":{"type":"object","additionalProperties":false,"properties":{"loader":{"enum":["syslinux","uki","none"]},"stub":{"type":"string","minLength":1},"packages":{"type":"array","items":{"type":"string","minLength":1}},"espSize":{"type":"string","pattern":"^[0-9]+(K|M|G)?$"},"syslinuxEfi":{"type":"string","minLength":1,"description":"path of syslinux.efi in the boot packages (default: usr/share then usr/lib syslinux/efi64)"},"ldlinux":{"type":"string","minLength":1,"description":"path of ldlinux.e64 in the boot packages"},"stubPath":{"type":"string","minLength":1,"description":"path of the EFI stub in boot.stub (default usr/lib/systemd/boot/efi/linuxx64.efi.stub)"}}},"init":{"type":"string","pattern":"^/"},"files":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"oneOf":[{"required":["contents"],"properties":{"contents":true}},{"required":["source"],"properties":{"source":true}}],"properties":{"path":{"type":"string","pattern":"^/."},"contents":{"type":"string"},"source":{"type":"string","minLength":1,"description":"a host file or folder (relative to the profile's folder, or absolute) copied in instead of contents"},"mode":{"$ref":"#/$defs/mode","description":"mode of the file(s) (default 0644)"},"dirMode":{"$ref":"#/$defs/mode","description":"mode of the folders made from a source folder (default 0755)"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"dirs":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","pattern":"^/."},"mode":{"$ref":"#/$defs/mode","description":"default 0755"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"symlinks":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path","target"],"properties":{"path":{"type":"string","pattern":"^/."},"target":{"type":"string","minLength":1,"pattern":"^[^\\u0000]+$"}}}},"users":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","uid"],"properties":{"name":{"$ref":"#/$defs/account"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id","description":"primary group (default: the uid)"},"home":{"$ref":"#/$defs/passwdPath","description":"default /home/NAME (/root for uid 0)"},"shell":{"$ref":"#/$defs/passwdPath","description":"default /bin/sh"}}}},"groups":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gid"],"properties":{"name":{"$ref":"#/$defs/account"},"gid":{"$ref":"#/$defs/id"},"members":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/account"}}}}},"keep":{"type":"array","items":{"type":"string","pattern":"^/."},"description":"paths the pruning must keep (each is recorded)"},"allowMissing":{"type":"array","items":{"type":"string","minLength":1},"description":"ELF closure exceptions: libraries allowed to be missing"},"prune":{"enum":["default","none"]},"initramfs":{"type":"object","additionalProperties":false,"properties":{"compression":{"enum":["gzip","none"]},"capabilities":{"enum":["refuse","drop"],"description":"file capabilities (security.capability) cannot go in a newc cpio: refuse the build, or drop them"}}},"outputs":{"type":"array","uniqueItems":true,"items":{"enum":["kernel","initramfs","disk","esp","uki","qcow2","rootfs-tar"]}},"test":{"type":"object","additionalProperties":false,"properties":{"timeout":{"type":"integer","minimum":1,"maximum":3600},"steps":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["expect"],"properties":{"expect":{"type":"string","minLength":1}}}}}}}};
+const schema11 = {"type":"object","additionalProperties":false,"required":["name","packages"],"$defs":{"mode":{"type":"string","pattern":"^0?[0-7]{3,4}$"},"id":{"type":"integer","minimum":0,"maximum":4294967294},"account":{"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},"passwdPath":{"type":"string","pattern":"^/[^:\\n]*$"}},"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,62}$","description":"name of the appliance; output files carry it"},"sourceDateEpoch":{"type":"integer","minimum":0,"maximum":4294967295,"description":"timestamp clamp (flag > env > this > 1)"},"registry":{"type":"string","minLength":1,"description":"where short package names live, e.g. docker.io/stagex"},"mirror":{"type":"string","minLength":1,"description":"pull from here; identity stays the registry"},"source":{"type":"string","pattern":"^oci:.+","description":"oci:DIR, a folder of OCI layouts, one per package"},"trust":{"type":"object","additionalProperties":false,"properties":{"keyring":{"type":"string","minLength":1},"threshold":{"type":"integer","minimum":1,"maximum":128},"lookaside":{"type":"string","minLength":1},"legacy":{"type":"boolean"},"policy":{"type":"string","minLength":1},"registriesD":{"type":"string","minLength":1}}},"packages":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"kernel":{"type":"object","additionalProperties":false,"required":["package"],"properties":{"package":{"type":"string","minLength":1},"config":{"type":"string","minLength":1},"cmdline":{"type":"string"}}},"boot":{"type":"object","additionalProperties":false,"properties":{"loader":{"enum":["syslinux","uki","none"]},"stub":{"type":"string","minLength":1},"packages":{"type":"array","items":{"type":"string","minLength":1}},"espSize":{"type":"string","pattern":"^[0-9]+(K|M|G)?$"},"syslinuxEfi":{"type":"string","minLength":1,"description":"path of syslinux.efi in the boot packages (default: usr/share then usr/lib syslinux/efi64)"},"ldlinux":{"type":"string","minLength":1,"description":"path of ldlinux.e64 in the boot packages"},"stubPath":{"type":"string","minLength":1,"description":"path of the EFI stub in boot.stub (default usr/lib/systemd/boot/efi/linuxx64.efi.stub)"}}},"init":{"type":"string","pattern":"^/"},"files":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"oneOf":[{"required":["contents"],"properties":{"contents":true}},{"required":["source"],"properties":{"source":true}}],"properties":{"path":{"type":"string","pattern":"^/."},"contents":{"type":"string"},"source":{"type":"string","minLength":1,"description":"a host file or folder (relative to the profile's folder, or absolute) copied in instead of contents"},"mode":{"$ref":"#/$defs/mode","description":"mode of the file(s) (default 0644)"},"dirMode":{"$ref":"#/$defs/mode","description":"mode of the folders made from a source folder (default 0755)"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"dirs":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","pattern":"^/."},"mode":{"$ref":"#/$defs/mode","description":"default 0755"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"symlinks":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path","target"],"properties":{"path":{"type":"string","pattern":"^/."},"target":{"type":"string","minLength":1,"pattern":"^[^\\u0000]+$"}}}},"users":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","uid"],"properties":{"name":{"$ref":"#/$defs/account"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id","description":"primary group (default: the uid)"},"home":{"$ref":"#/$defs/passwdPath","description":"default /home/NAME (/root for uid 0)"},"shell":{"$ref":"#/$defs/passwdPath","description":"default /bin/sh"}}}},"groups":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gid"],"properties":{"name":{"$ref":"#/$defs/account"},"gid":{"$ref":"#/$defs/id"},"members":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/account"}}}}},"keep":{"type":"array","items":{"type":"string","pattern":"^/."},"description":"paths the pruning must keep (each is recorded)"},"allowMissing":{"type":"array","items":{"type":"string","minLength":1},"description":"ELF closure exceptions: libraries allowed to be missing"},"prune":{"enum":["default","none"]},"initramfs":{"type":"object","additionalProperties":false,"properties":{"compression":{"enum":["gzip","none"]},"capabilities":{"enum":["refuse","drop"],"description":"file capabilities (security.capability) cannot go in a newc cpio: refuse the build, or drop them"}}},"outputs":{"type":"array","uniqueItems":true,"items":{"enum":["kernel","initramfs","disk","esp","uki","qcow2","rootfs-tar","eif"]}},"eif":{"type":"object","additionalProperties":false,"properties":{"memory":{"type":"string","pattern":"^[0-9]+(K|M|G)?$","description":"default enclave memory in the EIF header (default 1G)"},"cpus":{"type":"integer","minimum":1,"maximum":1024,"description":"default enclave CPU count in the EIF header (default 2)"},"cmdline":{"type":"string","description":"the enclave kernel command line (default: the Nitro one, console=ttyS0 included)"},"ramdisks":{"enum":["single"],"description":"single: one uncompressed newc ramdisk holding the whole tree"}}},"test":{"type":"object","additionalProperties":false,"properties":{"timeout":{"type":"integer","minimum":1,"maximum":3600},"steps":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["expect"],"properties":{"expect":{"type":"string","minLength":1}}}}}}}};
 const schema12 = {"type":"string","pattern":"^0?[0-7]{3,4}$"};
 const schema14 = {"type":"integer","minimum":0,"maximum":4294967294};
 const schema19 = {"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"};
@@ -1892,7 +1892,7 @@ if(Array.isArray(data68)){
 const len10 = data68.length;
 for(let i11=0; i11<len10; i11++){
 let data69 = data68[i11];
-if(!(((((((data69 === "kernel") || (data69 === "initramfs")) || (data69 === "disk")) || (data69 === "esp")) || (data69 === "uki")) || (data69 === "qcow2")) || (data69 === "rootfs-tar"))){
+if(!((((((((data69 === "kernel") || (data69 === "initramfs")) || (data69 === "disk")) || (data69 === "esp")) || (data69 === "uki")) || (data69 === "qcow2")) || (data69 === "rootfs-tar")) || (data69 === "eif"))){
 const err146 = {instancePath:instancePath+"/outputs/" + i11,schemaPath:"#/properties/outputs/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.outputs.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err146];
@@ -1935,12 +1935,12 @@ vErrors.push(err148);
 errors++;
 }
 }
-if(data.test !== undefined){
-let data70 = data.test;
+if(data.eif !== undefined){
+let data70 = data.eif;
 if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
 for(const key10 in data70){
-if(!((key10 === "timeout") || (key10 === "steps"))){
-const err149 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(!((((key10 === "memory") || (key10 === "cpus")) || (key10 === "cmdline")) || (key10 === "ramdisks"))){
+const err149 = {instancePath:instancePath+"/eif",schemaPath:"#/properties/eif/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1950,10 +1950,11 @@ vErrors.push(err149);
 errors++;
 }
 }
-if(data70.timeout !== undefined){
-let data71 = data70.timeout;
-if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
-const err150 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data70.memory !== undefined){
+let data71 = data70.memory;
+if(typeof data71 === "string"){
+if(!pattern2.test(data71)){
+const err150 = {instancePath:instancePath+"/eif/memory",schemaPath:"#/properties/eif/properties/memory/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(K|M|G)?$"},message:"must match pattern \""+"^[0-9]+(K|M|G)?$"+"\""};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1962,9 +1963,9 @@ vErrors.push(err150);
 }
 errors++;
 }
-if((typeof data71 == "number") && (isFinite(data71))){
-if(data71 > 3600 || isNaN(data71)){
-const err151 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+}
+else {
+const err151 = {instancePath:instancePath+"/eif/memory",schemaPath:"#/properties/eif/properties/memory/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1973,8 +1974,11 @@ vErrors.push(err151);
 }
 errors++;
 }
-if(data71 < 1 || isNaN(data71)){
-const err152 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data70.cpus !== undefined){
+let data72 = data70.cpus;
+if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
+const err152 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1983,17 +1987,9 @@ vErrors.push(err152);
 }
 errors++;
 }
-}
-}
-if(data70.steps !== undefined){
-let data72 = data70.steps;
-if(Array.isArray(data72)){
-const len11 = data72.length;
-for(let i13=0; i13<len11; i13++){
-let data73 = data72[i13];
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
-if(data73.expect === undefined){
-const err153 = {instancePath:instancePath+"/test/steps/" + i13,schemaPath:"#/properties/test/properties/steps/items/required",keyword:"required",params:{missingProperty: "expect"},message:"must have required property '"+"expect"+"'"};
+if((typeof data72 == "number") && (isFinite(data72))){
+if(data72 > 1024 || isNaN(data72)){
+const err153 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -2002,9 +1998,8 @@ vErrors.push(err153);
 }
 errors++;
 }
-for(const key11 in data73){
-if(!(key11 === "expect")){
-const err154 = {instancePath:instancePath+"/test/steps/" + i13,schemaPath:"#/properties/test/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(data72 < 1 || isNaN(data72)){
+const err154 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -2014,11 +2009,10 @@ vErrors.push(err154);
 errors++;
 }
 }
-if(data73.expect !== undefined){
-let data74 = data73.expect;
-if(typeof data74 === "string"){
-if(func3(data74) < 1){
-const err155 = {instancePath:instancePath+"/test/steps/" + i13+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data70.cmdline !== undefined){
+if(typeof data70.cmdline !== "string"){
+const err155 = {instancePath:instancePath+"/eif/cmdline",schemaPath:"#/properties/eif/properties/cmdline/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -2028,8 +2022,9 @@ vErrors.push(err155);
 errors++;
 }
 }
-else {
-const err156 = {instancePath:instancePath+"/test/steps/" + i13+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data70.ramdisks !== undefined){
+if(!(data70.ramdisks === "single")){
+const err156 = {instancePath:instancePath+"/eif/ramdisks",schemaPath:"#/properties/eif/properties/ramdisks/enum",keyword:"enum",params:{allowedValues: schema11.properties.eif.properties.ramdisks.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -2041,7 +2036,7 @@ errors++;
 }
 }
 else {
-const err157 = {instancePath:instancePath+"/test/steps/" + i13,schemaPath:"#/properties/test/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err157 = {instancePath:instancePath+"/eif",schemaPath:"#/properties/eif/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -2051,9 +2046,12 @@ vErrors.push(err157);
 errors++;
 }
 }
-}
-else {
-const err158 = {instancePath:instancePath+"/test/steps",schemaPath:"#/properties/test/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data.test !== undefined){
+let data75 = data.test;
+if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
+for(const key11 in data75){
+if(!((key11 === "timeout") || (key11 === "steps"))){
+const err158 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -2063,9 +2061,10 @@ vErrors.push(err158);
 errors++;
 }
 }
-}
-else {
-const err159 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data75.timeout !== undefined){
+let data76 = data75.timeout;
+if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
+const err159 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -2074,15 +2073,127 @@ vErrors.push(err159);
 }
 errors++;
 }
-}
-}
-else {
-const err160 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data76 == "number") && (isFinite(data76))){
+if(data76 > 3600 || isNaN(data76)){
+const err160 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
 if(vErrors === null){
 vErrors = [err160];
 }
 else {
 vErrors.push(err160);
+}
+errors++;
+}
+if(data76 < 1 || isNaN(data76)){
+const err161 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
+}
+}
+if(data75.steps !== undefined){
+let data77 = data75.steps;
+if(Array.isArray(data77)){
+const len11 = data77.length;
+for(let i13=0; i13<len11; i13++){
+let data78 = data77[i13];
+if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
+if(data78.expect === undefined){
+const err162 = {instancePath:instancePath+"/test/steps/" + i13,schemaPath:"#/properties/test/properties/steps/items/required",keyword:"required",params:{missingProperty: "expect"},message:"must have required property '"+"expect"+"'"};
+if(vErrors === null){
+vErrors = [err162];
+}
+else {
+vErrors.push(err162);
+}
+errors++;
+}
+for(const key12 in data78){
+if(!(key12 === "expect")){
+const err163 = {instancePath:instancePath+"/test/steps/" + i13,schemaPath:"#/properties/test/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+}
+if(data78.expect !== undefined){
+let data79 = data78.expect;
+if(typeof data79 === "string"){
+if(func3(data79) < 1){
+const err164 = {instancePath:instancePath+"/test/steps/" + i13+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+}
+else {
+const err165 = {instancePath:instancePath+"/test/steps/" + i13+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+}
+}
+else {
+const err166 = {instancePath:instancePath+"/test/steps/" + i13,schemaPath:"#/properties/test/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+}
+}
+else {
+const err167 = {instancePath:instancePath+"/test/steps",schemaPath:"#/properties/test/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+}
+}
+else {
+const err168 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+}
+}
+else {
+const err169 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
 }
 errors++;
 }

@@ -197,11 +197,39 @@ describe('derived requirements of the example profiles', () => {
     const debian = readFileSync(DEBIAN_CONFIG, 'utf8')
     for (const name of examples) {
       const profile = await loadProfile(join(ROOT, 'profiles', name))
+      // Enclave profiles need the Nitro options (VIRTIO_MMIO, VSOCKETS, NSM), which Debian's kernel lacks: checked below.
+      if (profile.outputs.includes('eif')) continue
       const derived = derivedRequirements(profile)
       assert.ok(derived.length >= 4, `${name}: ${derived.map((d) => d.option).join(', ')}`)
       const check = await checkKernelConfig(debian, undefined, name, {derived})
       assert.deepEqual(check.mismatches, [], name)
     }
+  })
+
+  it('enclave profiles: nitro-enclave holds against the real nitro config, minimal-enclave against the fixture stand-in; Debian\'s kernel is refused', async function () {
+    const nitro = await loadProfile(join(ROOT, 'profiles/nitro-enclave.yaml'))
+    const derived = derivedRequirements(nitro)
+    for (const option of ['CONFIG_BLK_DEV_INITRD', 'CONFIG_SERIAL_8250', 'CONFIG_SERIAL_8250_CONSOLE', 'CONFIG_VIRTIO_MMIO', 'CONFIG_VSOCKETS', 'CONFIG_VIRTIO_VSOCKETS', 'CONFIG_NSM'])
+      assert.ok(derived.some((d) => d.option === option), option)
+    assert.ok(!derived.some((d) => d.option === 'CONFIG_EFI_STUB' || d.option === 'CONFIG_RD_GZIP'), 'an EIF needs no EFI and has plain cpio ramdisks')
+    assert.deepEqual((await checkKernelConfig(stagex('nitro.config'), undefined, 'nitro-enclave.yaml', {derived})).mismatches, [])
+    const standIn = join(ROOT, '.cache/world/oci/user-linux-nitro')
+    if (!existsSync(DEBIAN_CONFIG) || !existsSync(standIn)) this.skip()
+    const minimal = await loadProfile(join(ROOT, 'profiles/minimal-enclave.yaml'))
+    const {nitroStandInConfig} = await import('../../scripts/world/packages.js')
+    const fixture = nitroStandInConfig(readFileSync(DEBIAN_CONFIG, 'utf8'))
+    assert.deepEqual((await checkKernelConfig(fixture, undefined, 'minimal-enclave.yaml', {derived: derivedRequirements(minimal)})).mismatches, [])
+    const debian = await checkKernelConfig(readFileSync(DEBIAN_CONFIG, 'utf8'), undefined, 'minimal-enclave.yaml', {derived: derivedRequirements(minimal)})
+    assert.deepEqual(debian.mismatches.map((m) => m.option).sort(), ['CONFIG_NSM', 'CONFIG_VIRTIO_MMIO', 'CONFIG_VIRTIO_VSOCKETS', 'CONFIG_VSOCKETS'])
+    assert.ok(debian.mismatches.every((m) => /^outputs: eif \(.*minimal-enclave\.yaml:\d+:\d+\)$/.test(m.wantedBy)), JSON.stringify(debian.mismatches))
+    assert.match(describeMismatches(debian), /CONFIG_NSM\s+=y\s+not set.*outputs: eif/)
+  })
+
+  it('an EFI loader asked for with the nitro kernel is refused by the same rules, beside the eif output', async () => {
+    const derived = derivedRequirements(profileWith(UKI, '[eif, uki]'))
+    const check = await checkKernelConfig(stagex('nitro.config'), undefined, 't.yaml:3:3', {derived})
+    assert.deepEqual(check.mismatches.map((m) => m.option).sort(), ['CONFIG_EFI', 'CONFIG_EFI_STUB'])
+    assert.ok(check.mismatches.every((m) => m.wantedBy.startsWith('boot.loader: uki')), JSON.stringify(check.mismatches))
   })
 
   it('airgap-signer: its fragment and its derived requirements hold against the real airgap config', async () => {

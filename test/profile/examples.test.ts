@@ -63,4 +63,20 @@ describe('profiles: examples', () => {
       assert.equal(profile.trust!.threshold, 2)
     })
   })
+  describe('nitro-enclave.yaml (real StageX 2026.03.0 packages)', () => {
+    it('pins user-linux-nitro, core-busybox and user-nit to their real linux/amd64 manifest digests, and writes an EIF', async () => {
+      const profile = await loadProfile(join(REPO, 'profiles/nitro-enclave.yaml'))
+      const digests = stagexDigests()
+      const pinned = [...profile.packages, profile.kernel!.package]
+      for (const name of ['user-linux-nitro', 'core-busybox', 'user-nit']) assert.ok(pinned.some((p) => p.startsWith(`${name}@`)), name)
+      for (const spec of pinned) {
+        const match = /^([a-z0-9-]+)@sha256:([0-9a-f]{64})$/.exec(spec)
+        assert.ok(match, `${spec} is pinned by digest`)
+        assert.equal(match[2], digests.get(match[1]!), `${match[1]} digest is the 2026.03.0 release digest`)
+      }
+      assert.deepEqual(profile.outputs, ['eif'])
+      assert.equal(profile.eif.memoryBytes, 1024 ** 3)
+      assert.match(profile.eif.cmdline, /console=ttyS0/)
+    })
+  })
 })
