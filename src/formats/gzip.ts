@@ -145,9 +145,16 @@ function forasDeflate(data: Uint8Array, last: boolean, level: number): Uint8Arra
     if (last) return encoder.finish().copyAndDispose()
     encoder.flush()
     encoder.flush()
-    const out = encoder.read().copyAndDispose()
+    const out = encoder.read()
     encoder.free()
-    return out
+    // Copied out of WebAssembly's memory with room for an empty final block after it, which
+    // inflatesTo needs to check that the block ends whole (and so makes no second copy).
+    const length = out.len()
+    const room = new Uint8Array(length + FINAL_EMPTY_BLOCK.length)
+    room.set(out.bytes)
+    out.free()
+    room.set(FINAL_EMPTY_BLOCK, length)
+    return room.subarray(0, length)
   } finally {
     input?.free()
   }
@@ -156,10 +163,20 @@ function forasDeflate(data: Uint8Array, last: boolean, level: number): Uint8Arra
 /** An empty final block (fixed Huffman, end of block): what makes a sync-flushed block a whole stream. */
 const FINAL_EMPTY_BLOCK = Uint8Array.of(3, 0)
 
+/** `out` then an empty final block: a view when the buffer already holds it right after `out`, else a copy. */
+function followedByFinalBlock(out: Uint8Array): Uint8Array {
+  const end = out.byteOffset + out.length
+  const after = new Uint8Array(out.buffer, end, Math.min(FINAL_EMPTY_BLOCK.length, out.buffer.byteLength - end))
+  if (after.length === FINAL_EMPTY_BLOCK.length && after.every((b, i) => b === FINAL_EMPTY_BLOCK[i])) {
+    return new Uint8Array(out.buffer, out.byteOffset, out.length + FINAL_EMPTY_BLOCK.length)
+  }
+  return Buffer.concat([out, FINAL_EMPTY_BLOCK])
+}
+
 /** Whether raw deflate `out` inflates to exactly `data` (followed by an empty final block unless `last`). */
 export function inflatesTo(out: Uint8Array, data: Uint8Array, last: boolean): boolean {
   try {
-    const stream = last ? out : Buffer.concat([out, FINAL_EMPTY_BLOCK])
+    const stream = last ? out : followedByFinalBlock(out)
     const back = zlib.inflateRawSync(stream, {maxOutputLength: data.length + 1})
     return back.length === data.length && back.equals(data)
   } catch {
