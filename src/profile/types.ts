@@ -1,6 +1,5 @@
 // The typed profile every stage reads. Paths are absolute (resolved against the profile's folder).
 import type {Digest} from '../oci/digest.js'
-import type {ConsoleStep} from '../qemu/types.js'
 
 /** "profiles/minimal.yaml:12:5" for a field path such as ['packages', 1]. */
 export type ProfileLocator = (fieldPath: readonly (string | number)[]) => string
@@ -100,14 +99,10 @@ export interface Profile {
   initramfs: {compression: 'gzip' | 'none'; capabilities: 'refuse' | 'drop'}
   outputs: OutputKind[]
   eif: EifSettings
-  /** failOn undefined: the harness's defaults (DEFAULT_FAIL_ON). */
-  test: {timeout: number; steps: ConsoleStep[]; failOn?: string[]}
+  test: {timeout: number; steps: {expect: string}[]}
   locate: ProfileLocator
   relativePath: (absolute: string) => string
 }
-
-/** A test step as written in YAML. */
-export type RawTestStep = {expect: string; timeout?: number} | {send: string} | {'expect-exit': number | true}
 
 /** The YAML as the schema admits it, before defaults. */
 export interface RawProfile {
@@ -132,5 +127,5 @@ export interface RawProfile {
   initramfs?: {compression?: 'gzip' | 'none'; capabilities?: 'refuse' | 'drop'}
   outputs?: OutputKind[]
   eif?: {memory?: string; cpus?: number; cmdline?: string; ramdisks?: 'single'}
-  test?: {timeout?: number; steps?: RawTestStep[]; 'fail-on'?: string[]}
+  test?: {timeout?: number; steps?: {expect: string}[]}
 }
