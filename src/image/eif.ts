@@ -3,7 +3,6 @@
 // are written to the work folder first (the EIF's CRC and PCRs need their bytes before the header),
 // then every section streams twice: measured, then written.
 import {createReadStream} from 'node:fs'
-import {join} from 'node:path'
 import type {SizedSource} from '../formats/bytes.js'
 import {eifBuildTime, eifChunks, eifMetadata, type EifPcrs, kernelIdentity, measureEif, planEif} from '../formats/eif.js'
 import type {Profile} from '../profile/types.js'
@@ -11,7 +10,7 @@ import type {Tree} from '../rootfs/tree.js'
 import {writeFileAtomically, type WrittenFile} from '../store/atomic.js'
 import type {ContentReader} from '../store/spool.js'
 import {TOOL_VERSION} from '../version.js'
-import {writeInitramfs} from './initramfs.js'
+import {writeEifRamdisks} from './nitro-ramdisks.js'
 
 export interface EifStage {
   sha256: string
@@ -26,12 +25,15 @@ export interface EifStage {
   /** The metadata section as written (parsed JSON). */
   metadata: unknown
   sections: {type: string; offset: number; size: number}[]
+  /** In order: the first is measured into PCR1, the others into PCR2. */
   ramdisks: {role: string; sha256: string; size: number; entries: number}[]
 }
 
 export interface EifOutputInput {
-  profile: Pick<Profile, 'name' | 'eif'>
+  profile: Pick<Profile, 'name' | 'eif' | 'displayName' | 'locate' | 'boot'>
   tree: Tree
+  /** The boot packages' tree: where ramdisks nitro takes /init and /nsm.ko from. */
+  bootTree?: {packages: string[]; tree: Tree}
   kernel: SizedSource
   kernelConfig: string
   sourceDateEpoch: number
@@ -46,7 +48,7 @@ export const eifFileName = (profileName: string) => `${profileName}.eif`
 
 export async function writeEifOutput(input: EifOutputInput): Promise<{written: WrittenFile; stage: EifStage}> {
   const {profile, sourceDateEpoch} = input
-  const ramdisks = await writeRamdisks(input)
+  const ramdisks = (await writeEifRamdisks(input)).map((r) => ({...r, source: fileSource(r.path, r.size)}))
   const metadata = eifMetadata({
     imageName: profile.name,
     imageVersion: '1.0',
@@ -78,13 +80,6 @@ export async function writeEifOutput(input: EifOutputInput): Promise<{written: W
       ramdisks: ramdisks.map((r) => ({role: r.role, sha256: r.sha256, size: r.source.size, entries: r.entries})),
     },
   }
-}
-
-/** `single`: one uncompressed newc cpio of the whole tree (the initramfs writer, without gzip). */
-async function writeRamdisks(input: EifOutputInput) {
-  const path = join(input.workDir, 'eif-ramdisk-0.cpio')
-  const written = await writeInitramfs(input.tree, input.sourceDateEpoch, 'none', input.reader, path)
-  return [{role: 'rootfs', sha256: written.sha256, entries: written.entries, source: fileSource(path, written.size)}]
 }
 
 function fileSource(path: string, size: number): SizedSource {

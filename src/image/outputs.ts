@@ -175,6 +175,7 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
     const eif = await writeEifOutput({
       profile,
       tree,
+      bootTree: input.bootTree,
       kernel: kernelSource,
       kernelConfig: reader.bytes(kernel.files.config).toString('utf8'),
       sourceDateEpoch,

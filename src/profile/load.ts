@@ -137,6 +137,13 @@ export function parseProfile(bytes: Uint8Array, path: string, displayName = path
       cpus: raw.eif?.cpus ?? EIF_DEFAULT_CPUS,
       cmdline: raw.eif?.cmdline ?? NITRO_CMDLINE,
       ramdisks: raw.eif?.ramdisks ?? 'single',
+      // Where nitro-cli installs them (/usr/share/nitro_enclaves/blobs); a path in boot.packages.
+      bootstrap: {
+        init: (raw.eif?.bootstrap?.init ?? 'usr/share/nitro_enclaves/blobs/init').replace(/^\/+/, ''),
+        nsm: (raw.eif?.bootstrap?.nsm ?? 'usr/share/nitro_enclaves/blobs/nsm.ko').replace(/^\/+/, ''),
+      },
+      cmd: raw.eif?.cmd ?? [raw.init ?? '/init'],
+      env: raw.eif?.env ?? [],
     },
     test: {timeout: raw.test?.timeout ?? 120, steps: raw.test?.steps ?? []},
     locate,

@@ -156,7 +156,18 @@ export const PROFILE_SCHEMA = {
         memory: {type: 'string', pattern: '^[0-9]+(K|M|G)?$', description: 'default enclave memory in the EIF header (default 1G)'},
         cpus: {type: 'integer', minimum: 1, maximum: 1024, description: 'default enclave CPU count in the EIF header (default 2)'},
         cmdline: {type: 'string', description: 'the enclave kernel command line (default: the Nitro one, console=ttyS0 included)'},
-        ramdisks: {enum: ['single'], description: 'single: one uncompressed newc ramdisk holding the whole tree'},
+        ramdisks: {enum: ['single', 'nitro'], description: 'single: one uncompressed newc ramdisk holding the whole tree; nitro: nitro-cli\'s bootstrap (/init, /nsm.ko) and customer (/rootfs, /cmd, /env) ramdisks'},
+        bootstrap: {
+          type: 'object',
+          additionalProperties: false,
+          description: 'ramdisks nitro: where boot.packages hold the enclave init and the NSM module',
+          properties: {
+            init: {type: 'string', minLength: 1, description: 'default usr/share/nitro_enclaves/blobs/init'},
+            nsm: {type: 'string', minLength: 1, description: 'default usr/share/nitro_enclaves/blobs/nsm.ko'},
+          },
+        },
+        cmd: {type: 'array', items: {type: 'string', pattern: '^[^\\n]*$'}, description: 'ramdisks nitro: /cmd, one argument a line (default: the profile\'s init)'},
+        env: {type: 'array', items: {type: 'string', pattern: '^[^=\\n]+=[^\\n]*$'}, description: 'ramdisks nitro: /env, NAME=value a line'},
       },
     },
     test: {

@@ -57,7 +57,11 @@ export interface EifSettings {
   memoryBytes: number
   cpus: number
   cmdline: string
-  ramdisks: 'single'
+  ramdisks: 'single' | 'nitro'
+  /** ramdisks nitro: paths in the boot packages (root-relative). */
+  bootstrap: {init: string; nsm: string}
+  cmd: string[]
+  env: string[]
 }
 
 export interface Profile {
@@ -126,6 +130,6 @@ export interface RawProfile {
   prune?: 'default' | 'none'
   initramfs?: {compression?: 'gzip' | 'none'; capabilities?: 'refuse' | 'drop'}
   outputs?: OutputKind[]
-  eif?: {memory?: string; cpus?: number; cmdline?: string; ramdisks?: 'single'}
+  eif?: {memory?: string; cpus?: number; cmdline?: string; ramdisks?: 'single' | 'nitro'; bootstrap?: {init?: string; nsm?: string}; cmd?: string[]; env?: string[]}
   test?: {timeout?: number; steps?: {expect: string}[]}
 }

@@ -5,7 +5,7 @@ import {createRequire} from 'node:module'
 const require = createRequire(import.meta.url)
 export const validate = validate10;
 export default validate10;
-const schema11 = {"type":"object","additionalProperties":false,"required":["name","packages"],"$defs":{"mode":{"type":"string","pattern":"^0?[0-7]{3,4}$"},"id":{"type":"integer","minimum":0,"maximum":4294967294},"account":{"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},"passwdPath":{"type":"string","pattern":"^/[^:\\n]*$"}},"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,62}$","description":"name of the appliance; output files carry it"},"sourceDateEpoch":{"type":"integer","minimum":0,"maximum":4294967295,"description":"timestamp clamp (flag > env > this > 1)"},"registry":{"type":"string","minLength":1,"description":"where short package names live, e.g. docker.io/stagex"},"mirror":{"type":"string","minLength":1,"description":"pull from here; identity stays the registry"},"source":{"type":"string","pattern":"^oci:.+","description":"oci:DIR, a folder of OCI layouts, one per package"},"trust":{"type":"object","additionalProperties":false,"properties":{"keyring":{"type":"string","minLength":1},"threshold":{"type":"integer","minimum":1,"maximum":128},"lookaside":{"type":"string","minLength":1},"legacy":{"type":"boolean"},"policy":{"type":"string","minLength":1},"registriesD":{"type":"string","minLength":1}}},"packages":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"kernel":{"type":"object","additionalProperties":false,"required":["package"],"properties":{"package":{"type":"string","minLength":1},"config":{"type":"string","minLength":1},"cmdline":{"type":"string"}}},"boot":{"type":"object","additionalProperties":false,"properties":{"loader":{"enum":["syslinux","uki","none"]},"stub":{"type":"string","minLength":1},"packages":{"type":"array","items":{"type":"string","minLength":1}},"espSize":{"type":"string","pattern":"^[0-9]+(K|M|G)?$"},"syslinuxEfi":{"type":"string","minLength":1,"description":"path of syslinux.efi in the boot packages (default: usr/share then usr/lib syslinux/efi64)"},"ldlinux":{"type":"string","minLength":1,"description":"path of ldlinux.e64 in the boot packages"},"stubPath":{"type":"string","minLength":1,"description":"path of the EFI stub in boot.stub (default usr/lib/systemd/boot/efi/linuxx64.efi.stub)"}}},"init":{"type":"string","pattern":"^/"},"files":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"oneOf":[{"required":["contents"],"properties":{"contents":true}},{"required":["source"],"properties":{"source":true}}],"properties":{"path":{"type":"string","pattern":"^/."},"contents":{"type":"string"},"source":{"type":"string","minLength":1,"description":"a host file or folder (relative to the profile's folder, or absolute) copied in instead of contents"},"mode":{"$ref":"#/$defs/mode","description":"mode of the file(s) (default 0644)"},"dirMode":{"$ref":"#/$defs/mode","description":"mode of the folders made from a source folder (default 0755)"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"dirs":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","pattern":"^/."},"mode":{"$ref":"#/$defs/mode","description":"default 0755"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"symlinks":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path","target"],"properties":{"path":{"type":"string","pattern":"^/."},"target":{"type":"string","minLength":1,"pattern":"^[^\\u0000]+$"}}}},"users":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","uid"],"properties":{"name":{"$ref":"#/$defs/account"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id","description":"primary group (default: the uid)"},"home":{"$ref":"#/$defs/passwdPath","description":"default /home/NAME (/root for uid 0)"},"shell":{"$ref":"#/$defs/passwdPath","description":"default /bin/sh"}}}},"groups":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gid"],"properties":{"name":{"$ref":"#/$defs/account"},"gid":{"$ref":"#/$defs/id"},"members":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/account"}}}}},"keep":{"type":"array","items":{"type":"string","pattern":"^/."},"description":"paths the pruning must keep (each is recorded)"},"allowMissing":{"type":"array","items":{"type":"string","minLength":1},"description":"ELF closure exceptions: libraries allowed to be missing"},"prune":{"enum":["default","none"]},"initramfs":{"type":"object","additionalProperties":false,"properties":{"compression":{"enum":["gzip","none"]},"capabilities":{"enum":["refuse","drop"],"description":"file capabilities (security.capability) cannot go in a newc cpio: refuse the build, or drop them"}}},"outputs":{"type":"array","uniqueItems":true,"items":{"enum":["kernel","initramfs","disk","esp","uki","qcow2","rootfs-tar","eif"]}},"eif":{"type":"object","additionalProperties":false,"properties":{"memory":{"type":"string","pattern":"^[0-9]+(K|M|G)?$","description":"default enclave memory in the EIF header (default 1G)"},"cpus":{"type":"integer","minimum":1,"maximum":1024,"description":"default enclave CPU count in the EIF header (default 2)"},"cmdline":{"type":"string","description":"the enclave kernel command line (default: the Nitro one, console=ttyS0 included)"},"ramdisks":{"enum":["single"],"description":"single: one uncompressed newc ramdisk holding the whole tree"}}},"test":{"type":"object","additionalProperties":false,"properties":{"timeout":{"type":"integer","minimum":1,"maximum":3600},"steps":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["expect"],"properties":{"expect":{"type":"string","minLength":1}}}}}}}};
+const schema11 = {"type":"object","additionalProperties":false,"required":["name","packages"],"$defs":{"mode":{"type":"string","pattern":"^0?[0-7]{3,4}$"},"id":{"type":"integer","minimum":0,"maximum":4294967294},"account":{"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},"passwdPath":{"type":"string","pattern":"^/[^:\\n]*$"}},"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,62}$","description":"name of the appliance; output files carry it"},"sourceDateEpoch":{"type":"integer","minimum":0,"maximum":4294967295,"description":"timestamp clamp (flag > env > this > 1)"},"registry":{"type":"string","minLength":1,"description":"where short package names live, e.g. docker.io/stagex"},"mirror":{"type":"string","minLength":1,"description":"pull from here; identity stays the registry"},"source":{"type":"string","pattern":"^oci:.+","description":"oci:DIR, a folder of OCI layouts, one per package"},"trust":{"type":"object","additionalProperties":false,"properties":{"keyring":{"type":"string","minLength":1},"threshold":{"type":"integer","minimum":1,"maximum":128},"lookaside":{"type":"string","minLength":1},"legacy":{"type":"boolean"},"policy":{"type":"string","minLength":1},"registriesD":{"type":"string","minLength":1}}},"packages":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"kernel":{"type":"object","additionalProperties":false,"required":["package"],"properties":{"package":{"type":"string","minLength":1},"config":{"type":"string","minLength":1},"cmdline":{"type":"string"}}},"boot":{"type":"object","additionalProperties":false,"properties":{"loader":{"enum":["syslinux","uki","none"]},"stub":{"type":"string","minLength":1},"packages":{"type":"array","items":{"type":"string","minLength":1}},"espSize":{"type":"string","pattern":"^[0-9]+(K|M|G)?$"},"syslinuxEfi":{"type":"string","minLength":1,"description":"path of syslinux.efi in the boot packages (default: usr/share then usr/lib syslinux/efi64)"},"ldlinux":{"type":"string","minLength":1,"description":"path of ldlinux.e64 in the boot packages"},"stubPath":{"type":"string","minLength":1,"description":"path of the EFI stub in boot.stub (default usr/lib/systemd/boot/efi/linuxx64.efi.stub)"}}},"init":{"type":"string","pattern":"^/"},"files":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"oneOf":[{"required":["contents"],"properties":{"contents":true}},{"required":["source"],"properties":{"source":true}}],"properties":{"path":{"type":"string","pattern":"^/."},"contents":{"type":"string"},"source":{"type":"string","minLength":1,"description":"a host file or folder (relative to the profile's folder, or absolute) copied in instead of contents"},"mode":{"$ref":"#/$defs/mode","description":"mode of the file(s) (default 0644)"},"dirMode":{"$ref":"#/$defs/mode","description":"mode of the folders made from a source folder (default 0755)"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"dirs":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","pattern":"^/."},"mode":{"$ref":"#/$defs/mode","description":"default 0755"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"symlinks":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path","target"],"properties":{"path":{"type":"string","pattern":"^/."},"target":{"type":"string","minLength":1,"pattern":"^[^\\u0000]+$"}}}},"users":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","uid"],"properties":{"name":{"$ref":"#/$defs/account"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id","description":"primary group (default: the uid)"},"home":{"$ref":"#/$defs/passwdPath","description":"default /home/NAME (/root for uid 0)"},"shell":{"$ref":"#/$defs/passwdPath","description":"default /bin/sh"}}}},"groups":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gid"],"properties":{"name":{"$ref":"#/$defs/account"},"gid":{"$ref":"#/$defs/id"},"members":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/account"}}}}},"keep":{"type":"array","items":{"type":"string","pattern":"^/."},"description":"paths the pruning must keep (each is recorded)"},"allowMissing":{"type":"array","items":{"type":"string","minLength":1},"description":"ELF closure exceptions: libraries allowed to be missing"},"prune":{"enum":["default","none"]},"initramfs":{"type":"object","additionalProperties":false,"properties":{"compression":{"enum":["gzip","none"]},"capabilities":{"enum":["refuse","drop"],"description":"file capabilities (security.capability) cannot go in a newc cpio: refuse the build, or drop them"}}},"outputs":{"type":"array","uniqueItems":true,"items":{"enum":["kernel","initramfs","disk","esp","uki","qcow2","rootfs-tar","eif"]}},"eif":{"type":"object","additionalProperties":false,"properties":{"memory":{"type":"string","pattern":"^[0-9]+(K|M|G)?$","description":"default enclave memory in the EIF header (default 1G)"},"cpus":{"type":"integer","minimum":1,"maximum":1024,"description":"default enclave CPU count in the EIF header (default 2)"},"cmdline":{"type":"string","description":"the enclave kernel command line (default: the Nitro one, console=ttyS0 included)"},"ramdisks":{"enum":["single","nitro"],"description":"single: one uncompressed newc ramdisk holding the whole tree; nitro: nitro-cli's bootstrap (/init, /nsm.ko) and customer (/rootfs, /cmd, /env) ramdisks"},"bootstrap":{"type":"object","additionalProperties":false,"description":"ramdisks nitro: where boot.packages hold the enclave init and the NSM module","properties":{"init":{"type":"string","minLength":1,"description":"default usr/share/nitro_enclaves/blobs/init"},"nsm":{"type":"string","minLength":1,"description":"default usr/share/nitro_enclaves/blobs/nsm.ko"}}},"cmd":{"type":"array","items":{"type":"string","pattern":"^[^\\n]*$"},"description":"ramdisks nitro: /cmd, one argument a line (default: the profile's init)"},"env":{"type":"array","items":{"type":"string","pattern":"^[^=\\n]+=[^\\n]*$"},"description":"ramdisks nitro: /env, NAME=value a line"}}},"test":{"type":"object","additionalProperties":false,"properties":{"timeout":{"type":"integer","minimum":1,"maximum":3600},"steps":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["expect"],"properties":{"expect":{"type":"string","minLength":1}}}}}}}};
 const schema12 = {"type":"string","pattern":"^0?[0-7]{3,4}$"};
 const schema14 = {"type":"integer","minimum":0,"maximum":4294967294};
 const schema19 = {"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"};
@@ -22,6 +22,8 @@ const pattern5 = new RegExp("^0?[0-7]{3,4}$", "u");
 const pattern10 = new RegExp("^[^\\u0000]+$", "u");
 const pattern11 = new RegExp("^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$", "u");
 const pattern12 = new RegExp("^/[^:\\n]*$", "u");
+const pattern18 = new RegExp("^[^\\n]*$", "u");
+const pattern19 = new RegExp("^[^=\\n]+=[^\\n]*$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1939,7 +1941,7 @@ if(data.eif !== undefined){
 let data70 = data.eif;
 if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
 for(const key10 in data70){
-if(!((((key10 === "memory") || (key10 === "cpus")) || (key10 === "cmdline")) || (key10 === "ramdisks"))){
+if(!(((((((key10 === "memory") || (key10 === "cpus")) || (key10 === "cmdline")) || (key10 === "ramdisks")) || (key10 === "bootstrap")) || (key10 === "cmd")) || (key10 === "env"))){
 const err149 = {instancePath:instancePath+"/eif",schemaPath:"#/properties/eif/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err149];
@@ -2023,7 +2025,8 @@ errors++;
 }
 }
 if(data70.ramdisks !== undefined){
-if(!(data70.ramdisks === "single")){
+let data74 = data70.ramdisks;
+if(!((data74 === "single") || (data74 === "nitro"))){
 const err156 = {instancePath:instancePath+"/eif/ramdisks",schemaPath:"#/properties/eif/properties/ramdisks/enum",keyword:"enum",params:{allowedValues: schema11.properties.eif.properties.ramdisks.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err156];
@@ -2034,9 +2037,12 @@ vErrors.push(err156);
 errors++;
 }
 }
-}
-else {
-const err157 = {instancePath:instancePath+"/eif",schemaPath:"#/properties/eif/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data70.bootstrap !== undefined){
+let data75 = data70.bootstrap;
+if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
+for(const key11 in data75){
+if(!((key11 === "init") || (key11 === "nsm"))){
+const err157 = {instancePath:instancePath+"/eif/bootstrap",schemaPath:"#/properties/eif/properties/bootstrap/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -2046,12 +2052,11 @@ vErrors.push(err157);
 errors++;
 }
 }
-if(data.test !== undefined){
-let data75 = data.test;
-if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
-for(const key11 in data75){
-if(!((key11 === "timeout") || (key11 === "steps"))){
-const err158 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(data75.init !== undefined){
+let data76 = data75.init;
+if(typeof data76 === "string"){
+if(func3(data76) < 1){
+const err158 = {instancePath:instancePath+"/eif/bootstrap/init",schemaPath:"#/properties/eif/properties/bootstrap/properties/init/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -2061,10 +2066,8 @@ vErrors.push(err158);
 errors++;
 }
 }
-if(data75.timeout !== undefined){
-let data76 = data75.timeout;
-if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
-const err159 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err159 = {instancePath:instancePath+"/eif/bootstrap/init",schemaPath:"#/properties/eif/properties/bootstrap/properties/init/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -2073,9 +2076,12 @@ vErrors.push(err159);
 }
 errors++;
 }
-if((typeof data76 == "number") && (isFinite(data76))){
-if(data76 > 3600 || isNaN(data76)){
-const err160 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+}
+if(data75.nsm !== undefined){
+let data77 = data75.nsm;
+if(typeof data77 === "string"){
+if(func3(data77) < 1){
+const err160 = {instancePath:instancePath+"/eif/bootstrap/nsm",schemaPath:"#/properties/eif/properties/bootstrap/properties/nsm/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -2084,8 +2090,9 @@ vErrors.push(err160);
 }
 errors++;
 }
-if(data76 < 1 || isNaN(data76)){
-const err161 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err161 = {instancePath:instancePath+"/eif/bootstrap/nsm",schemaPath:"#/properties/eif/properties/bootstrap/properties/nsm/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -2096,15 +2103,8 @@ errors++;
 }
 }
 }
-if(data75.steps !== undefined){
-let data77 = data75.steps;
-if(Array.isArray(data77)){
-const len11 = data77.length;
-for(let i13=0; i13<len11; i13++){
-let data78 = data77[i13];
-if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
-if(data78.expect === undefined){
-const err162 = {instancePath:instancePath+"/test/steps/" + i13,schemaPath:"#/properties/test/properties/steps/items/required",keyword:"required",params:{missingProperty: "expect"},message:"must have required property '"+"expect"+"'"};
+else {
+const err162 = {instancePath:instancePath+"/eif/bootstrap",schemaPath:"#/properties/eif/properties/bootstrap/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -2113,9 +2113,16 @@ vErrors.push(err162);
 }
 errors++;
 }
-for(const key12 in data78){
-if(!(key12 === "expect")){
-const err163 = {instancePath:instancePath+"/test/steps/" + i13,schemaPath:"#/properties/test/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+}
+if(data70.cmd !== undefined){
+let data78 = data70.cmd;
+if(Array.isArray(data78)){
+const len11 = data78.length;
+for(let i13=0; i13<len11; i13++){
+let data79 = data78[i13];
+if(typeof data79 === "string"){
+if(!pattern18.test(data79)){
+const err163 = {instancePath:instancePath+"/eif/cmd/" + i13,schemaPath:"#/properties/eif/properties/cmd/items/pattern",keyword:"pattern",params:{pattern: "^[^\\n]*$"},message:"must match pattern \""+"^[^\\n]*$"+"\""};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -2125,11 +2132,8 @@ vErrors.push(err163);
 errors++;
 }
 }
-if(data78.expect !== undefined){
-let data79 = data78.expect;
-if(typeof data79 === "string"){
-if(func3(data79) < 1){
-const err164 = {instancePath:instancePath+"/test/steps/" + i13+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err164 = {instancePath:instancePath+"/eif/cmd/" + i13,schemaPath:"#/properties/eif/properties/cmd/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2139,8 +2143,9 @@ vErrors.push(err164);
 errors++;
 }
 }
+}
 else {
-const err165 = {instancePath:instancePath+"/test/steps/" + i13+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err165 = {instancePath:instancePath+"/eif/cmd",schemaPath:"#/properties/eif/properties/cmd/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2150,9 +2155,15 @@ vErrors.push(err165);
 errors++;
 }
 }
-}
-else {
-const err166 = {instancePath:instancePath+"/test/steps/" + i13,schemaPath:"#/properties/test/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data70.env !== undefined){
+let data80 = data70.env;
+if(Array.isArray(data80)){
+const len12 = data80.length;
+for(let i14=0; i14<len12; i14++){
+let data81 = data80[i14];
+if(typeof data81 === "string"){
+if(!pattern19.test(data81)){
+const err166 = {instancePath:instancePath+"/eif/env/" + i14,schemaPath:"#/properties/eif/properties/env/items/pattern",keyword:"pattern",params:{pattern: "^[^=\\n]+=[^\\n]*$"},message:"must match pattern \""+"^[^=\\n]+=[^\\n]*$"+"\""};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2162,9 +2173,8 @@ vErrors.push(err166);
 errors++;
 }
 }
-}
 else {
-const err167 = {instancePath:instancePath+"/test/steps",schemaPath:"#/properties/test/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err167 = {instancePath:instancePath+"/eif/env/" + i14,schemaPath:"#/properties/eif/properties/env/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2176,7 +2186,7 @@ errors++;
 }
 }
 else {
-const err168 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err168 = {instancePath:instancePath+"/eif/env",schemaPath:"#/properties/eif/properties/env/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2188,12 +2198,164 @@ errors++;
 }
 }
 else {
-const err169 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err169 = {instancePath:instancePath+"/eif",schemaPath:"#/properties/eif/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err169];
 }
 else {
 vErrors.push(err169);
+}
+errors++;
+}
+}
+if(data.test !== undefined){
+let data82 = data.test;
+if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
+for(const key12 in data82){
+if(!((key12 === "timeout") || (key12 === "steps"))){
+const err170 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+}
+if(data82.timeout !== undefined){
+let data83 = data82.timeout;
+if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
+const err171 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+if((typeof data83 == "number") && (isFinite(data83))){
+if(data83 > 3600 || isNaN(data83)){
+const err172 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
+}
+errors++;
+}
+if(data83 < 1 || isNaN(data83)){
+const err173 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
+}
+errors++;
+}
+}
+}
+if(data82.steps !== undefined){
+let data84 = data82.steps;
+if(Array.isArray(data84)){
+const len13 = data84.length;
+for(let i15=0; i15<len13; i15++){
+let data85 = data84[i15];
+if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
+if(data85.expect === undefined){
+const err174 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/required",keyword:"required",params:{missingProperty: "expect"},message:"must have required property '"+"expect"+"'"};
+if(vErrors === null){
+vErrors = [err174];
+}
+else {
+vErrors.push(err174);
+}
+errors++;
+}
+for(const key13 in data85){
+if(!(key13 === "expect")){
+const err175 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err175];
+}
+else {
+vErrors.push(err175);
+}
+errors++;
+}
+}
+if(data85.expect !== undefined){
+let data86 = data85.expect;
+if(typeof data86 === "string"){
+if(func3(data86) < 1){
+const err176 = {instancePath:instancePath+"/test/steps/" + i15+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err176];
+}
+else {
+vErrors.push(err176);
+}
+errors++;
+}
+}
+else {
+const err177 = {instancePath:instancePath+"/test/steps/" + i15+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err177];
+}
+else {
+vErrors.push(err177);
+}
+errors++;
+}
+}
+}
+else {
+const err178 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err178];
+}
+else {
+vErrors.push(err178);
+}
+errors++;
+}
+}
+}
+else {
+const err179 = {instancePath:instancePath+"/test/steps",schemaPath:"#/properties/test/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err179];
+}
+else {
+vErrors.push(err179);
+}
+errors++;
+}
+}
+}
+else {
+const err180 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err180];
+}
+else {
+vErrors.push(err180);
+}
+errors++;
+}
+}
+}
+else {
+const err181 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err181];
+}
+else {
+vErrors.push(err181);
 }
 errors++;
 }

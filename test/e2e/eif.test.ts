@@ -7,7 +7,8 @@ import {copyFile, mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promise
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {CLI, profileVariant, runCli} from '../helpers/cli.js'
-import {readEifFile} from '../helpers/eif-reader.js'
+import {readNewc} from '../../src/formats/cpio.js'
+import {pcrOf, readEifFile} from '../helpers/eif-reader.js'
 
 interface Built {
   eif: Buffer
@@ -36,6 +37,7 @@ describe('e2e: Nitro Enclave image (profiles/minimal-enclave.yaml)', function ()
   let a: Built
   let b: Built
   let changed: Built
+  let nitro: Built
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'stagex-eif-e2e-'))
@@ -44,6 +46,10 @@ describe('e2e: Nitro Enclave image (profiles/minimal-enclave.yaml)', function ()
     a = await buildIn(profile, join(root, 'a', 'deep', 'cwd'), {TZ: 'UTC', LANG: 'C', LC_ALL: 'C', HOME: join(root, 'home-a')}, {umask: '022', json: true})
     b = await buildIn(profile, join(root, 'b'), {TZ: 'Pacific/Chatham', LANG: 'de_DE.UTF-8', LC_ALL: 'de_DE.UTF-8', HOME: join(root, 'home-b')}, {umask: '077', oneCpu: true})
     changed = await buildIn(edited, join(root, 'c'), {}, {umask: '022'})
+    // nitro-cli's layout; the fixture world has no enclave init or nsm.ko, so two files of core-busybox stand in.
+    const split = await profileVariant('minimal-enclave', root, 'minimal-enclave-nitro', (t) =>
+      t.replace('  ramdisks: single\n', '  ramdisks: nitro\n  bootstrap: {init: usr/bin/busybox, nsm: etc/os-release}\n  env: [HOME=/root]\n') + 'boot:\n  packages: [core-busybox]\n')
+    nitro = await buildIn(split, join(root, 'n'), {}, {umask: '022'})
   })
   after(async () => {
     await rm(root, {recursive: true, force: true})
@@ -109,6 +115,24 @@ describe('e2e: Nitro Enclave image (profiles/minimal-enclave.yaml)', function ()
     const result = runCli(['test', profile, '--out', join(root, 'boot'), '--accel', 'tcg', '--timeout', '120'], {timeout: 200_000})
     assert.equal(result.code, 0, result.stdout + result.stderr)
     assert.match(result.stderr, /the Nitro hypervisor is not available here/)
-    assert.match(result.stdout, /ok {3}expect \/STAGEX-ENCLAVE-OK minimal-enclave\//)
+    assert.match(result.stdout, /eif +ok {3}step 1: expect \/STAGEX-ENCLAVE-OK minimal-enclave\//)
+  })
+
+  it('ramdisks nitro: a bootstrap ramdisk (/dev, /init, /nsm.ko from boot.packages) in PCR1, the tree under /rootfs with /cmd and /env in PCR2', () => {
+    const eif = readEifFile(nitro.eif)
+    assert.deepEqual(eif.sections.map((s) => s.name), ['kernel', 'cmdline', 'metadata', 'ramdisk', 'ramdisk'])
+    const bootstrap = readNewc(eif.sections[3]!.data)
+    assert.deepEqual(bootstrap.map((r) => [r.name, (r.mode & 0o7777).toString(8)]), [['dev', '755'], ['init', '755'], ['nsm.ko', '755'], ['TRAILER!!!', '0']])
+    const customer = readNewc(eif.sections[4]!.data)
+    const byName = new Map(customer.map((r) => [r.name, r]))
+    assert.deepEqual(customer.slice(0, 3).map((r) => r.name), ['cmd', 'env', 'rootfs'])
+    assert.equal(Buffer.from(byName.get('cmd')!.data).toString(), '/init\n')
+    assert.equal(Buffer.from(byName.get('env')!.data).toString(), 'HOME=/root\n')
+    for (const dir of ['dev', 'run', 'sys', 'var', 'proc', 'tmp']) assert.ok(byName.has(`rootfs/${dir}`), dir)
+    assert.match(Buffer.from(byName.get('rootfs/init')!.data).toString(), /STAGEX-ENCLAVE-OK/)
+    assert.deepEqual(eif.pcrs, nitro.record.stages.eif.pcrs)
+    assert.equal(eif.pcrs.PCR2, pcrOf([eif.sections[4]!.data]))
+    assert.notEqual(eif.pcrs.PCR2, pcrOf([]))
+    assert.deepEqual((nitro.record.stages.eif as unknown as {ramdisks: {role: string}[]}).ramdisks.map((r) => r.role), ['bootstrap', 'customer'])
   })
 })
