@@ -57,13 +57,14 @@ export function workerUrl(base: string, file: string): URL {
  */
 const WORKER_YOUNG_GENERATION_MB = 8
 
-function startWorker(url: URL): Worker {
+/** Starts the worker module `url` (from workerUrl), with `workerData` when given. */
+export function startWorker(url: URL, workerData?: unknown): Worker {
   const resourceLimits = {maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB}
-  if (!url.pathname.endsWith('.ts')) return new Worker(url, {resourceLimits})
+  if (!url.pathname.endsWith('.ts')) return new Worker(url, {resourceLimits, workerData})
   // tsx registers its hooks on the main thread only, so a worker started from the TypeScript
   // sources cannot load a .ts entry: the worker registers tsx through its API first.
   const code = `import(${JSON.stringify(tsxApiUrl())}).then((api) => { api.register(); return import(${JSON.stringify(url.href)}) })`
-  return new Worker(code, {eval: true, resourceLimits})
+  return new Worker(code, {eval: true, resourceLimits, workerData})
 }
 
 /** tsx's `tsx/esm/api` ESM file, from its package.json (this module may run as CommonJS under tsx). */

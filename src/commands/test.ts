@@ -3,31 +3,37 @@ import {BaseCommand} from '../cli/base-command.js'
 import {fetchFlags, fetchOptionsOf} from '../cli/fetch-flags.js'
 import {withFetchProgress} from '../cli/fetch-progress.js'
 import {StagexError} from '../errors.js'
-import {buildAndBootTest, type BootTestResult} from '../pipeline/boot-test.js'
+import {buildAndBootTest, type BootTestResult, type OutputRun} from '../pipeline/boot-test.js'
 import {prose} from '../cli/prose.js'
 import {sourceDateEpochFlag} from '../cli/source-date-epoch-flag.js'
 
 export default class Test extends BaseCommand {
-  static override summary = "Build a profile, then boot it under QEMU and check the profile's test steps."
-  static override description = prose(`Builds PROFILE like \`build\`, then boots the result under QEMU with a hard deadline
-(test.timeout in the profile, or --timeout) and matches each of the profile's test.steps[].expect
-regular expressions, in order, against the serial console.
+  static override summary = "Build a profile, then boot every bootable output under QEMU and run the profile's test steps."
+  static override description = prose(`Builds PROFILE like \`build\`, then boots each bootable output it writes (disk and UKI under OVMF,
+kernel + initramfs directly) under QEMU with a hard deadline (test.timeout in the profile, or --timeout), and runs the
+profile's test.steps on the serial console: expect (a regular expression tried on whole lines, with its own timeout),
+send (a line typed on the console), expect-exit (the guest powers off, optionally reporting a status through
+isa-debug-exit). A line matching test.fail-on (default: Kernel panic, Oops, BUG:, Attempted to kill init) fails the run at once.
+
+Prints one line per output and step with its time. A failed run keeps its run folder and names it; --keep keeps every one.
 
 Exit codes: 0 every step passed; 2 invalid profile; 3 trust failure; 4 bad input;
-5 a step failed (kernel panic, QEMU ended early); 6 the deadline passed; 7 a registry could not be
+5 a step failed (fail-on line, wrong exit status, QEMU ended early); 6 a deadline passed; 7 a registry could not be
 reached (worth a retry).`)
   static override examples = [
     '<%= config.bin %> test profiles/minimal.yaml',
-    '<%= config.bin %> test profiles/minimal.yaml --out out/minimal --accel tcg --junit out/junit.xml',
+    '<%= config.bin %> test profiles/minimal-uki.yaml --out out/minimal-uki --accel tcg --jobs 2 --junit out/junit.xml',
   ]
   static override args = {profile: Args.string({description: 'profile YAML file', required: true})}
   static override flags = {
     out: Flags.string({char: 'o', description: 'output folder', default: 'out'}),
     'source-date-epoch': sourceDateEpochFlag,
     accel: Flags.option({options: ['auto', 'kvm', 'tcg'] as const, description: 'accelerator; auto probes KVM and falls back to TCG', default: 'auto'})(),
-    timeout: Flags.integer({description: "deadline in seconds (default: the profile's test.timeout)", min: 1}),
-    junit: Flags.string({description: 'write a JUnit XML report here'}),
-    log: Flags.string({description: 'file for the raw serial console (default: console.log in --out, beside the outputs)'}),
+    timeout: Flags.integer({description: "deadline in seconds for each boot (default: the profile's test.timeout)", min: 1}),
+    junit: Flags.string({description: 'write a JUnit XML report here: one testcase per output and step'}),
+    jobs: Flags.integer({char: 'j', description: 'boots at once', default: 1, min: 1}),
+    keep: Flags.boolean({description: 'keep every run folder (a failed run keeps its own anyway)', default: false}),
+    log: Flags.string({description: 'file for the raw serial console (default: console.log in --out; console-<output>.log for several outputs)'}),
     console: Flags.boolean({description: 'show the serial console on stderr (default: on a terminal, not with --json)', allowNo: true}),
     ...fetchFlags,
     locked: Flags.boolean({description: 'build what <profile>.lock.json pins; fail when the profile or a tag disagrees with it', default: false}),
@@ -45,6 +51,8 @@ reached (worth a retry).`)
         timeoutSeconds: flags.timeout,
         junitFile: flags.junit,
         logFile: flags.log,
+        jobs: flags.jobs,
+        keep: flags.keep,
         progress: (message) => this.progress(message),
         echo: showConsole ? (chunk) => process.stderr.write(chunk) : undefined,
         locked: flags.locked,
@@ -52,18 +60,33 @@ reached (worth a retry).`)
         onFetch,
       }),
     )
-    const {build, boot} = result
+    const {build} = result
     if (!this.jsonEnabled()) {
       this.log(`built ${build.profile.name}:`)
       for (const output of build.outputs) this.log(`  ${output.kind.padEnd(10)} ${output.path}  sha256:${output.sha256}  ${output.size} bytes`)
-      this.log(`booted under ${boot.accel} (${boot.accelReason}) in ${boot.seconds.toFixed(1)} s; console log: ${boot.logFile}`)
-      for (const step of result.steps)
-        this.log(`  ${step.passed ? 'ok  ' : 'FAIL'} expect /${step.expect}/${step.atSeconds === undefined ? '' : ` at ${step.atSeconds.toFixed(1)} s`}`)
+      for (const run of result.runs) for (const line of runLines(run)) this.log(line)
     }
-    if (!boot.passed) {
-      const kind = boot.outcome === 'timeout' ? 'boot-timeout' : 'boot-failed'
-      throw new StagexError(kind, `boot test of ${build.profile.name} ${boot.outcome === 'timeout' ? 'timed out' : 'failed'}: ${boot.reason} (console log: ${boot.logFile})`, {result})
+    if (result.outcome !== 'passed') {
+      const bad = result.runs.filter((r) => !r.boot.passed)
+      const what = bad.map((r) => `${r.output}: ${r.boot.reason}${r.boot.runFolder ? ` (run folder kept: ${r.boot.runFolder})` : ''}`).join('; ')
+      const kind = result.outcome === 'timeout' ? 'boot-timeout' : 'boot-failed'
+      throw new StagexError(kind, `boot test of ${build.profile.name} ${result.outcome === 'timeout' ? 'timed out' : 'failed'}: ${what}`, {result})
     }
     return result
   }
+}
+
+/** "disk: passed under tcg in 10.2 s; console log: out/console-disk.log", then one line per step. */
+function runLines(run: OutputRun): string[] {
+  const {boot} = run
+  const head = `${run.output}: ${boot.outcome} under ${boot.accel} (${boot.accelReason}) in ${boot.seconds.toFixed(1)} s; console log: ${boot.logFile}`
+  const marks = {passed: 'ok  ', failed: 'FAIL', timeout: 'TIME', 'not-run': 'skip'} as const
+  const steps = boot.steps.map(
+    (step, i) =>
+      `  ${run.output.padEnd(9)} ${marks[step.outcome]} step ${i + 1}: ${step.step}` +
+      (step.atSeconds === undefined ? '' : ` at ${step.atSeconds.toFixed(1)} s (${(step.seconds ?? 0).toFixed(1)} s)`) +
+      (step.status === undefined ? '' : ` status ${step.status}`),
+  )
+  const kept = boot.runFolder ? [`  ${run.output.padEnd(9)} run folder kept: ${boot.runFolder}`] : []
+  return [head, ...steps, ...kept]
 }

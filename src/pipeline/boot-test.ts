@@ -1,13 +1,17 @@
-// `test PROFILE`: build, then boot the outputs with the profile's test steps as console expectations.
-import {join} from 'node:path'
+// `test PROFILE`: build, then boot every bootable output the profile writes (disk and UKI under
+// OVMF, kernel + initramfs directly), each with the profile's test steps, several at once (--jobs).
+// Each run has its own run folder, OVMF variable store, disk snapshot, console log and deadline.
+import {basename, extname, join} from 'node:path'
+import {tmpdir} from 'node:os'
 import {writeFileAtomically} from '../store/atomic.js'
-import {bootAndExpect, type AccelChoice, type BootResult} from '../qemu/index.js'
+import {bootAndExpect, type AccelChoice, type BootResult, type ConsoleStep} from '../qemu/index.js'
 import {profileError} from '../errors.js'
 import type {Profile} from '../profile/types.js'
-import {tmpdir} from 'node:os'
 import {makeOwnedFolder, removeOwnedFolder} from '../cleanup/owned-folder.js'
 import {extractEifForBoot, NITRO_NOT_HERE} from '../image/eif-boot.js'
+import {junitXml} from './junit.js'
 import {build, type BuildOptions, type BuildResult, checkKernelForOutputs, loadStage, WORK_FOLDER_PREFIX} from './pipeline.js'
+import {runLimited} from './run-limited.js'
 
 export interface BootTestOptions extends BuildOptions {
   accel: AccelChoice
@@ -15,17 +19,39 @@ export interface BootTestOptions extends BuildOptions {
   timeoutSeconds?: number
   junitFile?: string
   echo?: (chunk: string) => void
-  /** The raw serial console; default CONSOLE_LOG_FILE in the out folder, beside the outputs. */
+  /** The raw serial console; default CONSOLE_LOG_FILE in the out folder (one per output when there are several). */
   logFile?: string
+  /** Boots at once (default 1). */
+  jobs?: number
+  /** Keep every run folder (failed runs keep theirs anyway). */
+  keep?: boolean
 }
 
 /** The console log's name in the out folder when no path is given. */
 export const CONSOLE_LOG_FILE = 'console.log'
 
+/** The steps when the profile names none: the kernel reached userspace. */
+const DEFAULT_STEPS: ConsoleStep[] = [{expect: 'Run /init|Freeing unused kernel'}]
+
+export type BootTestOutcome = 'passed' | 'failed' | 'timeout'
+
+export interface OutputRun {
+  /** The output booted: disk, uki, initramfs (kernel + initramfs). */
+  output: string
+  boot: BootResult
+}
+
 export interface BootTestResult {
   build: BuildResult
-  boot: BootResult
-  steps: {expect: string; passed: boolean; atSeconds?: number}[]
+  outcome: BootTestOutcome
+  runs: OutputRun[]
+}
+
+/** A medium bootAndExpect takes, with whatever must be undone after the boot. */
+type Medium = {disk?: string; uki?: string; kernel?: string; initrd?: string; append?: string}
+interface BootTarget {
+  output: string
+  prepare: () => Promise<{medium: Medium; done?: () => Promise<void>}>
 }
 
 /**
@@ -41,75 +67,83 @@ export function checkBootable(profile: Profile): void {
     )
 }
 
-export async function buildAndBootTest(options: BootTestOptions): Promise<BootTestResult> {
-  checkBootable((await loadStage(options)).profile)
-  const built = await build(options)
-  const {profile} = built
-  const steps = profile.test.steps.length > 0 ? profile.test.steps : [{expect: 'Run /init|Freeing unused kernel'}]
-  const boot = await withBootMedium(built, options, async (medium) => bootAndExpect({
-    ...medium,
-    expect: steps.map((s) => s.expect),
-    timeoutSeconds: options.timeoutSeconds ?? profile.test.timeout,
-    accel: options.accel,
-    logFile: options.logFile ?? join(options.outDir, CONSOLE_LOG_FILE),
-    echo: options.echo,
-  }))
-  const seen = new Map(boot.seen.map((s) => [s.pattern, s.atSeconds]))
-  const result: BootTestResult = {
-    build: built,
-    boot,
-    steps: steps.map((s) => ({expect: s.expect, passed: seen.has(s.expect), atSeconds: seen.get(s.expect)})),
-  }
-  if (options.junitFile) await writeFileAtomically(options.junitFile, Buffer.from(junitXml(profile.name, result), 'utf8'))
-  return result
+/** Every output of the build that boots, in a fixed order: disk, UKI, then kernel + initramfs. */
+export function bootTargetsOf(built: BuildResult, progress?: (message: string) => void): BootTarget[] {
+  const output = (kind: string) => built.outputs.find((o) => o.kind === kind)?.path
+  const ready = (medium: Medium) => async () => ({medium})
+  const targets: BootTarget[] = []
+  const disk = output('disk') ?? output('qcow2')
+  if (disk) targets.push({output: 'disk', prepare: ready({disk})})
+  const uki = output('uki')
+  if (uki) targets.push({output: 'uki', prepare: ready({uki})})
+  const kernel = output('kernel')
+  const initrd = output('initramfs')
+  if (kernel && initrd) targets.push({output: 'initramfs', prepare: ready({kernel, initrd, append: built.profile.cmdline})})
+  const eif = output('eif')
+  if (eif) targets.push({output: 'eif', prepare: () => eifMedium(eif, progress)})
+  return targets
 }
 
-/**
- * An EIF without a disk or UKI beside it: its own kernel, command line and ramdisks, taken out into a
- * folder of ours for the boot and removed after it (src/image/eif-boot.ts); else bootMediumOf.
- */
-async function withBootMedium<T>(built: BuildResult, options: BootTestOptions, use: (medium: ReturnType<typeof bootMediumOf>) => Promise<T>): Promise<T> {
-  const eif = built.outputs.find((o) => o.kind === 'eif')?.path
-  if (!eif || built.outputs.some((o) => o.kind === 'disk' || o.kind === 'uki')) return use(bootMediumOf(built))
-  options.progress?.(`boot: ${NITRO_NOT_HERE}`)
+/** An EIF's own kernel, command line and ramdisks, taken out into a folder of ours for the boot (src/image/eif-boot.ts). */
+async function eifMedium(eif: string, progress?: (message: string) => void): Promise<{medium: Medium; done: () => Promise<void>}> {
+  progress?.(`boot: ${NITRO_NOT_HERE}`)
   const dir = await makeOwnedFolder(tmpdir(), WORK_FOLDER_PREFIX, 'EIF boot files')
   try {
-    return await use(await extractEifForBoot(eif, dir))
-  } finally {
+    return {medium: await extractEifForBoot(eif, dir), done: () => removeOwnedFolder(dir)}
+  } catch (error) {
     await removeOwnedFolder(dir)
+    throw error
   }
 }
 
-/**
- * What the test boots: the disk under OVMF when the profile writes one, else the UKI under OVMF,
- * else the kernel and initramfs directly.
- */
-export function bootMediumOf(built: BuildResult): {disk?: string; uki?: string; kernel?: string; initrd?: string; append?: string} {
-  const output = (kind: string) => built.outputs.find((o) => o.kind === kind)?.path
-  const disk = output('disk')
-  if (disk) return {disk}
-  const uki = output('uki')
-  if (uki) return {uki}
-  return {kernel: output('kernel'), initrd: output('initramfs'), append: built.profile.cmdline}
+/** console.log for one run; console-<output>.log beside it when several outputs boot. */
+function logFileFor(options: BootTestOptions, output: string, several: boolean): string {
+  const file = options.logFile ?? join(options.outDir, CONSOLE_LOG_FILE)
+  if (!several) return file
+  const ext = extname(file)
+  return join(file.slice(0, file.length - basename(file).length), `${basename(file, ext)}-${output}${ext}`)
 }
 
-const xmlEscape = (text: string) =>
-  text.replace(/[<>&"']/g, (c) => ({'<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;'})[c]!)
+export const outcomeOf = (runs: OutputRun[]): BootTestOutcome =>
+  runs.some((r) => r.boot.outcome === 'failed' || r.boot.outcome === 'panic') ? 'failed' : runs.some((r) => r.boot.outcome === 'timeout') ? 'timeout' : 'passed'
 
-export function junitXml(name: string, result: BootTestResult): string {
-  const failures = result.steps.filter((s) => !s.passed).length
-  const cases = result.steps.map((step, i) => {
-    const head = `    <testcase classname="${xmlEscape(name)}" name="step ${i + 1}: expect ${xmlEscape(step.expect)}" time="${(step.atSeconds ?? result.boot.seconds).toFixed(3)}">`
-    const failure = step.passed ? '' : `\n      <failure message="${xmlEscape(result.boot.reason)}" type="${result.boot.outcome}"/>`
-    return `${head}${failure}\n    </testcase>`
+export async function buildAndBootTest(options: BootTestOptions): Promise<BootTestResult> {
+  const loaded = (await loadStage(options)).profile
+  checkBootable(loaded)
+  const built = await build(options)
+  const {profile} = built
+  const targets = bootTargetsOf(built, options.progress)
+  if (targets.length === 0)
+    throw profileError(`${loaded.locate(['outputs'])}: none of the outputs (${loaded.outputs.join(', ')}) boots: add disk, uki, or kernel and initramfs`)
+  const steps = profile.test.steps.length > 0 ? profile.test.steps : DEFAULT_STEPS
+  const runs = await runLimited(targets, options.jobs ?? 1, async (target): Promise<OutputRun> => {
+    const {medium, done} = await target.prepare()
+    try {
+      options.progress?.(`boot: ${target.output}`)
+      const boot = await bootAndExpect({
+        ...medium,
+        expect: [],
+        steps,
+        failOn: profile.test.failOn,
+        timeoutSeconds: options.timeoutSeconds ?? profile.test.timeout,
+        accel: options.accel,
+        logFile: logFileFor(options, target.output, targets.length > 1),
+        // Several consoles at once would interleave on one terminal.
+        echo: targets.length > 1 && (options.jobs ?? 1) > 1 ? undefined : options.echo,
+        keepRunFolder: options.keep ? 'always' : 'on-failure',
+      })
+      return {output: target.output, boot}
+    } finally {
+      await done?.()
+    }
   })
-  return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites tests="${result.steps.length}" failures="${failures}">`,
-    `  <testsuite name="${xmlEscape(name)}" tests="${result.steps.length}" failures="${failures}" time="${result.boot.seconds.toFixed(3)}">`,
-    ...cases,
-    '  </testsuite>',
-    '</testsuites>',
-    '',
-  ].join('\n')
+  const result: BootTestResult = {build: built, outcome: outcomeOf(runs), runs}
+  if (options.junitFile) {
+    const xml = junitXml(
+      profile.name,
+      runs.map((r) => ({output: r.output, seconds: r.boot.seconds, reason: r.boot.reason, steps: r.boot.steps, consoleTail: r.boot.consoleTail, runFolder: r.boot.runFolder})),
+    )
+    await writeFileAtomically(options.junitFile, Buffer.from(xml, 'utf8'))
+  }
+  return result
 }

@@ -10,8 +10,9 @@ import {profileError, usageError} from '../errors.js'
 import type {Digest} from '../oci/digest.js'
 import {resolveLookasideUrl} from '../trust/lookaside.js'
 import {PROFILE_SCHEMA} from './schema.js'
-import type {Profile, ProfileDir, ProfileFile, ProfileGroup, ProfileLocator, ProfileUser, RawProfile} from './types.js'
+import type {Profile, ProfileDir, ProfileFile, ProfileGroup, ProfileLocator, ProfileUser, RawProfile, RawTestStep} from './types.js'
 import {validate as generatedValidate} from './validate.generated.js'
+import type {ConsoleStep} from '../qemu/types.js'
 
 /** PROFILE_SCHEMA (schema.ts) compiled ahead of time by ajv (scripts/profile-validator.ts): no ajv at start-up. */
 const validate = generatedValidate as ValidateFunction<RawProfile>
@@ -145,7 +146,7 @@ export function parseProfile(bytes: Uint8Array, path: string, displayName = path
       cmd: raw.eif?.cmd ?? [raw.init ?? '/init'],
       env: raw.eif?.env ?? [],
     },
-    test: {timeout: raw.test?.timeout ?? 120, steps: raw.test?.steps ?? []},
+    test: {timeout: raw.test?.timeout ?? 120, steps: (raw.test?.steps ?? []).map(consoleStepOf), failOn: raw.test?.['fail-on']},
     locate,
     relativePath: (p: string) => relative(profileDir, p),
   }
@@ -330,3 +331,6 @@ function memorySize(text: string): number {
   const unit = {K: 1024, M: 1024 ** 2, G: 1024 ** 3}[text.slice(-1)] ?? 1
   return Number(unit === 1 ? text : text.slice(0, -1)) * unit
 }
+
+/** A test step from YAML (`expect-exit`) as the harness takes it (expectExit). */
+const consoleStepOf = (step: RawTestStep): ConsoleStep => ('expect-exit' in step ? {expectExit: step['expect-exit']} : step)

@@ -178,11 +178,35 @@ export const PROFILE_SCHEMA = {
         steps: {
           type: 'array',
           items: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['expect'],
-            properties: {expect: {type: 'string', minLength: 1}},
+            oneOf: [
+              {
+                type: 'object',
+                additionalProperties: false,
+                required: ['expect'],
+                properties: {
+                  expect: {type: 'string', minLength: 1, description: 'a regular expression tried on each whole console line'},
+                  timeout: {type: 'number', exclusiveMinimum: 0, maximum: 3600, description: "seconds from the step's start (default: the run's deadline)"},
+                },
+              },
+              {type: 'object', additionalProperties: false, required: ['send'], properties: {send: {type: 'string', description: 'a line typed on the serial console'}}},
+              {
+                type: 'object',
+                additionalProperties: false,
+                required: ['expect-exit'],
+                properties: {
+                  'expect-exit': {
+                    oneOf: [{type: 'integer', minimum: 0, maximum: 127}, {const: true}],
+                    description: 'the guest powers off; with a number, the status it reports through isa-debug-exit (README)',
+                  },
+                },
+              },
+            ],
           },
+        },
+        'fail-on': {
+          type: 'array',
+          items: {type: 'string', minLength: 1},
+          description: 'console patterns that fail the run at once (default: Kernel panic, Oops, BUG:, Attempted to kill init)',
         },
       },
     },

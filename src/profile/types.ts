@@ -1,5 +1,6 @@
 // The typed profile every stage reads. Paths are absolute (resolved against the profile's folder).
 import type {Digest} from '../oci/digest.js'
+import type {ConsoleStep} from '../qemu/types.js'
 
 /** "profiles/minimal.yaml:12:5" for a field path such as ['packages', 1]. */
 export type ProfileLocator = (fieldPath: readonly (string | number)[]) => string
@@ -103,10 +104,14 @@ export interface Profile {
   initramfs: {compression: 'gzip' | 'none'; capabilities: 'refuse' | 'drop'}
   outputs: OutputKind[]
   eif: EifSettings
-  test: {timeout: number; steps: {expect: string}[]}
+  /** failOn undefined: the harness's defaults (DEFAULT_FAIL_ON). */
+  test: {timeout: number; steps: ConsoleStep[]; failOn?: string[]}
   locate: ProfileLocator
   relativePath: (absolute: string) => string
 }
+
+/** A test step as written in YAML. */
+export type RawTestStep = {expect: string; timeout?: number} | {send: string} | {'expect-exit': number | true}
 
 /** The YAML as the schema admits it, before defaults. */
 export interface RawProfile {
@@ -131,5 +136,5 @@ export interface RawProfile {
   initramfs?: {compression?: 'gzip' | 'none'; capabilities?: 'refuse' | 'drop'}
   outputs?: OutputKind[]
   eif?: {memory?: string; cpus?: number; cmdline?: string; ramdisks?: 'single' | 'nitro'; bootstrap?: {init?: string; nsm?: string}; cmd?: string[]; env?: string[]}
-  test?: {timeout?: number; steps?: {expect: string}[]}
+  test?: {timeout?: number; steps?: RawTestStep[]; 'fail-on'?: string[]}
 }

@@ -5,7 +5,7 @@ import {createRequire} from 'node:module'
 const require = createRequire(import.meta.url)
 export const validate = validate10;
 export default validate10;
-const schema11 = {"type":"object","additionalProperties":false,"required":["name","packages"],"$defs":{"mode":{"type":"string","pattern":"^0?[0-7]{3,4}$"},"id":{"type":"integer","minimum":0,"maximum":4294967294},"account":{"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},"passwdPath":{"type":"string","pattern":"^/[^:\\n]*$"}},"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,62}$","description":"name of the appliance; output files carry it"},"sourceDateEpoch":{"type":"integer","minimum":0,"maximum":4294967295,"description":"timestamp clamp (flag > env > this > 1)"},"registry":{"type":"string","minLength":1,"description":"where short package names live, e.g. docker.io/stagex"},"mirror":{"type":"string","minLength":1,"description":"pull from here; identity stays the registry"},"source":{"type":"string","pattern":"^oci:.+","description":"oci:DIR, a folder of OCI layouts, one per package"},"trust":{"type":"object","additionalProperties":false,"properties":{"keyring":{"type":"string","minLength":1},"threshold":{"type":"integer","minimum":1,"maximum":128},"lookaside":{"type":"string","minLength":1},"legacy":{"type":"boolean"},"policy":{"type":"string","minLength":1},"registriesD":{"type":"string","minLength":1}}},"packages":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"kernel":{"type":"object","additionalProperties":false,"required":["package"],"properties":{"package":{"type":"string","minLength":1},"config":{"type":"string","minLength":1},"cmdline":{"type":"string"}}},"boot":{"type":"object","additionalProperties":false,"properties":{"loader":{"enum":["syslinux","uki","none"]},"stub":{"type":"string","minLength":1},"packages":{"type":"array","items":{"type":"string","minLength":1}},"espSize":{"type":"string","pattern":"^[0-9]+(K|M|G)?$"},"syslinuxEfi":{"type":"string","minLength":1,"description":"path of syslinux.efi in the boot packages (default: usr/share then usr/lib syslinux/efi64)"},"ldlinux":{"type":"string","minLength":1,"description":"path of ldlinux.e64 in the boot packages"},"stubPath":{"type":"string","minLength":1,"description":"path of the EFI stub in boot.stub (default usr/lib/systemd/boot/efi/linuxx64.efi.stub)"}}},"init":{"type":"string","pattern":"^/"},"files":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"oneOf":[{"required":["contents"],"properties":{"contents":true}},{"required":["source"],"properties":{"source":true}}],"properties":{"path":{"type":"string","pattern":"^/."},"contents":{"type":"string"},"source":{"type":"string","minLength":1,"description":"a host file or folder (relative to the profile's folder, or absolute) copied in instead of contents"},"mode":{"$ref":"#/$defs/mode","description":"mode of the file(s) (default 0644)"},"dirMode":{"$ref":"#/$defs/mode","description":"mode of the folders made from a source folder (default 0755)"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"dirs":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","pattern":"^/."},"mode":{"$ref":"#/$defs/mode","description":"default 0755"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"symlinks":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path","target"],"properties":{"path":{"type":"string","pattern":"^/."},"target":{"type":"string","minLength":1,"pattern":"^[^\\u0000]+$"}}}},"users":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","uid"],"properties":{"name":{"$ref":"#/$defs/account"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id","description":"primary group (default: the uid)"},"home":{"$ref":"#/$defs/passwdPath","description":"default /home/NAME (/root for uid 0)"},"shell":{"$ref":"#/$defs/passwdPath","description":"default /bin/sh"}}}},"groups":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gid"],"properties":{"name":{"$ref":"#/$defs/account"},"gid":{"$ref":"#/$defs/id"},"members":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/account"}}}}},"keep":{"type":"array","items":{"type":"string","pattern":"^/."},"description":"paths the pruning must keep (each is recorded)"},"allowMissing":{"type":"array","items":{"type":"string","minLength":1},"description":"ELF closure exceptions: libraries allowed to be missing"},"prune":{"enum":["default","none"]},"initramfs":{"type":"object","additionalProperties":false,"properties":{"compression":{"enum":["gzip","none"]},"capabilities":{"enum":["refuse","drop"],"description":"file capabilities (security.capability) cannot go in a newc cpio: refuse the build, or drop them"}}},"outputs":{"type":"array","uniqueItems":true,"items":{"enum":["kernel","initramfs","disk","esp","uki","qcow2","rootfs-tar","eif"]}},"eif":{"type":"object","additionalProperties":false,"properties":{"memory":{"type":"string","pattern":"^[0-9]+(K|M|G)?$","description":"default enclave memory in the EIF header (default 1G)"},"cpus":{"type":"integer","minimum":1,"maximum":1024,"description":"default enclave CPU count in the EIF header (default 2)"},"cmdline":{"type":"string","description":"the enclave kernel command line (default: the Nitro one, console=ttyS0 included)"},"ramdisks":{"enum":["single","nitro"],"description":"single: one uncompressed newc ramdisk holding the whole tree; nitro: nitro-cli's bootstrap (/init, /nsm.ko) and customer (/rootfs, /cmd, /env) ramdisks"},"bootstrap":{"type":"object","additionalProperties":false,"description":"ramdisks nitro: where boot.packages hold the enclave init and the NSM module","properties":{"init":{"type":"string","minLength":1,"description":"default usr/share/nitro_enclaves/blobs/init"},"nsm":{"type":"string","minLength":1,"description":"default usr/share/nitro_enclaves/blobs/nsm.ko"}}},"cmd":{"type":"array","items":{"type":"string","pattern":"^[^\\n]*$"},"description":"ramdisks nitro: /cmd, one argument a line (default: the profile's init)"},"env":{"type":"array","items":{"type":"string","pattern":"^[^=\\n]+=[^\\n]*$"},"description":"ramdisks nitro: /env, NAME=value a line"}}},"test":{"type":"object","additionalProperties":false,"properties":{"timeout":{"type":"integer","minimum":1,"maximum":3600},"steps":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["expect"],"properties":{"expect":{"type":"string","minLength":1}}}}}}}};
+const schema11 = {"type":"object","additionalProperties":false,"required":["name","packages"],"$defs":{"mode":{"type":"string","pattern":"^0?[0-7]{3,4}$"},"id":{"type":"integer","minimum":0,"maximum":4294967294},"account":{"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},"passwdPath":{"type":"string","pattern":"^/[^:\\n]*$"}},"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,62}$","description":"name of the appliance; output files carry it"},"sourceDateEpoch":{"type":"integer","minimum":0,"maximum":4294967295,"description":"timestamp clamp (flag > env > this > 1)"},"registry":{"type":"string","minLength":1,"description":"where short package names live, e.g. docker.io/stagex"},"mirror":{"type":"string","minLength":1,"description":"pull from here; identity stays the registry"},"source":{"type":"string","pattern":"^oci:.+","description":"oci:DIR, a folder of OCI layouts, one per package"},"trust":{"type":"object","additionalProperties":false,"properties":{"keyring":{"type":"string","minLength":1},"threshold":{"type":"integer","minimum":1,"maximum":128},"lookaside":{"type":"string","minLength":1},"legacy":{"type":"boolean"},"policy":{"type":"string","minLength":1},"registriesD":{"type":"string","minLength":1}}},"packages":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"kernel":{"type":"object","additionalProperties":false,"required":["package"],"properties":{"package":{"type":"string","minLength":1},"config":{"type":"string","minLength":1},"cmdline":{"type":"string"}}},"boot":{"type":"object","additionalProperties":false,"properties":{"loader":{"enum":["syslinux","uki","none"]},"stub":{"type":"string","minLength":1},"packages":{"type":"array","items":{"type":"string","minLength":1}},"espSize":{"type":"string","pattern":"^[0-9]+(K|M|G)?$"},"syslinuxEfi":{"type":"string","minLength":1,"description":"path of syslinux.efi in the boot packages (default: usr/share then usr/lib syslinux/efi64)"},"ldlinux":{"type":"string","minLength":1,"description":"path of ldlinux.e64 in the boot packages"},"stubPath":{"type":"string","minLength":1,"description":"path of the EFI stub in boot.stub (default usr/lib/systemd/boot/efi/linuxx64.efi.stub)"}}},"init":{"type":"string","pattern":"^/"},"files":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"oneOf":[{"required":["contents"],"properties":{"contents":true}},{"required":["source"],"properties":{"source":true}}],"properties":{"path":{"type":"string","pattern":"^/."},"contents":{"type":"string"},"source":{"type":"string","minLength":1,"description":"a host file or folder (relative to the profile's folder, or absolute) copied in instead of contents"},"mode":{"$ref":"#/$defs/mode","description":"mode of the file(s) (default 0644)"},"dirMode":{"$ref":"#/$defs/mode","description":"mode of the folders made from a source folder (default 0755)"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"dirs":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","pattern":"^/."},"mode":{"$ref":"#/$defs/mode","description":"default 0755"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"symlinks":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path","target"],"properties":{"path":{"type":"string","pattern":"^/."},"target":{"type":"string","minLength":1,"pattern":"^[^\\u0000]+$"}}}},"users":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","uid"],"properties":{"name":{"$ref":"#/$defs/account"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id","description":"primary group (default: the uid)"},"home":{"$ref":"#/$defs/passwdPath","description":"default /home/NAME (/root for uid 0)"},"shell":{"$ref":"#/$defs/passwdPath","description":"default /bin/sh"}}}},"groups":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gid"],"properties":{"name":{"$ref":"#/$defs/account"},"gid":{"$ref":"#/$defs/id"},"members":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/account"}}}}},"keep":{"type":"array","items":{"type":"string","pattern":"^/."},"description":"paths the pruning must keep (each is recorded)"},"allowMissing":{"type":"array","items":{"type":"string","minLength":1},"description":"ELF closure exceptions: libraries allowed to be missing"},"prune":{"enum":["default","none"]},"initramfs":{"type":"object","additionalProperties":false,"properties":{"compression":{"enum":["gzip","none"]},"capabilities":{"enum":["refuse","drop"],"description":"file capabilities (security.capability) cannot go in a newc cpio: refuse the build, or drop them"}}},"outputs":{"type":"array","uniqueItems":true,"items":{"enum":["kernel","initramfs","disk","esp","uki","qcow2","rootfs-tar","eif"]}},"eif":{"type":"object","additionalProperties":false,"properties":{"memory":{"type":"string","pattern":"^[0-9]+(K|M|G)?$","description":"default enclave memory in the EIF header (default 1G)"},"cpus":{"type":"integer","minimum":1,"maximum":1024,"description":"default enclave CPU count in the EIF header (default 2)"},"cmdline":{"type":"string","description":"the enclave kernel command line (default: the Nitro one, console=ttyS0 included)"},"ramdisks":{"enum":["single","nitro"],"description":"single: one uncompressed newc ramdisk holding the whole tree; nitro: nitro-cli's bootstrap (/init, /nsm.ko) and customer (/rootfs, /cmd, /env) ramdisks"},"bootstrap":{"type":"object","additionalProperties":false,"description":"ramdisks nitro: where boot.packages hold the enclave init and the NSM module","properties":{"init":{"type":"string","minLength":1,"description":"default usr/share/nitro_enclaves/blobs/init"},"nsm":{"type":"string","minLength":1,"description":"default usr/share/nitro_enclaves/blobs/nsm.ko"}}},"cmd":{"type":"array","items":{"type":"string","pattern":"^[^\\n]*$"},"description":"ramdisks nitro: /cmd, one argument a line (default: the profile's init)"},"env":{"type":"array","items":{"type":"string","pattern":"^[^=\\n]+=[^\\n]*$"},"description":"ramdisks nitro: /env, NAME=value a line"}}},"test":{"type":"object","additionalProperties":false,"properties":{"timeout":{"type":"integer","minimum":1,"maximum":3600},"steps":{"type":"array","items":{"oneOf":[{"type":"object","additionalProperties":false,"required":["expect"],"properties":{"expect":{"type":"string","minLength":1,"description":"a regular expression tried on each whole console line"},"timeout":{"type":"number","exclusiveMinimum":0,"maximum":3600,"description":"seconds from the step's start (default: the run's deadline)"}}},{"type":"object","additionalProperties":false,"required":["send"],"properties":{"send":{"type":"string","description":"a line typed on the serial console"}}},{"type":"object","additionalProperties":false,"required":["expect-exit"],"properties":{"expect-exit":{"oneOf":[{"type":"integer","minimum":0,"maximum":127},{"const":true}],"description":"the guest powers off; with a number, the status it reports through isa-debug-exit (README)"}}}]}},"fail-on":{"type":"array","items":{"type":"string","minLength":1},"description":"console patterns that fail the run at once (default: Kernel panic, Oops, BUG:, Attempted to kill init)"}}}}};
 const schema12 = {"type":"string","pattern":"^0?[0-7]{3,4}$"};
 const schema14 = {"type":"integer","minimum":0,"maximum":4294967294};
 const schema19 = {"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"};
@@ -2212,7 +2212,7 @@ if(data.test !== undefined){
 let data82 = data.test;
 if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
 for(const key12 in data82){
-if(!((key12 === "timeout") || (key12 === "steps"))){
+if(!(((key12 === "timeout") || (key12 === "steps")) || (key12 === "fail-on"))){
 const err170 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err170];
@@ -2264,9 +2264,13 @@ if(Array.isArray(data84)){
 const len13 = data84.length;
 for(let i15=0; i15<len13; i15++){
 let data85 = data84[i15];
+const _errs197 = errors;
+let valid59 = false;
+let passing1 = null;
+const _errs198 = errors;
 if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
 if(data85.expect === undefined){
-const err174 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/required",keyword:"required",params:{missingProperty: "expect"},message:"must have required property '"+"expect"+"'"};
+const err174 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/required",keyword:"required",params:{missingProperty: "expect"},message:"must have required property '"+"expect"+"'"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2276,8 +2280,8 @@ vErrors.push(err174);
 errors++;
 }
 for(const key13 in data85){
-if(!(key13 === "expect")){
-const err175 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+if(!((key13 === "expect") || (key13 === "timeout"))){
+const err175 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2291,7 +2295,7 @@ if(data85.expect !== undefined){
 let data86 = data85.expect;
 if(typeof data86 === "string"){
 if(func3(data86) < 1){
-const err176 = {instancePath:instancePath+"/test/steps/" + i15+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err176 = {instancePath:instancePath+"/test/steps/" + i15+"/expect",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/expect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2302,7 +2306,7 @@ errors++;
 }
 }
 else {
-const err177 = {instancePath:instancePath+"/test/steps/" + i15+"/expect",schemaPath:"#/properties/test/properties/steps/items/properties/expect/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err177 = {instancePath:instancePath+"/test/steps/" + i15+"/expect",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/expect/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2312,9 +2316,11 @@ vErrors.push(err177);
 errors++;
 }
 }
-}
-else {
-const err178 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data85.timeout !== undefined){
+let data87 = data85.timeout;
+if((typeof data87 == "number") && (isFinite(data87))){
+if(data87 > 3600 || isNaN(data87)){
+const err178 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2323,10 +2329,8 @@ vErrors.push(err178);
 }
 errors++;
 }
-}
-}
-else {
-const err179 = {instancePath:instancePath+"/test/steps",schemaPath:"#/properties/test/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data87 <= 0 || isNaN(data87)){
+const err179 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2336,9 +2340,8 @@ vErrors.push(err179);
 errors++;
 }
 }
-}
 else {
-const err180 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err180 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2350,12 +2353,306 @@ errors++;
 }
 }
 else {
-const err181 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err181 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err181];
 }
 else {
 vErrors.push(err181);
+}
+errors++;
+}
+var _valid1 = _errs198 === errors;
+if(_valid1){
+valid59 = true;
+passing1 = 0;
+}
+const _errs205 = errors;
+if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
+if(data85.send === undefined){
+const err182 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/required",keyword:"required",params:{missingProperty: "send"},message:"must have required property '"+"send"+"'"};
+if(vErrors === null){
+vErrors = [err182];
+}
+else {
+vErrors.push(err182);
+}
+errors++;
+}
+for(const key14 in data85){
+if(!(key14 === "send")){
+const err183 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err183];
+}
+else {
+vErrors.push(err183);
+}
+errors++;
+}
+}
+if(data85.send !== undefined){
+if(typeof data85.send !== "string"){
+const err184 = {instancePath:instancePath+"/test/steps/" + i15+"/send",schemaPath:"#/properties/test/properties/steps/items/oneOf/1/properties/send/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err184];
+}
+else {
+vErrors.push(err184);
+}
+errors++;
+}
+}
+}
+else {
+const err185 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err185];
+}
+else {
+vErrors.push(err185);
+}
+errors++;
+}
+var _valid1 = _errs205 === errors;
+if(_valid1 && valid59){
+valid59 = false;
+passing1 = [passing1, 1];
+}
+else {
+if(_valid1){
+valid59 = true;
+passing1 = 1;
+}
+const _errs210 = errors;
+if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
+if(data85["expect-exit"] === undefined){
+const err186 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/required",keyword:"required",params:{missingProperty: "expect-exit"},message:"must have required property '"+"expect-exit"+"'"};
+if(vErrors === null){
+vErrors = [err186];
+}
+else {
+vErrors.push(err186);
+}
+errors++;
+}
+for(const key15 in data85){
+if(!(key15 === "expect-exit")){
+const err187 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err187];
+}
+else {
+vErrors.push(err187);
+}
+errors++;
+}
+}
+if(data85["expect-exit"] !== undefined){
+let data89 = data85["expect-exit"];
+const _errs214 = errors;
+let valid63 = false;
+let passing2 = null;
+const _errs215 = errors;
+if(!(((typeof data89 == "number") && (!(data89 % 1) && !isNaN(data89))) && (isFinite(data89)))){
+const err188 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err188];
+}
+else {
+vErrors.push(err188);
+}
+errors++;
+}
+if((typeof data89 == "number") && (isFinite(data89))){
+if(data89 > 127 || isNaN(data89)){
+const err189 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 127},message:"must be <= 127"};
+if(vErrors === null){
+vErrors = [err189];
+}
+else {
+vErrors.push(err189);
+}
+errors++;
+}
+if(data89 < 0 || isNaN(data89)){
+const err190 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err190];
+}
+else {
+vErrors.push(err190);
+}
+errors++;
+}
+}
+var _valid2 = _errs215 === errors;
+if(_valid2){
+valid63 = true;
+passing2 = 0;
+}
+const _errs217 = errors;
+if(true !== data89){
+const err191 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/1/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err191];
+}
+else {
+vErrors.push(err191);
+}
+errors++;
+}
+var _valid2 = _errs217 === errors;
+if(_valid2 && valid63){
+valid63 = false;
+passing2 = [passing2, 1];
+}
+else {
+if(_valid2){
+valid63 = true;
+passing2 = 1;
+}
+}
+if(!valid63){
+const err192 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf",keyword:"oneOf",params:{passingSchemas: passing2},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err192];
+}
+else {
+vErrors.push(err192);
+}
+errors++;
+}
+else {
+errors = _errs214;
+if(vErrors !== null){
+if(_errs214){
+vErrors.length = _errs214;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err193 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err193];
+}
+else {
+vErrors.push(err193);
+}
+errors++;
+}
+var _valid1 = _errs210 === errors;
+if(_valid1 && valid59){
+valid59 = false;
+passing1 = [passing1, 2];
+}
+else {
+if(_valid1){
+valid59 = true;
+passing1 = 2;
+}
+}
+}
+if(!valid59){
+const err194 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err194];
+}
+else {
+vErrors.push(err194);
+}
+errors++;
+}
+else {
+errors = _errs197;
+if(vErrors !== null){
+if(_errs197){
+vErrors.length = _errs197;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err195 = {instancePath:instancePath+"/test/steps",schemaPath:"#/properties/test/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err195];
+}
+else {
+vErrors.push(err195);
+}
+errors++;
+}
+}
+if(data82["fail-on"] !== undefined){
+let data90 = data82["fail-on"];
+if(Array.isArray(data90)){
+const len14 = data90.length;
+for(let i16=0; i16<len14; i16++){
+let data91 = data90[i16];
+if(typeof data91 === "string"){
+if(func3(data91) < 1){
+const err196 = {instancePath:instancePath+"/test/fail-on/" + i16,schemaPath:"#/properties/test/properties/fail-on/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err196];
+}
+else {
+vErrors.push(err196);
+}
+errors++;
+}
+}
+else {
+const err197 = {instancePath:instancePath+"/test/fail-on/" + i16,schemaPath:"#/properties/test/properties/fail-on/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err197];
+}
+else {
+vErrors.push(err197);
+}
+errors++;
+}
+}
+}
+else {
+const err198 = {instancePath:instancePath+"/test/fail-on",schemaPath:"#/properties/test/properties/fail-on/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err198];
+}
+else {
+vErrors.push(err198);
+}
+errors++;
+}
+}
+}
+else {
+const err199 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err199];
+}
+else {
+vErrors.push(err199);
+}
+errors++;
+}
+}
+}
+else {
+const err200 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err200];
+}
+else {
+vErrors.push(err200);
 }
 errors++;
 }

@@ -1,8 +1,12 @@
 // bootAndExpect: one boot test. Checks the request, picks the accelerator and firmware, boots
 // under QEMU with a deadline, watches the serial console, and returns what happened.
 import {createWriteStream, type WriteStream} from 'node:fs'
-import {copyFile, mkdir, open} from 'node:fs/promises'
+import {copyFile, mkdir, open, rm} from 'node:fs/promises'
+import {performance} from 'node:perf_hooks'
+import {unregisterPath} from '../cleanup/interrupt.js'
+import {sweepLeftovers} from '../cleanup/leftovers.js'
 import {makeOwnedFolder, removeOwnedFolder} from '../cleanup/owned-folder.js'
+import {OWNER_FILE} from '../cleanup/owner.js'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {describeFile, describeKind, type FileKind, INITRD_KINDS, SNIFF_BYTES} from '../formats/sniff.js'
@@ -11,13 +15,14 @@ import {chooseAccel} from './accel.js'
 import {buildQemuArgv, DEFAULT_MEMORY_MIB, directBootAppend, type BootMedium, type QemuPlan} from './command-line.js'
 import {copyVarsTemplate, findOvmf} from './firmware.js'
 import {defaultQemuBinary, runQemu, type StopRequest} from './run.js'
-import {consoleText, createSerialMatcher} from './serial-expect.js'
-import type {BootOptions, BootOutcome, BootResult} from './types.js'
+import {consoleText} from './serial-expect.js'
+import {ConsoleSession, DEFAULT_FAIL_ON, type SessionEnd} from './console-session.js'
+import {checkPatterns} from './pattern-matcher.js'
+import type {BootOptions, BootOutcome, BootResult, ConsoleStep} from './types.js'
 
-/** After a panic, keep reading this long for the trace (QEMU usually exits first: panic=-1, -no-reboot). */
-const PANIC_TRACE_SECONDS = 2
-/** At most this long for the rest of the console line once every expectation was seen. */
-const LINE_TAIL_SECONDS = 0.5
+
+/** TMPDIR/stagex-boot-*: one folder per QEMU run (ESP, OVMF variables, the console log when not kept elsewhere). */
+const RUN_FOLDER_PREFIX = 'stagex-boot-'
 
 /** What the request asks to boot, once checked. */
 type BootTarget = {kind: 'kernel'; kernel: string; initrd?: string} | {kind: 'disk'; disk: string} | {kind: 'uki'; uki: string}
@@ -117,13 +122,35 @@ const closeLog = (stream: WriteStream): Promise<void> => new Promise((ok) => str
 
 const round = (seconds: number): number => Math.round(seconds * 100) / 100
 
+/** The steps a request runs: its own, or one expect step per --expect pattern. */
+const stepsOf = (options: BootOptions): ConsoleStep[] => options.steps ?? options.expect.map((expect) => ({expect}))
+
+function checkSteps(steps: ConsoleStep[], failOn: string[]): void {
+  checkPatterns(steps.flatMap((s) => ('expect' in s ? [s.expect] : [])), '--expect')
+  checkPatterns(failOn, '--fail-on')
+  for (const step of steps)
+    if ('expect' in step && step.timeout !== undefined && !(step.timeout > 0))
+      throw new StagexError('usage', `expect /${step.expect}/: timeout must be a positive number of seconds, got ${step.timeout}`)
+}
+
+/** One sentence for the result: the session's end, with the warnings that may explain it. */
+function reasonOf(end: SessionEnd, steps: ConsoleStep[], warnings: string[]): string {
+  const base =
+    end.outcome === 'passed'
+      ? `all ${steps.length} step(s) passed within ${round(end.atSeconds)}s`
+      : end.reason
+  return warnings.length > 0 && end.outcome !== 'passed' ? `${base} (${warnings[0]})` : base
+}
+
 export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
   const target = await checkTarget(options)
   const firmware = options.firmware ?? (target.kind === 'kernel' ? 'direct' : 'uefi')
   if (firmware === 'direct' && target.kind !== 'kernel')
     throw new StagexError('usage', `a ${target.kind === 'uki' ? 'UKI' : 'disk'} needs UEFI firmware; direct boot is for --kernel`)
+  const steps = stepsOf(options)
+  const failOn = options.failOn ?? DEFAULT_FAIL_ON
   // Compiling the patterns now turns a bad regex into a usage error before anything starts.
-  const matcher = createSerialMatcher(options.expect, options.failOn ?? [])
+  checkSteps(steps, failOn)
   const qemuBinary = options.qemuBinary ?? defaultQemuBinary()
   const ovmf = firmware === 'uefi' ? await findOvmf({code: options.firmwareCode, vars: options.firmwareVars}) : undefined
   const accel = await chooseAccel(options.accel, target.kind === 'kernel' ? target.kernel : undefined, qemuBinary)
@@ -132,8 +159,11 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
   // ends (or is interrupted): a boot never leaves a log behind in the temp directory.
   let runDir: string | undefined
   let log: WriteStream | undefined
+  let keep = false
   try {
-    runDir = await makeOwnedFolder(tmpdir(), 'stagex-boot-', 'QEMU run folder')
+    // What a killed run (SIGKILL: QEMU died with it, by pdeathsig) left here goes first.
+    sweepLeftovers({dir: tmpdir(), kind: 'marked-folders', prefixes: [RUN_FOLDER_PREFIX], what: 'QEMU run folder'})
+    runDir = await makeOwnedFolder(tmpdir(), RUN_FOLDER_PREFIX, 'QEMU run folder')
     const keptLog = options.logFile === undefined ? null : resolve(options.logFile)
     const logFile = keptLog ?? join(runDir, 'console.log')
     log = await openLog(logFile)
@@ -142,11 +172,11 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
       memoryMiB: options.memoryMiB ?? DEFAULT_MEMORY_MIB,
       medium: await prepareMedium(target, options, runDir),
       uefi: ovmf && {code: ovmf.code, varsCopy: await copyVarsTemplate(ovmf, runDir)},
+      debugExit: true,
     }
     const qemuArgv = buildQemuArgv(plan)
 
-    // The first decisive console event ends the run; later output is still logged.
-    let decisive: {outcome: BootOutcome; atSeconds: number; pattern?: string} | undefined
+    const session = new ConsoleSession(steps, failOn)
     const decoder = new TextDecoder('utf-8')
     let carry = ''
     const onConsole = (chunk: Buffer, atSeconds: number): StopRequest | undefined => {
@@ -155,66 +185,48 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
       carry = rest
       const text = consoleText(ready)
       if (text) options.echo?.(text)
-      for (const event of matcher.feed(text, atSeconds)) {
-        if (decisive) break
-        if (event.kind === 'all-seen') decisive = {outcome: 'passed', atSeconds}
-        else if (event.kind === 'panic') decisive = {outcome: 'panic', atSeconds}
-        else if (event.kind === 'fail-pattern') decisive = {outcome: 'failed', atSeconds, pattern: event.pattern}
-      }
-      if (!decisive) return undefined
-      if (decisive.outcome === 'panic') return {afterSeconds: PANIC_TRACE_SECONDS}
-      // Let the line that completed the expectations reach the console and the log before stopping.
-      return {afterSeconds: text.endsWith('\n') ? 0 : LINE_TAIL_SECONDS}
+      session.feed(text, atSeconds)
+      return undefined
     }
 
     options.onStart?.({accel: accel.accel, accelReason: accel.reason, logFile: keptLog, qemuArgv: [qemuBinary, ...qemuArgv]})
+    let started = 0
     const run = await runQemu({
       binary: qemuBinary,
       argv: qemuArgv,
       deadlineSeconds: options.timeoutSeconds,
       onConsole,
       cleanupPaths: [runDir],
+      onSpawn: (qemu) => {
+        started = performance.now()
+        session.start({stop: qemu.stop, send: qemu.write, now: () => (performance.now() - started) / 1000})
+      },
     })
 
-    // Only what arrived before the deadline counts.
-    if (decisive && decisive.atSeconds > options.timeoutSeconds) decisive = undefined
-    const seen = matcher.seen().filter((s) => s.atSeconds <= options.timeoutSeconds)
-    let outcome: BootOutcome
-    let reason: string
-    const firstMissing = options.expect[seen.length]
+    // Lines still in the matcher count only while the deadline lasts.
+    const end = await session.finish(
+      {exited: run.ending === 'exited', exitCode: run.exit?.code ?? null, atSeconds: run.seconds},
+      options.timeoutSeconds,
+      Math.max(0.5, options.timeoutSeconds - run.seconds),
+    )
     const stderr = run.stderrTail.trim()
-    if (decisive?.outcome === 'passed') {
-      outcome = 'passed'
-      reason = `all ${options.expect.length} expectation(s) seen within ${round(decisive.atSeconds)}s`
-    } else if (decisive?.outcome === 'panic') {
-      outcome = 'panic'
-      reason = `kernel panic at ${round(decisive.atSeconds)}s: ${matcher.panicLine()?.trim()}`
-    } else if (decisive?.outcome === 'failed') {
-      outcome = 'failed'
-      reason = `fail pattern /${decisive.pattern}/ appeared at ${round(decisive.atSeconds)}s: ${matcher.failLine()?.trim()}`
-    } else if (run.ending === 'exited' && options.expect.length === 0 && run.exit?.code === 0) {
-      outcome = 'passed'
-      reason = 'no expectations given and the guest powered off cleanly'
-    } else if (run.ending === 'exited') {
-      outcome = 'failed'
-      const status = run.exit?.signal ? `signal ${run.exit.signal}` : `code ${run.exit?.code}`
-      reason =
-        `QEMU exited (${status}) after ${round(run.seconds)}s` +
-        (firstMissing !== undefined ? ` before /${firstMissing}/ was seen` : '') +
-        (stderr ? `; QEMU said: ${stderr}` : '')
-    } else {
-      outcome = 'timeout'
-      reason =
-        `deadline of ${options.timeoutSeconds}s reached` +
-        (firstMissing !== undefined ? ` while waiting for /${firstMissing}/` : ' before the guest powered off')
-    }
-
+    let reason = reasonOf(end, steps, session.warnings)
+    if (end.outcome === 'failed' && run.ending === 'exited' && stderr && !end.failLine) reason += `; QEMU said: ${stderr}`
+    const outcome: BootOutcome = end.outcome === 'failed' && end.failLine && /Kernel panic/.test(end.failLine) ? 'panic' : end.outcome
+    const stepResults = session.stepResults()
+    const passed = outcome === 'passed'
+    keep = options.keepRunFolder === 'always' || (options.keepRunFolder === 'on-failure' && !passed)
+    if (keep) await keepRunFolder(runDir, keptLog)
     return {
-      passed: outcome === 'passed',
+      passed,
       outcome,
       reason,
-      seen,
-      missing: options.expect.slice(seen.length),
+      steps: stepResults,
+      seen: stepResults.filter((r) => r.kind === 'expect' && r.outcome === 'passed').map((r) => ({pattern: r.step.slice('expect /'.length, -1), atSeconds: r.atSeconds!})),
+      missing: steps.flatMap((s, i) => ('expect' in s && stepResults[i]!.outcome !== 'passed' ? [s.expect] : [])),
+      consoleTail: [...session.tail],
+      warnings: [...session.warnings],
+      runFolder: keep ? runDir : null,
       seconds: round(run.seconds),
       accel: accel.accel,
       accelReason: accel.reason,
@@ -225,6 +237,16 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
     }
   } finally {
     if (log) await closeLog(log)
-    if (runDir) await removeOwnedFolder(runDir)
+    if (runDir && !keep) await removeOwnedFolder(runDir)
   }
+}
+
+/**
+ * A kept run folder is the user's now: without its owner mark the next run does not take it for a
+ * killed run's leftover, and it holds a copy of the console log beside the firmware's variables.
+ */
+async function keepRunFolder(runDir: string, keptLog: string | null): Promise<void> {
+  await rm(join(runDir, OWNER_FILE), {force: true})
+  unregisterPath(runDir)
+  if (keptLog) await copyFile(keptLog, join(runDir, 'console.log')).catch(() => undefined)
 }

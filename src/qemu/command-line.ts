@@ -15,7 +15,12 @@ export interface QemuPlan {
   medium: BootMedium
   /** OVMF: code mapped read-only, vars a private writable copy. Absent: QEMU's built-in SeaBIOS. */
   uefi?: {code: string; varsCopy: string}
+  /** QEMU's isa-debug-exit device at port 0xf4: the guest ends QEMU with a status (see README, "expect-exit"). */
+  debugExit?: boolean
 }
+
+/** The I/O port of the isa-debug-exit device: a byte v written there ends QEMU with exit code (v << 1) | 1. */
+export const DEBUG_EXIT_PORT = 0xf4
 
 export const DEFAULT_MEMORY_MIB = 512
 
@@ -57,6 +62,7 @@ export function buildQemuArgv(plan: QemuPlan): string[] {
     // A guest reboot (panic=-1, reboot -f) ends QEMU instead of looping.
     '-no-reboot',
   ]
+  if (plan.debugExit) argv.push('-device', `isa-debug-exit,iobase=0x${DEBUG_EXIT_PORT.toString(16)},iosize=0x01`)
   if (plan.uefi) {
     argv.push(
       '-drive',

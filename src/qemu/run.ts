@@ -1,6 +1,8 @@
 // Running QEMU once: spawn it in its own process group, stream its console, enforce the deadline,
 // and always kill the whole group at the end, whatever happened.
 import {spawn} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import {delimiter, join} from 'node:path'
 import {performance} from 'node:perf_hooks'
 import {StagexError} from '../errors.js'
 import {liveGroupMembers, signalGroup, trackGroup, untrackGroup} from './process-group.js'
@@ -22,6 +24,13 @@ export interface QemuRunOptions {
   cleanupPaths?: string[]
   /** Between SIGTERM and SIGKILL. QEMU exits on SIGTERM within milliseconds when it is healthy. */
   graceSeconds?: number
+  /** Called once QEMU runs: a way to stop it later and to type on its serial console (stdin). */
+  onSpawn?: (control: QemuControl) => void
+}
+
+export interface QemuControl {
+  stop(afterSeconds: number): void
+  write(text: string): void
 }
 
 export type QemuRunEnding =
@@ -43,6 +52,18 @@ export interface QemuRunEnd {
 }
 
 const STDERR_TAIL_BYTES = 4096
+
+/** util-linux's setpriv, when installed: it ties QEMU's life to ours (prctl PR_SET_PDEATHSIG). */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path))
+
+/** The command that runs `binary` so that it is killed when we die; as is when setpriv is missing. */
+export function diesWithUs(binary: string, argv: string[]): [string, string[]] {
+  // A missing binary is left to spawn, which says ENOENT (setpriv would only exit 127).
+  return SETPRIV && onPath(binary) ? [SETPRIV, ['--pdeathsig', 'KILL', '--', binary, ...argv]] : [binary, argv]
+}
+
+const onPath = (binary: string): boolean =>
+  binary.includes('/') ? existsSync(binary) : (process.env.PATH ?? '').split(delimiter).some((dir) => dir && existsSync(join(dir, binary)))
 
 export const defaultQemuBinary = (): string => process.env.STAGEX_QEMU || DEFAULT_QEMU_BINARY
 
@@ -72,7 +93,9 @@ export async function runQemu(options: QemuRunOptions): Promise<QemuRunEnd> {
   const elapsed = () => (performance.now() - started) / 1000
 
   // detached: QEMU leads a new process group, so process.kill(-pid) reaches everything it spawned.
-  const child = spawn(options.binary, options.argv, {detached: true, stdio: ['ignore', 'pipe', 'pipe']})
+  // setpriv sets QEMU's parent-death signal and execs it (same pid): if we die, SIGKILL included, so does QEMU.
+  const [command, argv] = diesWithUs(options.binary, options.argv)
+  const child = spawn(command, argv, {detached: true, stdio: ['pipe', 'pipe', 'pipe']})
 
   const exited = signalPromise<{code: number | null; signal: string | null}>()
   const closed = signalPromise<void>()
@@ -107,6 +130,16 @@ export async function runQemu(options: QemuRunOptions): Promise<QemuRunEnd> {
   // An exception in the caller's handler must not escape from an event callback (it would crash
   // the process and leave QEMU running): it stops the run and is rethrown once QEMU is gone.
   let handlerError: {error: unknown} | undefined
+  // "Now" wins over a pending "later"; a second "later" does not move the first.
+  const stop = (afterSeconds: number) => {
+    if (afterSeconds <= 0) {
+      clearTimeout(stopTimer)
+      stopRequested.resolve()
+    } else stopTimer ??= setTimeout(() => stopRequested.resolve(), afterSeconds * 1000)
+  }
+  // The guest may stop reading, or QEMU exit, while we write: neither is our error.
+  child.stdin!.on('error', () => undefined)
+  options.onSpawn?.({stop, write: (text) => void child.stdin!.write(text)})
   child.stdout!.on('data', (chunk: Buffer) => {
     if (handlerError) return
     let request: StopRequest | undefined
@@ -117,12 +150,7 @@ export async function runQemu(options: QemuRunOptions): Promise<QemuRunEnd> {
       stopRequested.resolve()
       return
     }
-    if (!request) return
-    // "Now" wins over a pending "later"; a second "later" does not move the first.
-    if (request.afterSeconds <= 0) {
-      clearTimeout(stopTimer)
-      stopRequested.resolve()
-    } else stopTimer ??= setTimeout(() => stopRequested.resolve(), request.afterSeconds * 1000)
+    if (request) stop(request.afterSeconds)
   })
 
   let deadlineTimer: NodeJS.Timeout | undefined
@@ -149,6 +177,7 @@ export async function runQemu(options: QemuRunOptions): Promise<QemuRunEnd> {
     await waitForGroupToVanish(pid, 2)
     // Let the last console bytes drain into onConsole, but never wait on a pipe held open forever.
     await settlesWithin(closed.promise, 2)
+    child.stdin!.destroy()
     child.stdout!.destroy()
     child.stderr!.destroy()
     untrackGroup(pid)

@@ -21,9 +21,13 @@ export interface BootOptions {
   /** OVMF overrides; otherwise the Debian/Fedora/Arch install paths are searched. */
   firmwareCode?: string
   firmwareVars?: string
-  /** Regular expression sources, matched in order against the serial console. */
+  /** Regular expression sources, matched in order against whole console lines (steps, when given, replace them). */
   expect: string[]
-  /** Regular expression sources that fail the boot as soon as one appears. */
+  /** Console steps (the profile's test.steps); default: one expect step per `expect` source. */
+  steps?: ConsoleStep[]
+  /** Keep the run folder (OVMF vars, ESP, a copy of the console log): always, only when the run failed, or never (default). */
+  keepRunFolder?: 'always' | 'on-failure' | 'never'
+  /** Regular expression sources that fail the boot as soon as a console line matches one (default DEFAULT_FAIL_ON). */
   failOn?: string[]
   timeoutSeconds: number
   accel: AccelChoice
@@ -39,6 +43,26 @@ export interface BootOptions {
   onStart?: (info: BootStart) => void
   /** The QEMU binary; defaults to $STAGEX_QEMU or qemu-system-x86_64 on PATH. */
   qemuBinary?: string
+}
+
+/** One console step: wait for a line, type a line, or wait for the guest to power off (with a status). */
+export type ConsoleStep =
+  | {expect: string; /** Seconds from the step's start; default: the run's deadline. */ timeout?: number}
+  | {send: string}
+  | {/** A status the guest reports through isa-debug-exit, or true for any clean power-off. */ expectExit: number | true}
+
+export interface StepResult {
+  step: string
+  kind: 'expect' | 'send' | 'expect-exit'
+  outcome: 'passed' | 'failed' | 'timeout' | 'not-run'
+  /** Seconds from QEMU's start to the step's end. */
+  atSeconds?: number
+  /** How long the step took. */
+  seconds?: number
+  /** expect-exit: the status the guest reported, if it did. */
+  status?: number
+  /** Why the step failed. */
+  detail?: string
 }
 
 export interface BootStart {
@@ -80,6 +104,13 @@ export interface BootResult {
   qemuArgv: string[]
   /** QEMU's pid, also its process group id; the group is gone when bootAndExpect returns. */
   qemuPid: number
+  steps: StepResult[]
+  /** The last console lines (for failure reports). */
+  consoleTail: string[]
+  /** Patterns that went over their time budget, and the like. */
+  warnings: string[]
+  /** The run folder, when it was kept (keepRunFolder); null once removed. */
+  runFolder: string | null
   /** QEMU's exit status when it ended by itself; null when we stopped it. */
   qemuExit: {code: number | null; signal: string | null} | null
 }

@@ -85,7 +85,7 @@ describe('e2e: serial console logs go where the flags say, never left in TMPDIR'
     const result = run(['test', join(PROJECT_ROOT, 'profiles/minimal.yaml'), '--out', out, '--accel', 'tcg', '--json'], tmp)
     assert.equal(result.status, 0, result.stderr)
     const log = join(out, 'console.log')
-    assert.equal(JSON.parse(result.stdout).boot.logFile, log)
+    assert.equal(JSON.parse(result.stdout).runs[0].boot.logFile, log)
     assert.match(readFileSync(log, 'utf8'), /STAGEX-APPLIANCE-OK minimal/)
     assert.deepEqual(contents(tmp), [], 'nothing left in TMPDIR')
 

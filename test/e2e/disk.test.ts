@@ -162,13 +162,14 @@ describe('e2e: UEFI disk images (profiles/minimal-syslinux.yaml, profiles/minima
 
   it('boots the UKI disk under OVMF (TCG) through `test PROFILE`, which boots the disk output', async () => {
     const profile = await profileCopy(root, 'minimal-uki.yaml')
-    const result = runCli(['test', profile, '--out', join(root, 'uki-test'), '--accel', 'tcg', '--timeout', BOOT_DEADLINE, '--json'], {timeout: 400_000})
+    const result = runCli(['test', profile, '--out', join(root, 'uki-test'), '--accel', 'tcg', '--timeout', BOOT_DEADLINE, '--jobs', '3', '--json'], {timeout: 400_000})
     assert.equal(result.code, 0, result.stderr + result.stdout)
     const report = JSON.parse(result.stdout)
-    assert.equal(report.boot.outcome, 'passed')
-    assert.ok(report.boot.qemuArgv.some((a: string) => a.includes('disk.raw')), 'test booted disk.raw')
-    assert.ok(!report.boot.qemuArgv.includes('-kernel'), 'not a direct kernel boot')
-    console.log(`      uki disk: marker at ${report.steps[0].atSeconds.toFixed(1)} s`)
+    assert.equal(report.outcome, 'passed')
+    const disk = report.runs.find((r: {output: string}) => r.output === 'disk').boot
+    assert.ok(disk.qemuArgv.some((a: string) => a.includes('disk.raw')), 'test booted disk.raw')
+    assert.ok(!disk.qemuArgv.includes('-kernel'), 'not a direct kernel boot')
+    console.log(`      uki disk: marker at ${disk.steps[0].atSeconds.toFixed(1)} s`)
   })
 
   it('exit codes as for direct boot: 6 at the deadline, 5 when the guest powers off without the expectation', () => {
