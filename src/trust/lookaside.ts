@@ -10,7 +10,7 @@
 import {open} from 'node:fs/promises'
 import {resolve} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
-import {badInputError, isStagexError, trustError, usageError} from '../errors.js'
+import {badInputError, isStagexError, trustError, unreachableError, usageError} from '../errors.js'
 import {type Digest, digestHex, parseDigest} from '../oci/digest.js'
 import {describeNetworkError, requestFollowingRedirects} from '../oci/http.js'
 import {parseRegistryReference} from '../oci/reference.js'
@@ -129,10 +129,11 @@ async function readFileSignature(url: URL, limit: number): Promise<Uint8Array | 
 }
 
 async function readHttpSignature(url: URL, limit: number, timeoutMs: number): Promise<Uint8Array | undefined> {
+  // A lookaside that cannot be reached is exit 7 (CI may retry), not a verdict on the image.
   const failed = (error: unknown): never => {
     if (isStagexError(error)) throw error
-    throw trustError(
-      `cannot fetch signature ${url.href}: ${describeNetworkError(error)}; without it the image cannot be trusted`,
+    throw unreachableError(
+      `cannot fetch signature ${url.href}: ${describeNetworkError(error)}; without it the image cannot be trusted (try again later)`,
       {url: url.href},
     )
   }
@@ -141,6 +142,10 @@ async function readHttpSignature(url: URL, limit: number, timeoutMs: number): Pr
   if (response.status === 404) {
     await response.discard()
     return undefined
+  }
+  if (response.status >= 500 || response.status === 429) {
+    await response.discard()
+    throw unreachableError(`lookaside answered HTTP ${response.status} for ${url.href}; try again later`, {url: url.href, status: response.status})
   }
   if (response.status !== 200) {
     await response.discard()

@@ -92,13 +92,15 @@ describe('trust: lookaside', () => {
       assert.deepEqual(await fetchSignatures({lookaside: base, repository: 'stagex/core-busybox', manifestDigest: DIGEST}), [])
     })
 
-    it('HTTP 500 fails (trust, exit 3), never "no more signatures"', async () => {
+    it('HTTP 500 or 429 fails as unreachable (exit 7, CI may retry), never "no more signatures"', async () => {
       routes.set(`${SIG_DIR}/signature-1`, {status: 200, body: Buffer.from('one')})
-      routes.set(`${SIG_DIR}/signature-2`, {status: 500})
-      const error = await rejection(fetchSignatures({lookaside: base, repository: 'stagex/core-busybox', manifestDigest: DIGEST}))
-      assert.equal(error.kind, 'trust')
-      assert.equal(error.exitCode, 3)
-      assert.match(error.message, /HTTP 500 .*signature-2/)
+      for (const status of [500, 503, 429]) {
+        routes.set(`${SIG_DIR}/signature-2`, {status})
+        const error = await rejection(fetchSignatures({lookaside: base, repository: 'stagex/core-busybox', manifestDigest: DIGEST}))
+        assert.equal(error.kind, 'unreachable', `HTTP ${status}`)
+        assert.equal(error.exitCode, 7)
+        assert.match(error.message, new RegExp(`HTTP ${status} .*signature-2`))
+      }
     })
 
     it('HTTP 403 fails too', async () => {
@@ -125,14 +127,14 @@ describe('trust: lookaside', () => {
       assert.match(error.message, /larger than 65536 bytes/)
     })
 
-    it('a network error fails (trust)', async () => {
+    it('a lookaside that cannot be reached fails as unreachable (exit 7)', async () => {
       const closed = createServer()
       await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
       const port = (closed.address() as AddressInfo).port
       await new Promise<void>((resolve) => closed.close(() => resolve()))
       const error = await rejection(fetchSignatures({lookaside: `http://127.0.0.1:${port}/`, repository: 'stagex/x', manifestDigest: DIGEST}))
-      assert.equal(error.exitCode, 3)
-      assert.match(error.message, /cannot fetch signature/)
+      assert.equal(error.exitCode, 7)
+      assert.match(error.message, /cannot fetch signature .*127\.0\.0\.1/)
     })
 
     it('more than 128 signatures is a server error', async () => {
