@@ -6,6 +6,7 @@ import {basename, dirname, join} from 'node:path'
 import {pipeline} from 'node:stream/promises'
 import {registerPath, unregisterPath} from '../cleanup/interrupt.js'
 import {tempSuffix} from '../cleanup/owner.js'
+import {diskFullError} from './disk-full.js'
 
 export interface WrittenFile {
   size: number
@@ -61,7 +62,7 @@ export async function writeFileAtomically(path: string, source: Iterable<Uint8Ar
     releaseTempPath(temp)
   } catch (error) {
     await removeTempFile(temp, out)
-    throw error
+    throw diskFullError(error, path, `the folder ${dirname(path)}`) ?? error
   }
   return {size, sha256: hash.digest('hex')}
 }

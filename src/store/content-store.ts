@@ -21,6 +21,7 @@ import {DEFAULT_TAG} from '../oci/reference.js'
 import {sweepLeftovers} from '../cleanup/leftovers.js'
 import {claimTempPath, releaseTempPath, removeTempFile, writeFileAtomically} from './atomic.js'
 import {alteredBlobError, inspectStoredBlob, type StoredBlob} from './stored-blob.js'
+import {diskFullError} from './disk-full.js'
 
 /**
  * What a blob's temp file buffers before the download waits: with the 16 KiB default, every network
@@ -94,7 +95,7 @@ export async function openStore(path: string): Promise<ContentStore> {
         releaseTempPath(temp)
       } catch (error) {
         await removeTempFile(temp, out)
-        throw error
+        throw diskFullError(error, temp, `the store ${dir}`) ?? error
       }
     },
 
@@ -109,7 +110,7 @@ export async function openStore(path: string): Promise<ContentStore> {
       } catch (error) {
         await rm(temp, {force: true})
         releaseTempPath(temp)
-        throw error
+        throw diskFullError(error, temp, `the store ${dir}`) ?? error
       }
     },
 
