@@ -27,8 +27,7 @@ export function ensureTestKernel(): {kernel: string} | {skip: string} {
  * The init of the test initramfs. What it does is chosen on the kernel command line, so one
  * initramfs serves every case: stagex.test=ok prints STAGEX-BOOT-OK and powers off; =hang
  * prints STAGEX-HANGING and sleeps forever; =exit returns from init, which makes the kernel panic;
- * =halfline prints half a line, pauses, then the rest; =aaaa feeds a catastrophic pattern and hangs;
- * =ask reads a number and prints its square, then reports status 0 (isa-debug-exit); =status3 reports 3.
+ * =halfline prints half a line, pauses, then the rest; =aaaa feeds a catastrophic pattern and hangs.
  */
 export const TEST_INIT = `#!/bin/busybox sh
 /bin/busybox mount -t proc proc /proc
@@ -36,17 +35,10 @@ mode=ok
 for word in $(/bin/busybox cat /proc/cmdline); do
   case "$word" in stagex.test=*) mode="\${word#stagex.test=}" ;; esac
 done
-# The isa-debug-exit snippet of the README ("expect-exit"): status N ends QEMU with code 2N+1.
-stagex_exit() {
-  [ -e /dev/port ] || /bin/busybox mknod /dev/port c 1 4
-  printf "\\\\$(printf %03o "$1")" | /bin/busybox dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
-}
 case "$mode" in
   ok) echo STAGEX-BOOT-OK; /bin/busybox poweroff -f ;;
   halfline) printf 'RESULT: OK'; /bin/busybox sleep 2; echo ' -- 3 checks FAILED'; /bin/busybox poweroff -f ;;
   aaaa) echo STAGEX-HANGING; echo aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; while :; do /bin/busybox sleep 60; done ;;
-  ask) echo 'NUMBER?'; read n; echo "SQUARE=$((n * n))"; stagex_exit 0 ;;
-  status3) echo STAGEX-REPORTING; stagex_exit 3; /bin/busybox sleep 60 ;;
   hang) echo STAGEX-HANGING; while :; do /bin/busybox sleep 60; done ;;
   exit) echo STAGEX-INIT-EXITING; exit 3 ;;
 esac
