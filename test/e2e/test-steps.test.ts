@@ -84,6 +84,10 @@ describe('e2e: test PROFILE with console steps (TCG)', function () {
     assert.equal(all.code, 0, all.stderr + all.stdout)
     const report = JSON.parse(all.stdout)
     assert.deepEqual(report.runs.map((r: {output: string}) => r.output), ['disk', 'uki', 'initramfs'])
+    const argvOf = (output: string): string[] => report.runs.find((r: {output: string}) => r.output === output).boot.qemuArgv
+    assert.ok(argvOf('disk').some((a) => a.includes('disk.raw') && a.includes('snapshot=on')), 'the disk output, never written')
+    assert.ok(argvOf('uki').some((a) => a.includes('file=fat:')) && !argvOf('uki').includes('-kernel'), 'the UKI from a throwaway ESP')
+    assert.ok(argvOf('initramfs').includes('-kernel') && !argvOf('initramfs').some((a) => a.includes('pflash')), 'kernel + initramfs directly')
     const xml = parseJunit(junit)
     assert.equal(xml.testsuites.tests, '3')
     assert.equal(xml.testsuites.failures, '0')
