@@ -5,7 +5,7 @@
 //   test     `node bin/run.js test profiles/minimal.yaml --accel tcg`, until it exits 0 (a rebuild included)
 // Medians; the section "## Boot: " of bench/RESULTS.md is rewritten (the others stay), and printed.
 //
-//   node --import tsx bench/boot.ts [--rounds 5]
+//   npm run bench:boot [-- --rounds 5]
 import {spawn, spawnSync} from 'node:child_process'
 import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {availableParallelism, release, tmpdir} from 'node:os'
@@ -92,7 +92,7 @@ try {
     `${HEADING}time to the marker, the harness against a bare \`qemu-system-x86_64\``,
     '',
     `profiles/minimal.yaml (Debian kernel, busybox initramfs), TCG, ${ROUNDS} rounds alternated, medians; ` +
-      `${availableParallelism()} CPUs, Linux ${release()}, Node.js ${process.version}. \`node --import tsx bench/boot.ts\`.`,
+      `${availableParallelism()} CPUs, Linux ${release()}, Node.js ${process.version}. \`npm run bench:boot\`.`,
     '',
     '| run | what | seconds to the marker | against bare |',
     '|---|---|---|---|',
