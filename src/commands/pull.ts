@@ -1,4 +1,6 @@
 import {Args, Flags} from '@oclif/core'
+import {existsSync} from 'node:fs'
+import {type PullApplianceResult, pullAppliance} from '../appliance/pull.js'
 import {type PullResult, pull} from '../pipeline/pull.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {fetchFlags, fetchOptionsOf} from '../cli/fetch-flags.js'
@@ -10,6 +12,9 @@ export default class Pull extends BaseCommand {
   static override description = prose(`Resolves every package of PROFILE to its linux/amd64 manifest and downloads what the store
 does not hold yet. Every blob is checked against its sha256 while it streams and enters the store
 (blobs/sha256/<hex>) only through a temp file renamed after the digest matched.
+
+pull REF --to DIR (REF an appliance that \`push\` made, not a profile file) fetches the appliance's
+outputs and build.json into DIR instead, every layer checked against its digest as it streams.
 
 With --to oci:DIR, also writes each image as an OCI layout DIR/<package> to carry into an
 airgapped room; there, build with --source oci:DIR (or the profile's source: oci:DIR).
@@ -28,18 +33,25 @@ corrupt manifest, oversized signature); 7 a registry or token service could not 
     '<%= config.bin %> pull profiles/minimal-registry.yaml --mirror 127.0.0.1:5000/stagex',
     '<%= config.bin %> pull profiles/minimal-registry.yaml --to oci:carry/minimal',
     '<%= config.bin %> pull profiles/minimal-registry.yaml --store /var/cache/stagex --json',
+    '<%= config.bin %> pull 127.0.0.1:5000/appliances/minimal:1.0 --to minimal',
   ]
   static override args = {
-    profile: Args.string({description: 'profile YAML file', required: true}),
+    profile: Args.string({description: 'profile YAML file, or an appliance REF (with --to DIR)', required: true}),
   }
   static override flags = {
     ...fetchFlags,
-    to: Flags.string({description: 'also write every image as an OCI layout DIR/<package>', helpValue: 'oci:DIR'}),
+    to: Flags.string({description: 'also write every image as an OCI layout DIR/<package>; for an appliance REF, the folder it is fetched to', helpValue: 'oci:DIR'}),
     jobs: Flags.integer({description: 'parallel downloads', default: 4, min: 1, max: 32}),
   }
 
-  async run(): Promise<PullResult> {
+  async run(): Promise<PullResult | PullApplianceResult> {
     const {args, flags} = await this.parse(Pull)
+    // A profile is a file here; anything else given with a plain folder is an appliance reference.
+    if (!existsSync(args.profile) && !/\.ya?ml$/i.test(args.profile) && flags.to && !flags.to.startsWith('oci:')) {
+      const pulled = await pullAppliance({reference: args.profile, to: flags.to})
+      if (!this.jsonEnabled()) this.log(`pulled ${pulled.identity}@${pulled.manifestDigest} into ${pulled.outDir}: ${pulled.outputs.map((o) => o.file).join(', ')}, build.json`)
+      return pulled
+    }
     const started = Date.now()
     const result: PullResult = await withFetchProgress(!this.jsonEnabled(), (onEvent) =>
       pull({

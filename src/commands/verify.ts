@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
-import {DEFAULT_LOOKASIDE, DEFAULT_THRESHOLD, verifyImage, type VerifyResult} from '../pipeline/verify.js'
+import {verifyReference} from '../appliance/verify.js'
+import {DEFAULT_LOOKASIDE, DEFAULT_THRESHOLD, type VerifyResult} from '../pipeline/verify.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {formatTrustTable} from '../trust/trust-table.js'
 import {prose} from '../cli/prose.js'
@@ -16,6 +17,8 @@ A primary key counts once however many signatures it made.
 IMAGE_REF is a registry reference ([REGISTRY/]REPOSITORY[:TAG][@DIGEST]; its repository is the
 identity the signatures must name) or an OCI layout oci:DIR[:TAG]. A layout carries no identity:
 give it with --identity. --identity also judges a mirror's copy as the image it mirrors.
+IMAGE_REF may also be an appliance that \`push\` made: the same trust stage judges its manifest
+digest (signatures as \`sign\` writes them).
 
 Relative file:// lookasides (file://sigs, file:../sigs) are folders relative to the current folder.
 
@@ -40,7 +43,7 @@ Exit codes: 0 at least N distinct trusted signers; 2 usage (bad reference, unrea
 
   async run(): Promise<VerifyResult> {
     const {args, flags} = await this.parse(Verify)
-    const result = await verifyImage({
+    const result = await verifyReference({
       reference: args.image,
       identity: flags.identity,
       keyrings: flags.keyring,

@@ -16,6 +16,7 @@ import {profileError} from '../errors.js'
 import {type ImageOutputs, kernelNeededBy, outputsWithoutKernel, writeImageOutputs} from '../image/outputs.js'
 import {type KernelCheck, type KernelFiles, checkKernelConfig, describeMismatches, kernelFilesOf} from '../kernel/package.js'
 import {derivedRequirements} from '../kernel/requirements.js'
+import type {Digest} from '../oci/digest.js'
 import type {RetryPolicy} from '../oci/registry.js'
 import {loadProfile} from '../profile/load.js'
 import type {Profile} from '../profile/types.js'
@@ -59,6 +60,10 @@ export interface PipelineOptions {
   onFetch?: (event: FetchEvent) => void
   /** Warnings that must reach the user (an unverified build); default: stderr. */
   warn?: (message: string) => void
+  /** A profile parsed already (reproduce: the record's recipe); profilePath then only names it. */
+  profile?: Profile
+  /** Top digests (index, or manifest) by canonical repository: resolve fetches these, not what the tags name now. */
+  pins?: ReadonlyMap<string, Digest>
 }
 
 export interface BuildOptions extends PipelineOptions {
@@ -72,7 +77,7 @@ export interface Loaded {
 }
 
 export async function loadStage(options: PipelineOptions): Promise<Loaded> {
-  const profile = await loadProfile(options.profilePath)
+  const profile = options.profile ?? (await loadProfile(options.profilePath))
   return {profile, sourceDateEpoch: resolveSourceDateEpoch(options.sourceDateEpoch, options.env ?? process.env, profile)}
 }
 
@@ -98,7 +103,10 @@ export function checkKernelForOutputs(profile: Profile): void {
 export async function resolveAndTrust(loaded: Loaded, options: PipelineOptions, roles?: readonly PackageRole[]): Promise<Trusted> {
   const {profile} = loaded
   const progress = options.progress ?? (() => {})
-  const wanted = profileRequests(profile, options, roles)
+  const wanted = profileRequests(profile, options, roles).map((w) => {
+    const pin = options.pins?.get(w.request.identity)
+    return pin ? {...w, origin: {...w.origin, digest: pin}} : w
+  })
   progress(`resolve: ${wanted.length} images`)
   const resolved: Resolved = await resolveStage(wanted, {...options, profilePath: profile.path, onEvent: fetchEvents(options)})
   return trustStage(resolved, profileTrustPolicy(profile), {progress, warn: options.warn, lockedProfile: options.locked ? profile.path : undefined})

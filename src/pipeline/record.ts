@@ -17,6 +17,7 @@ import type {PackageRole} from './packages.js'
 import type {PreparedRoot} from './pipeline.js'
 import type {Removal} from '../rootfs/prune.js'
 import type {ShapeReport} from '../rootfs/shape.js'
+import {makeRecipe, type Recipe} from './recipe.js'
 import {buildSbom, SBOM_FILE, serializeSbom} from './sbom.js'
 import type {Trusted} from './trust.js'
 
@@ -61,6 +62,8 @@ export interface BuildRecord {
   checks?: RecordedChecks
   /** The build seed every GUID and volume serial comes from, and what it is a hash of (src/image/seed.ts). */
   seed?: RecordedSeed
+  /** The parsed profile and the bytes of the local files it references: enough to rebuild (recipe.ts). */
+  recipe?: Recipe
   outputs: Record<string, RecordedOutput>
 }
 
@@ -138,6 +141,7 @@ export async function recordStage(root: PreparedRoot, image: ImageOutputs, stagi
     },
     checks: checks && recordedChecks(checks),
     seed: image.seed,
+    recipe: await makeRecipe(profile),
     outputs: Object.fromEntries(outputs.map((o) => [o.kind, {file: basename(o.path), size: o.size, sha256: o.sha256}])),
   }
   const recordPath = join(staging, RECORD_FILE)

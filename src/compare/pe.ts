@@ -1,0 +1,25 @@
+// Two PE images (UKIs): the header fields that carry stamps and sums, then each section's placement and bytes.
+import {parsePe, type PeSection} from '../formats/pe.js'
+import {byteDifference, compareKeyed, type EntryDifference, fieldDifferences, MAX_ENTRY_DIFFERENCES} from './difference.js'
+
+export function comparePe(a: Uint8Array, b: Uint8Array): EntryDifference[] {
+  const x = parsePe(a)
+  const y = parsePe(b)
+  const header = fieldDifferences('PE header', [
+    ['timeDateStamp', x.timeDateStamp, y.timeDateStamp],
+    ['checkSum', `0x${x.checkSum.toString(16)}`, `0x${y.checkSum.toString(16)}`],
+    ['sizeOfImage', x.sizeOfImage, y.sizeOfImage],
+    ['sections', x.sections.map((s) => s.name).join(','), y.sections.map((s) => s.name).join(',')],
+  ])
+  const sections = (bytes: Uint8Array, list: PeSection[]) =>
+    new Map(list.map((s) => [s.name, {section: s, data: bytes.subarray(s.pointerToRawData, s.pointerToRawData + s.sizeOfRawData)}] as const))
+  const body = compareKeyed(sections(a, x.sections), sections(b, y.sections), (name) => `PE section ${name}`, (entry, s, t) => [
+    ...fieldDifferences(entry, [
+      ['virtualAddress', s.section.virtualAddress, t.section.virtualAddress],
+      ['virtualSize', s.section.virtualSize, t.section.virtualSize],
+      ['sizeOfRawData', s.section.sizeOfRawData, t.section.sizeOfRawData],
+    ]),
+    ...byteDifference(entry, s.data, t.data),
+  ])
+  return [...header, ...body].slice(0, MAX_ENTRY_DIFFERENCES)
+}
