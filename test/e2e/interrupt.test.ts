@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {mkdtemp, rm} from 'node:fs/promises'
 import {createServer, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
@@ -189,7 +189,14 @@ describe('e2e: interrupts and leftovers', function () {
     try {
       const profile = await profileVariant('minimal-registry', dir, `registry-${n}`)
       const run = startCli(['pull', profile, '--mirror', registry.mirror, '--store', store], env)
-      const partial = await waitFor('a partial download', () => findEntry(join(store, 'tmp'), '.'), run)
+      // A stalled layer's download (its first 64 KiB arrived), not a small document's temp file,
+      // which is renamed into place a moment after it appears.
+      const stalledDownload = () => {
+        const tmp = join(store, 'tmp')
+        const name = entries(tmp).find((n) => n.startsWith('.') && statSync(join(tmp, n), {throwIfNoEntry: false})?.size === 64 * 1024)
+        return name === undefined ? undefined : join(tmp, name)
+      }
+      const partial = await waitFor('a partial download', stalledDownload, run)
       await sleep(200)
       run.child.kill('SIGINT')
       const ended = await run.ended
