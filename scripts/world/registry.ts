@@ -30,6 +30,8 @@ export interface RegistryOptions {
   storageDir?: string;
   /** Listen on 127.0.0.1:port (e.g. 5000 for `npm run registry`); default a free port. */
   port?: number;
+  /** Run as a pull-through cache of this registry URL (distribution's `proxy: remoteurl:`); it then refuses pushes. */
+  proxy?: string;
 }
 
 export interface Registry {
@@ -151,7 +153,7 @@ async function startTokenIssuer(
   return { url: `http://127.0.0.1:${port}/token`, server };
 }
 
-function registryConfig(port: number, storageDir: string, token?: { realm: string; certPath: string }): string {
+function registryConfig(port: number, storageDir: string, token?: { realm: string; certPath: string }, proxy?: string): string {
   const lines = [
     'version: 0.1',
     'log:',
@@ -167,6 +169,7 @@ function registryConfig(port: number, storageDir: string, token?: { realm: strin
     `  addr: 127.0.0.1:${port}`,
     `  secret: ${randomBytes(16).toString('hex')}`,
   ];
+  if (proxy) lines.push('proxy:', `  remoteurl: ${JSON.stringify(proxy)}`);
   if (token)
     lines.push(
       'auth:',
@@ -206,7 +209,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     tokenSettings = { realm: issuer.url, certPath };
   }
   const configPath = join(work, 'config.yml');
-  await writeFile(configPath, registryConfig(port, storageDir, tokenSettings));
+  await writeFile(configPath, registryConfig(port, storageDir, tokenSettings, options.proxy));
 
   let child: ChildProcess | undefined;
   let stderr = '';
