@@ -11,6 +11,12 @@ import {compareFat} from '../../src/compare/fat.js'
 import {compareGpt} from '../../src/compare/gpt.js'
 import {compareRecords} from '../../src/compare/records.js'
 import type {BuildRecord} from '../../src/pipeline/record.js'
+import {readFileSync} from 'node:fs'
+import {writeTar, type TarEntry} from '../../src/formats/tar.js'
+import {buildUki} from '../../src/formats/pe.js'
+import {compareTar} from '../../src/compare/tar.js'
+import {comparePe} from '../../src/compare/pe.js'
+import {applianceManifest, parseApplianceManifest} from '../../src/appliance/artifact.js'
 
 async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const out: Uint8Array[] = []
@@ -67,6 +73,49 @@ describe('compare: first differing entries', () => {
     altered[boot.data.byteOffset - esp.byteOffset + 10] ^= 1
     const c = await disk('1D2CE291-7CCE-4F7D-BC83-FDB49AD74EBD', altered)
     assert.deepEqual(compareGpt(a, c).map((d) => [d.entry, d.field]), [['GPT entry 1 (ESP): FAT file EFI/BOOT/BOOTX64.EFI', 'bytes']])
+  })
+
+  it('tar: a member whose mode differs, one whose bytes differ', async () => {
+    const base = {uid: 0, gid: 0, mtime: 1, size: 0}
+    const entries = (mode: number, text: string): TarEntry[] => [
+      {...base, name: 'etc', type: 'dir', mode: 0o755},
+      {...base, name: 'etc/motd', type: 'file', mode, size: text.length, data: Buffer.from(text)},
+      {...base, name: 'etc/sh', type: 'symlink', mode: 0o777, linkName: 'busybox'},
+    ]
+    const a = await collect(writeTar(entries(0o644, 'hello')))
+    const b = await collect(writeTar(entries(0o600, 'hellO')))
+    assert.deepEqual(compareTar(a, b).map((d) => [d.entry, d.field]), [['tar member etc/motd', 'mode'], ['tar member etc/motd', 'bytes']])
+    assert.deepEqual(compareTar(a, a), [])
+  })
+
+  it('PE: a UKI whose .cmdline differs names that section and the checksum', async () => {
+    const uki = (cmdline: string) =>
+      buildUki({
+        stub: new Uint8Array(readFileSync('/usr/lib/systemd/boot/efi/linuxx64.efi.stub')),
+        osRelease: 'ID=stagex\n',
+        cmdline,
+        linux: bytesSource(new Uint8Array(4096).fill(1)),
+        initrd: bytesSource(new Uint8Array(4096).fill(2)),
+      })
+    const found = comparePe(await uki('console=ttyS0'), await uki('console=ttyS1'))
+    assert.deepEqual(found.map((d) => [d.entry, d.field]), [['PE header', 'checkSum'], ['PE section .cmdline', 'bytes']])
+  })
+
+  it('artifact: the manifest depends only on the record and its outputs, and reads back; an unsafe title is refused', () => {
+    const record = {
+      sourceDateEpoch: 1,
+      profile: {name: 'minimal', sha256: 'sha256:00'},
+      outputs: {kernel: {file: 'vmlinuz', size: 3, sha256: 'ab'.repeat(32)}, sbom: {file: 'sbom.spdx.json', size: 2, sha256: 'cd'.repeat(32)}},
+    } as unknown as BuildRecord
+    const bytes = Buffer.from('{"record":1}\n')
+    const a = applianceManifest(bytes, record)
+    assert.equal(applianceManifest(Buffer.from(bytes), JSON.parse(JSON.stringify(record))).digest, a.digest)
+    assert.match(a.bytes.toString(), /^\{"schemaVersion":2,"mediaType":"application\/vnd\.oci\.image\.manifest\.v1\+json","artifactType":"application\/vnd\.stagex-image\.appliance\.v1",/)
+    const back = parseApplianceManifest(a.bytes, 'test')
+    assert.deepEqual(back.layers.map((l) => [l.kind, l.file]), [['kernel', 'vmlinuz'], ['sbom', 'sbom.spdx.json']])
+    const evil = JSON.parse(a.bytes.toString())
+    evil.layers[0].annotations['org.opencontainers.image.title'] = '../../etc/passwd'
+    assert.throws(() => parseApplianceManifest(Buffer.from(JSON.stringify(evil)), 'test'), (e: {exitCode: number}) => e.exitCode === 4)
   })
 
   it('records: stages in order, the first differing one marked, outputs after them', () => {

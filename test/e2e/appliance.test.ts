@@ -105,6 +105,9 @@ describe('e2e: appliances (push, sign, reproduce, verify, diff)', function () {
   })
 
   it('sign (key 1), reproduce --sign key 2 elsewhere: exit 0 and a second signature; verify --threshold 2 passes, with one signature exits 3; skopeo accepts both', async () => {
+    const locked = await cli(['sign', ref, '--key', keys[0]!, '--lookaside-dir', sigs])
+    assert.equal(locked.code, 2, locked.stderr)
+    assert.match(locked.stderr, /is protected: give its passphrase with --passphrase-file FILE or \$STAGEX_SIGN_PASSPHRASE/)
     const signed = await cli(['sign', ref, '--key', keys[0]!, '--passphrase-file', join(work, 'passphrase'), '--lookaside-dir', sigs, '--json'])
     assert.equal(signed.code, 0, signed.stderr + signed.stdout)
     const home = join(work, 'home')
@@ -118,6 +121,11 @@ describe('e2e: appliances (push, sign, reproduce, verify, diff)', function () {
     assert.ok(result.stages.some((s: {stage: string}) => s.stage === 'initramfs'))
     assert.equal(result.signature.signature, join(sigs, `appliances/minimal@sha256=${digest.slice(7)}`, 'signature-2'))
 
+    // Maintainer 1 again (passphrase from the environment): signature-3, and the same key counts once.
+    const again = await cli(['sign', ref, '--key', keys[0]!, '--lookaside-dir', sigs], {...process.env, STAGEX_SIGN_PASSPHRASE: 'maintainer one'})
+    assert.equal(again.code, 0, again.stderr)
+    assert.match(again.stdout, /signature-3$/m)
+
     const verify = (lookaside: string) => cli(['verify', ref, '--keyring', signing.keyring, '--threshold', '2', '--lookaside', `file://${lookaside}`, '--json'])
     const both = await verify(sigs)
     assert.equal(both.code, 0, both.stderr + both.stdout)
@@ -127,6 +135,7 @@ describe('e2e: appliances (push, sign, reproduce, verify, diff)', function () {
     await rm(join(one, `appliances/minimal@sha256=${digest.slice(7)}`, 'signature-2'))
     const refused = await verify(one)
     assert.equal(refused.code, 3, refused.stderr + refused.stdout)
+    assert.equal(JSON.parse(refused.stdout).error.distinctSigners, 1, 'signature-1 and signature-3 are one signer')
 
     const manifestPath = join(work, 'manifest.json')
     await writeFile(manifestPath, Buffer.from(await (await fetch(`${registry.url}/v2/appliances/minimal/manifests/${digest}`, {headers: {accept: 'application/vnd.oci.image.manifest.v1+json'}})).arrayBuffer()))
@@ -179,6 +188,8 @@ describe('e2e: appliances (push, sign, reproduce, verify, diff)', function () {
     const fetched = await cli(['pull', ref, '--to', join(work, 'pulled'), '--json'])
     assert.equal(fetched.code, 0, fetched.stderr + fetched.stdout)
     assert.equal((await cli(['diff', out, join(work, 'pulled')])).code, 0)
+    const byRef = await cli(['diff', ref, out])
+    assert.equal(byRef.code, 0, byRef.stderr)
     const record = JSON.parse(await readFile(join(out, 'build.json'), 'utf8'))
     const layer = `sha256:${record.outputs.initramfs.sha256}`
     const path = registry.blobDataPath(layer)
