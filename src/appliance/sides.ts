@@ -11,8 +11,12 @@ export interface SideOptions {
   env?: NodeJS.ProcessEnv
 }
 
-/** True when the argument names a file or folder here; otherwise it is read as a registry reference. */
-export const isLocalPath = (arg: string) => existsSync(arg) || arg.startsWith('.') || arg.startsWith('/') || arg.endsWith('.json')
+/**
+ * True when the argument names a file or folder here; otherwise it is read as a registry reference.
+ * A bare name ("out") is a folder, missing or not: never a Docker Hub repository asked over the network.
+ */
+export const isLocalPath = (arg: string) =>
+  existsSync(arg) || arg.startsWith('.') || arg.startsWith('/') || arg.endsWith('.json') || !arg.includes('/')
 
 export async function openSide(arg: string, name: string, options: SideOptions): Promise<BuildSide & {manifestDigest?: string}> {
   if (isLocalPath(arg)) return readBuildSide(arg)

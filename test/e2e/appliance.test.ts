@@ -111,8 +111,9 @@ describe('e2e: appliances (push, sign, reproduce, verify, diff)', function () {
     const signed = await cli(['sign', ref, '--key', keys[0]!, '--passphrase-file', join(work, 'passphrase'), '--lookaside-dir', sigs, '--json'])
     assert.equal(signed.code, 0, signed.stderr + signed.stdout)
     const home = join(work, 'home')
-    await mkdir(home)
-    const env = {...process.env, TZ: 'Pacific/Kiritimati', LANG: 'tr_TR.UTF-8', LC_ALL: 'tr_TR.UTF-8', HOME: home, XDG_CACHE_HOME: join(home, '.cache'), SOURCE_DATE_EPOCH: '99999'}
+    await mkdir(join(home, 'tmp'), {recursive: true})
+    // Another work folder (TMPDIR), TZ, locale, umask, HOME and store; a SOURCE_DATE_EPOCH the record's overrides.
+    const env = {...process.env, TMPDIR: join(home, 'tmp'), TZ: 'Pacific/Kiritimati', LANG: 'tr_TR.UTF-8', LC_ALL: 'tr_TR.UTF-8', HOME: home, XDG_CACHE_HOME: join(home, '.cache'), SOURCE_DATE_EPOCH: '99999'}
     const args = ['reproduce', ref, '--source', source, '--lookaside', signing.lookasideUrl, '--store', join(work, 'store-b'), '--sign', keys[1]!, '--lookaside-dir', sigs, '--json']
     const reproduced = await cli(args, env, '077')
     assert.equal(reproduced.code, 0, reproduced.stderr + reproduced.stdout)
