@@ -18,14 +18,19 @@ export interface RegistryWriter {
   putManifest(reference: string, bytes: Uint8Array, mediaType: string): Promise<Digest>
 }
 
-export function openRegistryWriter(location: RegistryLocation, credentials?: Credentials): RegistryWriter {
+export interface WriterOptions {
+  /** Token services on another origin that the caller vouches for as this registry's (tests: an issuer on another port). */
+  tokenOrigins?: readonly string[]
+}
+
+export function openRegistryWriter(location: RegistryLocation, credentials?: Credentials, options: WriterOptions = {}): RegistryWriter {
   const base = registryBaseUrl(location.registry)
   const origin = new URL(base).origin
   const what = `registry ${location.registry} ${location.repository}`
   const scope = `repository:${location.repository}:pull,push`
   const auth: Authenticator = createAuthenticator({
     registry: location.registry,
-    credentialOrigins: [origin],
+    credentialOrigins: [origin, ...(options.tokenOrigins ?? [])],
     credentials,
     fetchToken: (url, headers) => {
       const {authorization, ...rest} = headers
