@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import {execFile} from 'node:child_process'
 import {cp, mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {basename, join} from 'node:path'
 import {promisify} from 'node:util'
 import * as openpgp from 'openpgp'
 import {ociDir} from '../../scripts/world/build-fixtures.js'
@@ -49,6 +49,8 @@ describe('e2e: appliances (push, sign, reproduce, verify, diff)', function () {
   let ref: string
   let digest: string
   let sigs: string
+  /** A private copy of the world's GNUPGHOME: its agent is ours to stop, whatever runs beside us. */
+  let gnupgHome: string
   const keys: string[] = []
   const source = `oci:${ociDir()}`
 
@@ -66,9 +68,11 @@ describe('e2e: appliances (push, sign, reproduce, verify, diff)', function () {
     out = join(work, 'out-a')
     await build({profilePath: profile, outDir: out})
     ref = `${registry.host}/appliances/minimal:1.0`
+    gnupgHome = join(work, 'gnupg')
+    await cp(signing.gnupgHome, gnupgHome, {recursive: true, filter: (from) => !basename(from).startsWith('S.')})
     // Maintainer 1's key protected by a passphrase (read from a file); maintainer 2's (a signing subkey) not.
     for (const [i, m] of signing.maintainers.slice(0, 2).entries()) {
-      const {stdout} = await execFileAsync('gpg', ['--homedir', signing.gnupgHome, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--armor', '--export-secret-keys', m.fingerprint])
+      const {stdout} = await execFileAsync('gpg', ['--homedir', gnupgHome, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--armor', '--export-secret-keys', m.fingerprint])
       let armored = stdout
       if (i === 0) {
         const key = await openpgp.readPrivateKey({armoredKey: stdout})
@@ -78,10 +82,11 @@ describe('e2e: appliances (push, sign, reproduce, verify, diff)', function () {
       keys.push(join(work, `key-${i + 1}.asc`))
       await writeFile(keys[i]!, armored)
     }
-    await stopGpgAgent(signing.gnupgHome)
+    await stopGpgAgent(gnupgHome)
     sigs = join(work, 'sigs')
   })
   after(async () => {
+    if (gnupgHome) await stopGpgAgent(gnupgHome)
     await registry?.dispose()
     if (work) await rm(work, {recursive: true, force: true})
   })
@@ -143,12 +148,12 @@ describe('e2e: appliances (push, sign, reproduce, verify, diff)', function () {
     try {
       for (const [i, m] of signing.maintainers.slice(0, 2).entries()) {
         const {stdout} = await execFileAsync('skopeo', ['standalone-verify', manifestPath, ref, m.signingFingerprint, join(sigs, `appliances/minimal@sha256=${digest.slice(7)}`, `signature-${i + 1}`)], {
-          env: {...process.env, GNUPGHOME: signing.gnupgHome},
+          env: {...process.env, GNUPGHOME: gnupgHome},
         })
         assert.match(stdout, new RegExp(`Signature verified.*${digest}`))
       }
     } finally {
-      await stopGpgAgent(signing.gnupgHome)
+      await stopGpgAgent(gnupgHome)
     }
   })
 
