@@ -35,6 +35,14 @@ export function fieldDifferences(entry: string, fields: readonly (readonly [stri
   return fields.filter(([, a, b]) => String(a) !== String(b)).map(([field, a, b]) => ({entry, field, a: String(a), b: String(b)}))
 }
 
+/** Every field of two records of one shape (a header, a boot sector) that differs, in key order. */
+export function recordDifferences<T extends object>(entry: string, a: T, b: T): EntryDifference[] {
+  return fieldDifferences(
+    entry,
+    (Object.keys(a) as (keyof T & string)[]).map((field) => [field, a[field], b[field]] as const),
+  )
+}
+
 /** Where two byte arrays first differ, as an entry difference; none when equal. */
 export function byteDifference(entry: string, a: Uint8Array, b: Uint8Array): EntryDifference[] {
   const length = Math.min(a.length, b.length)

@@ -1,15 +1,12 @@
 // Two FAT32 volumes: the boot sector's fields, then every file and folder's directory-entry fields
 // (attributes, the create, write and access stamps, size, first cluster) and bytes.
 import {type FatEntry, formatFatTime, readFatEntries} from '../formats/fat32-reader.js'
-import {byteDifference, compareKeyed, type EntryDifference, fieldDifferences, MAX_ENTRY_DIFFERENCES} from './difference.js'
+import {byteDifference, compareKeyed, type EntryDifference, fieldDifferences, MAX_ENTRY_DIFFERENCES, recordDifferences} from './difference.js'
 
 export function compareFat(a: Uint8Array, b: Uint8Array): EntryDifference[] {
   const x = readFatEntries(a)
   const y = readFatEntries(b)
-  const volume = fieldDifferences(
-    'FAT volume',
-    (Object.keys(x.volume) as (keyof typeof x.volume)[]).map((field) => [field, x.volume[field], y.volume[field]] as const),
-  )
+  const volume = recordDifferences('FAT volume', x.volume, y.volume)
   const files = compareKeyed(
     new Map(x.entries.map((e) => [e.path, e] as const)),
     new Map(y.entries.map((e) => [e.path, e] as const)),

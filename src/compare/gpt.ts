@@ -2,16 +2,13 @@
 // partition its content (a FAT32 ESP compared as one, anything else by bytes).
 import {ESP_TYPE_GUID, SECTOR_SIZE} from '../formats/gpt.js'
 import {type GptEntryFields, readGpt} from '../formats/gpt-reader.js'
-import {byteDifference, compareKeyed, type EntryDifference, fieldDifferences, MAX_ENTRY_DIFFERENCES} from './difference.js'
+import {byteDifference, compareKeyed, type EntryDifference, fieldDifferences, MAX_ENTRY_DIFFERENCES, recordDifferences} from './difference.js'
 import {compareFat} from './fat.js'
 
 export function compareGpt(a: Uint8Array, b: Uint8Array): EntryDifference[] {
   const x = readGpt(a)
   const y = readGpt(b)
-  const header = fieldDifferences(
-    'GPT header',
-    (Object.keys(x.header) as (keyof typeof x.header)[]).map((field) => [field, x.header[field], y.header[field]] as const),
-  )
+  const header = recordDifferences('GPT header', x.header, y.header)
   const entries = compareKeyed(
     new Map(x.entries.map((e) => [String(e.index + 1), e] as const)),
     new Map(y.entries.map((e) => [String(e.index + 1), e] as const)),
