@@ -15,6 +15,7 @@ import {ensureWorld, type World} from '../../scripts/world/build-fixtures.js'
 import {hostTag, processStartTicks} from '../../src/cleanup/owner.js'
 import {liveGroupMembers} from '../../src/qemu/process-group.js'
 import {profileVariant, REPO} from '../helpers/cli.js'
+import {childrenOf, commandOf} from '../helpers/proc.js'
 
 const RUNNER = join(REPO, 'test/helpers/run-command-from-source.ts')
 const MINIMAL = join(REPO, 'profiles/minimal.yaml')
@@ -281,26 +282,3 @@ describe('e2e: interrupts and leftovers', function () {
     }
   })
 })
-
-/** Pids whose parent is `pid` (Linux /proc). */
-function childrenOf(pid: number): number[] {
-  const children: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1')
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry))
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return children
-}
-
-const commandOf = (pid: number): string => {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8')
-  } catch {
-    return ''
-  }
-}

@@ -10,6 +10,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {XMLParser} from 'fast-xml-parser'
 import {profileVariant, REPO} from '../helpers/cli.js'
+import {childrenOf, commandOf} from '../helpers/proc.js'
 
 const RUNNER = join(REPO, 'test/helpers/run-command-from-source.ts')
 
@@ -118,7 +119,7 @@ describe('e2e: test PROFILE with console steps (TCG)', function () {
     let qemu: number | undefined
     for (let i = 0; i < 1500 && qemu === undefined && run.child.exitCode === null; i++) {
       await new Promise((resolve) => setTimeout(resolve, 20))
-      qemu = childrenOf(run.child.pid!).find((pid) => /qemu/.test(commOf(pid)))
+      qemu = childrenOf(run.child.pid!).find((pid) => /qemu/.test(commandOf(pid)))
     }
     assert.ok(qemu, 'QEMU started')
     await new Promise((resolve) => setTimeout(resolve, 1000))
@@ -134,25 +135,3 @@ describe('e2e: test PROFILE with console steps (TCG)', function () {
     assert.ok(!existsSync(join(killTmp, left[0]!)), next.stderr)
   })
 })
-
-function childrenOf(pid: number): number[] {
-  const children: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1')
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry))
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return children
-}
-
-const commOf = (pid: number): string => {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8')
-  } catch {
-    return ''
-  }
-}
