@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 WORLD="${STAGEX_WORLD:-$PWD/.cache/world}"
 PACKAGES=(qemu-system-x86 ovmf docker-registry skopeo gnupg mtools dosfstools fdisk gdisk umoci cpio
-  systemd-boot-efi syslinux-efi syslinux-common busybox-static binutils ca-certificates
+  systemd-boot-efi syslinux-efi syslinux-common isolinux busybox-static binutils ca-certificates
+  xorriso genisoimage sbsigntool osslsigncode  # ISO and Authenticode checks of our outputs (tests)
   gcc-12)  # gcc-12: real compiler bytes for the no-compiler fixtures (scripts/world/packages.ts)
 
 missing=()
