@@ -6,7 +6,7 @@ import {prose} from '../cli/prose.js'
 
 export default class Boot extends BaseCommand {
   static override summary = 'Boot a disk image, a UKI, or a kernel and initrd under QEMU and check the serial console.'
-  static override description = prose(`Boots under QEMU with a hard deadline and watches the guest's serial console (ttyS0) for each --expect regular expression, in the order given. A disk image or UKI boots under OVMF (UEFI); a disk is attached with snapshot=on and a UKI is put on a throwaway ESP, so neither file is ever written. --kernel boots directly; console=ttyS0 and panic=-1 are added to --append unless given.
+  static override description = prose(`Boots under QEMU with a hard deadline and watches the guest's serial console (ttyS0) for each --expect regular expression, in the order given. A disk image or UKI boots under OVMF (UEFI), or a disk under SeaBIOS with --firmware bios; a disk is attached with snapshot=on, an ISO given with --cdrom goes on a read-only CD-ROM drive, and a UKI is put on a throwaway ESP, so no file is ever written. --secure-boot enforces Secure Boot (OVMF's secboot build with SMM): with Debian's snakeoil variable store only what PkKek-1-snakeoil signed boots, and a refusal by the firmware ends the run at once (exit 5). --kernel boots directly; console=ttyS0 and panic=-1 are added to --append unless given.
 
 The run ends as soon as every expectation was seen (exit 0), at a kernel panic, a --fail-on match, or QEMU exiting early (exit 5), or at the deadline (exit 6). QEMU runs in its own process group, which is killed at the end in every case, also when this command is interrupted.
 
@@ -25,13 +25,21 @@ The raw console goes to --log FILE, kept and named in the result (logFile, also 
         '<%= config.bin %> boot --kernel out/vmlinuz --initrd out/initramfs.cpio.gz --expect "Run /init" --expect "STAGEX-APPLIANCE-OK" --timeout 60',
     },
     {
+      description: 'Boot a hybrid ISO (outputs: [iso]) as a DVD under SeaBIOS; without --cdrom it is attached as a disk, as a USB stick',
+      command: '<%= config.bin %> boot out/image.iso --cdrom --firmware bios --expect STAGEX-APPLIANCE-OK',
+    },
+    {
+      description: 'Boot a signed disk (boot.secureBoot) with Secure Boot enforced; an unsigned one is refused by the firmware (exit 5)',
+      command: '<%= config.bin %> boot out/disk.raw --secure-boot --expect STAGEX-APPLIANCE-OK',
+    },
+    {
       description: 'Boot a UKI under TCG in CI, failing early on an error, with a JSON result',
       command: '<%= config.bin %> boot out/uki.efi --accel tcg --expect STAGEX-APPLIANCE-OK --fail-on "Oops|BUG:" --json',
     },
   ]
 
   static override args = {
-    image: Args.string({description: 'disk image (raw or qcow2) or UKI (PE file) to boot under OVMF', required: false}),
+    image: Args.string({description: 'disk image (raw or qcow2), ISO (with --cdrom, or as a disk when isohybrid) or UKI (PE file) to boot', required: false}),
   }
 
   static override flags = {
@@ -42,7 +50,14 @@ The raw console goes to --log FILE, kept and named in the result (logFile, also 
     'fail-on': Flags.string({description: 'regular expression that fails the boot as soon as the console shows it; repeatable', multiple: true}),
     timeout: Flags.integer({description: 'deadline in seconds from QEMU start', default: 120, min: 1}),
     accel: Flags.option({options: ['auto', 'kvm', 'tcg'] as const, description: 'accelerator; auto probes KVM and falls back to TCG', default: 'auto'})(),
-    firmware: Flags.option({options: ['uefi', 'direct'] as const, description: 'uefi (OVMF) or direct; default: direct for --kernel, uefi otherwise'})(),
+    firmware: Flags.option({
+      options: ['uefi', 'bios', 'direct'] as const,
+      description: 'uefi (OVMF), bios (SeaBIOS, for a disk or ISO with a BIOS loader) or direct; default: direct for --kernel, uefi otherwise',
+    })(),
+    cdrom: Flags.boolean({description: 'attach the image as optical media (an ISO 9660 image on a CD-ROM drive) rather than as a disk'}),
+    'secure-boot': Flags.boolean({
+      description: "OVMF with Secure Boot enforced (SMM) and Debian's snakeoil keys enrolled (/usr/share/ovmf/PkKek-1-snakeoil.pem signs what boots); --firmware-vars gives a store with your own db",
+    }),
     'firmware-code': Flags.string({description: 'OVMF code file (default: found on Debian, Fedora or Arch paths)', dependsOn: ['firmware-vars']}),
     'firmware-vars': Flags.string({description: 'OVMF variable store template (copied per run)', dependsOn: ['firmware-code']}),
     memory: Flags.integer({description: 'guest memory in MiB', default: 512, min: 64}),
@@ -63,6 +78,8 @@ The raw console goes to --log FILE, kept and named in the result (logFile, also 
       disk: kind === 'disk' ? image : undefined,
       uki: kind === 'uki' ? image : undefined,
       firmware: flags.firmware,
+      cdrom: flags.cdrom,
+      secureBoot: flags['secure-boot'],
       firmwareCode: flags['firmware-code'],
       firmwareVars: flags['firmware-vars'],
       expect: flags.expect ?? [],

@@ -13,19 +13,27 @@ import {describeFile, describeKind, type FileKind, INITRD_KINDS, SNIFF_BYTES} fr
 import {StagexError} from '../errors.js'
 import {chooseAccel} from './accel.js'
 import {buildQemuArgv, DEFAULT_MEMORY_MIB, directBootAppend, type BootMedium, type QemuPlan} from './command-line.js'
-import {copyVarsTemplate, findOvmf} from './firmware.js'
+import {copyVarsTemplate, findOvmf, OVMF_CANDIDATES, SECURE_BOOT_OVMF_CANDIDATES} from './firmware.js'
 import {defaultQemuBinary, runQemu, type StopRequest} from './run.js'
 import {consoleText} from './serial-expect.js'
 import {ConsoleSession, DEFAULT_FAIL_ON, type SessionEnd} from './console-session.js'
 import {checkPatterns} from './pattern-matcher.js'
-import type {BootOptions, BootOutcome, BootResult, ConsoleStep} from './types.js'
+import type {BootOptions, BootOutcome, BootResult, ConsoleStep, FirmwareMode} from './types.js'
 
 
 /** TMPDIR/stagex-boot-*: one folder per QEMU run (ESP, OVMF variables, the console log when not kept elsewhere). */
 const RUN_FOLDER_PREFIX = 'stagex-boot-'
 
 /** What the request asks to boot, once checked. */
-type BootTarget = {kind: 'kernel'; kernel: string; initrd?: string} | {kind: 'disk'; disk: string} | {kind: 'uki'; uki: string}
+type BootTarget =
+  | {kind: 'kernel'; kernel: string; initrd?: string}
+  | {kind: 'disk'; disk: string}
+  | {kind: 'cdrom'; image: string}
+  | {kind: 'uki'; uki: string}
+
+/** ISO 9660's first volume descriptor sits at byte 32768: type 1, "CD001". */
+const ISO_DESCRIPTOR_AT = 0x8000
+const isIso9660 = (head: Buffer): boolean => head.length >= ISO_DESCRIPTOR_AT + 6 && head.subarray(ISO_DESCRIPTOR_AT + 1, ISO_DESCRIPTOR_AT + 6).toString('latin1') === 'CD001'
 
 async function readHead(path: string, what: string, bytes: number): Promise<Buffer> {
   let handle
@@ -49,6 +57,8 @@ async function checkTarget(options: BootOptions): Promise<BootTarget> {
     throw new StagexError('usage', given.length === 0 ? 'nothing to boot: give a disk image, a UKI, or --kernel' : `give only one of ${given.join(', ')}`)
   if (!options.kernel && (options.initrd || options.append))
     throw new StagexError('usage', '--initrd and --append go with --kernel (a disk or UKI carries its own)')
+  if (options.cdrom && !options.disk)
+    throw new StagexError('usage', `--cdrom attaches an ISO image as optical media; ${options.kernel ? 'a kernel boots directly' : 'a UKI is put on a FAT disk'}, so give an ISO instead`)
   if (!(options.timeoutSeconds > 0)) throw new StagexError('usage', `--timeout must be a positive number of seconds, got ${options.timeoutSeconds}`)
   if (options.memoryMiB !== undefined && !(Number.isInteger(options.memoryMiB) && options.memoryMiB >= 64))
     throw new StagexError('usage', `--memory must be a whole number of MiB, at least 64; got ${options.memoryMiB}`)
@@ -71,6 +81,12 @@ async function checkTarget(options: BootOptions): Promise<BootTarget> {
     if (ukiKind !== 'pe' && ukiKind !== 'linux-kernel') throw refuse(options.uki, ukiKind, 'a PE file, so not a UKI')
     return {kind: 'uki', uki: resolve(options.uki)}
   }
+  if (options.cdrom) {
+    // Optical media is read by its volume descriptors, not its MBR: an ISO without isohybrid boots too.
+    const head = await readHead(options.disk!, 'ISO image', ISO_DESCRIPTOR_AT + 6)
+    if (!isIso9660(head)) throw refuse(options.disk!, describeFile(head.subarray(0, SNIFF_BYTES)), 'an ISO 9660 image (no CD001 volume descriptor at byte 32768)')
+    return {kind: 'cdrom', image: resolve(options.disk!)}
+  }
   const diskKind = await kindOf(options.disk!, 'disk image')
   if (diskKind !== 'disk' && diskKind !== 'qcow2') throw refuse(options.disk!, diskKind, 'a disk image (no MBR or GPT)')
   return {kind: 'disk', disk: resolve(options.disk!)}
@@ -91,6 +107,8 @@ async function prepareMedium(target: BootTarget, options: BootOptions, runDir: s
       return {kind: 'direct', kernel: target.kernel, initrd: target.initrd, append: directBootAppend(options.append)}
     case 'disk':
       return {kind: 'disk', disk: target.disk, format: isQcow2(await readHead(target.disk, 'disk image', 4)) ? 'qcow2' : 'raw'}
+    case 'cdrom':
+      return {kind: 'cdrom', image: target.image}
     case 'uki': {
       // The removable-media path: OVMF boots EFI/BOOT/BOOTX64.EFI from any FAT disk without boot entries.
       const esp = join(runDir, 'esp')
@@ -142,17 +160,42 @@ function reasonOf(end: SessionEnd, steps: ConsoleStep[], warnings: string[]): st
   return warnings.length > 0 && end.outcome !== 'passed' ? `${base} (${warnings[0]})` : base
 }
 
+/** The firmware a request boots with, once it fits the target. */
+function checkFirmware(target: BootTarget, options: BootOptions): FirmwareMode {
+  const firmware = options.firmware ?? (target.kind === 'kernel' ? 'direct' : 'uefi')
+  const what = {kernel: 'a kernel', disk: 'a disk', cdrom: 'an ISO', uki: 'a UKI'}[target.kind]
+  if (firmware === 'direct' && target.kind !== 'kernel')
+    throw new StagexError('usage', `${what} needs firmware (--firmware uefi or bios); direct boot is for --kernel`)
+  if (firmware === 'bios' && target.kind === 'uki') throw new StagexError('usage', 'a UKI is an EFI program: it boots under --firmware uefi, not bios')
+  if (firmware === 'bios' && target.kind === 'kernel') throw new StagexError('usage', '--kernel boots directly (--firmware direct); give a disk or ISO for bios')
+  if (options.secureBoot && firmware !== 'uefi')
+    throw new StagexError('usage', `--secure-boot is OVMF's Secure Boot: it needs --firmware uefi, not ${firmware}`)
+  return firmware
+}
+
+/**
+ * Console lines that end a run at once whatever the guest's own fail-on patterns are: the firmware
+ * crashed, or it refused the boot image (Secure Boot), after which it would only sit in its menu
+ * until the deadline.
+ */
+export const FIRMWARE_FAIL_ON: Record<FirmwareMode, string[]> = {
+  uefi: ['X64 Exception Type', 'BdsDxe: failed to (?:load|start) Boot[0-9A-F]{4} .*: (?:Access Denied|Security Violation)', 'BdsDxe: No bootable option or device was found'],
+  bios: [],
+  direct: [],
+}
+
 export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
   const target = await checkTarget(options)
-  const firmware = options.firmware ?? (target.kind === 'kernel' ? 'direct' : 'uefi')
-  if (firmware === 'direct' && target.kind !== 'kernel')
-    throw new StagexError('usage', `a ${target.kind === 'uki' ? 'UKI' : 'disk'} needs UEFI firmware; direct boot is for --kernel`)
+  const firmware = checkFirmware(target, options)
   const steps = stepsOf(options)
-  const failOn = options.failOn ?? DEFAULT_FAIL_ON
+  const failOn = [...(options.failOn ?? DEFAULT_FAIL_ON), ...FIRMWARE_FAIL_ON[firmware]]
   // Compiling the patterns now turns a bad regex into a usage error before anything starts.
   checkSteps(steps, failOn)
   const qemuBinary = options.qemuBinary ?? defaultQemuBinary()
-  const ovmf = firmware === 'uefi' ? await findOvmf({code: options.firmwareCode, vars: options.firmwareVars}) : undefined
+  const ovmf =
+    firmware === 'uefi'
+      ? await findOvmf({code: options.firmwareCode, vars: options.firmwareVars}, options.secureBoot ? SECURE_BOOT_OVMF_CANDIDATES : OVMF_CANDIDATES)
+      : undefined
   const accel = await chooseAccel(options.accel, target.kind === 'kernel' ? target.kernel : undefined, qemuBinary)
 
   // Without a path the console goes to console.log in the run folder, removed with it when the run
@@ -171,7 +214,7 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
       accel: accel.accel,
       memoryMiB: options.memoryMiB ?? DEFAULT_MEMORY_MIB,
       medium: await prepareMedium(target, options, runDir),
-      uefi: ovmf && {code: ovmf.code, varsCopy: await copyVarsTemplate(ovmf, runDir)},
+      uefi: ovmf && {code: ovmf.code, varsCopy: await copyVarsTemplate(ovmf, runDir), secureBoot: options.secureBoot},
       debugExit: true,
     }
     const qemuArgv = buildQemuArgv(plan)

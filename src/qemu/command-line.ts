@@ -6,6 +6,8 @@ export type BootMedium =
   | {kind: 'direct'; kernel: string; initrd?: string; append: string}
   /** A disk image holding an ESP; attached with snapshot=on so the file is never written. */
   | {kind: 'disk'; disk: string; format: 'raw' | 'qcow2'}
+  /** An ISO 9660 image on a CD-ROM drive (AHCI, as a laptop's optical drive), read-only. */
+  | {kind: 'cdrom'; image: string}
   /** A host directory shown to the guest as a FAT disk (QEMU's vvfat), e.g. an ESP around a UKI. */
   | {kind: 'fat-dir'; dir: string}
 
@@ -13,8 +15,11 @@ export interface QemuPlan {
   accel: Accel
   memoryMiB: number
   medium: BootMedium
-  /** OVMF: code mapped read-only, vars a private writable copy. Absent: QEMU's built-in SeaBIOS. */
-  uefi?: {code: string; varsCopy: string}
+  /**
+   * OVMF: code mapped read-only, vars a private writable copy; secureBoot: the code is a secboot
+   * build, which needs SMM and a flash only SMM may write. Absent: QEMU's built-in SeaBIOS.
+   */
+  uefi?: {code: string; varsCopy: string; secureBoot?: boolean}
   /** QEMU's isa-debug-exit device at port 0xf4: the guest ends QEMU with a status (see README, "expect-exit"). */
   debugExit?: boolean
 }
@@ -45,7 +50,7 @@ export function buildQemuArgv(plan: QemuPlan): string[] {
     '-nodefaults',
     '-no-user-config',
     '-machine',
-    'q35',
+    plan.uefi?.secureBoot ? 'q35,smm=on' : 'q35',
     '-accel',
     plan.accel,
     // The KVM probe boots with this same line, so a host whose CPU passthrough fails falls back to tcg.
@@ -64,6 +69,8 @@ export function buildQemuArgv(plan: QemuPlan): string[] {
   ]
   if (plan.debugExit) argv.push('-device', `isa-debug-exit,iobase=0x${DEBUG_EXIT_PORT.toString(16)},iosize=0x01`)
   if (plan.uefi) {
+    // Without it the guest could write the variable store (and its keys) outside SMM.
+    if (plan.uefi.secureBoot) argv.push('-global', 'driver=cfi.pflash01,property=secure,value=on')
     argv.push(
       '-drive',
       `if=pflash,format=raw,unit=0,readonly=on,file=${escapeDriveValue(plan.uefi.code)}`,
@@ -85,6 +92,16 @@ export function buildQemuArgv(plan: QemuPlan): string[] {
         `if=none,id=boot-disk,format=${medium.format},snapshot=on,file=${escapeDriveValue(medium.disk)}`,
         '-device',
         'virtio-blk-pci,drive=boot-disk,bootindex=0',
+      )
+      break
+    }
+    case 'cdrom': {
+      // q35's AHCI controller carries the IDE bus ide.0; SeaBIOS and OVMF both boot El Torito from it.
+      argv.push(
+        '-drive',
+        `if=none,id=boot-cd,media=cdrom,format=raw,readonly=on,file=${escapeDriveValue(medium.image)}`,
+        '-device',
+        'ide-cd,drive=boot-cd,bus=ide.0,bootindex=0',
       )
       break
     }

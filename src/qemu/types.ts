@@ -3,8 +3,8 @@
 export type Accel = 'kvm' | 'tcg'
 export type AccelChoice = 'auto' | Accel
 
-/** How the machine starts: OVMF (UEFI) or QEMU's own loader for a kernel given on the command line. */
-export type FirmwareMode = 'uefi' | 'direct'
+/** How the machine starts: OVMF (UEFI), SeaBIOS (QEMU's default BIOS), or QEMU's own loader for a kernel given on the command line. */
+export type FirmwareMode = 'uefi' | 'bios' | 'direct'
 
 export interface BootOptions {
   /** Direct boot: a bzImage. */
@@ -16,8 +16,15 @@ export interface BootOptions {
   disk?: string
   /** A Unified Kernel Image (PE file); booted under OVMF from a throwaway ESP. */
   uki?: string
-  /** Defaults: 'direct' for kernel boot, 'uefi' for disk and UKI (which need it). */
+  /** Defaults: 'direct' for kernel boot, 'uefi' for disk and UKI (which need it); 'bios' boots a disk or ISO under SeaBIOS. */
   firmware?: FirmwareMode
+  /** Attach the disk image as optical media (an ISO on a CD-ROM drive) rather than as a hard disk. */
+  cdrom?: boolean
+  /**
+   * OVMF with Secure Boot enforced (the secboot build, SMM on) and a variable store with keys
+   * enrolled: Debian's snakeoil store unless firmwareVars names one with the signer's db certificate.
+   */
+  secureBoot?: boolean
   /** OVMF overrides; otherwise the Debian/Fedora/Arch install paths are searched. */
   firmwareCode?: string
   firmwareVars?: string

@@ -33,6 +33,38 @@ describe('cli: boot refuses files that cannot boot', () => {
     assert.match((JSON.parse(r.stdout) as {error: {message: string}}).error.message, /is not a Linux kernel .*gzip data/)
   })
 
+  it('--cdrom wants an ISO 9660 image: a disk image without CD001 at byte 32768 is refused (exit 4)', async () => {
+    const disk = join(dir, 'disk.raw')
+    const bytes = Buffer.alloc(64 * 1024)
+    bytes[510] = 0x55
+    bytes[511] = 0xaa
+    await writeFile(disk, bytes)
+    const r = runCli(['boot', disk, '--cdrom', '--timeout', '60', '--accel', 'tcg'])
+    assert.equal(r.code, 4, r.stderr)
+    assert.match(r.stderr, /is not an ISO 9660 image \(no CD001 volume descriptor at byte 32768\): it looks like a disk image/)
+  })
+
+  it('firmware that cannot boot the target is a usage error (exit 2) before QEMU starts', async () => {
+    const uki = join(dir, 'uki.efi')
+    await writeFile(uki, Buffer.concat([Buffer.from('MZ'), Buffer.alloc(2000)]))
+    const kernel = join(dir, 'vmlinuz')
+    const k = Buffer.alloc(1024)
+    k.write('MZ', 0)
+    k.write('HdrS', 0x202)
+    await writeFile(kernel, k)
+    const cases: [string[], RegExp][] = [
+      [[uki, '--firmware', 'bios'], /a UKI is an EFI program: it boots under --firmware uefi, not bios/],
+      [[uki, '--cdrom'], /--cdrom attaches an ISO image as optical media; a UKI is put on a FAT disk/],
+      [['--kernel', kernel, '--secure-boot'], /--secure-boot is OVMF's Secure Boot: it needs --firmware uefi, not direct/],
+      [['--kernel', kernel, '--firmware', 'bios'], /--kernel boots directly/],
+    ]
+    for (const [args, message] of cases) {
+      const r = runCli(['boot', ...args, '--timeout', '60', '--accel', 'tcg'])
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
+      assert.match(r.stderr, message)
+    }
+  })
+
   it('tells formats apart by their first bytes', () => {
     const kernel = Buffer.alloc(1024)
     kernel.write('MZ', 0)

@@ -73,6 +73,22 @@ describe('qemu/command-line', () => {
       assert.ok(valuesOf(argv, '-drive').includes('if=none,id=boot-disk,format=qcow2,snapshot=on,file=/d.qcow2'))
     })
 
+    it('puts an ISO on a read-only CD-ROM drive on the AHCI bus, booted first', () => {
+      const argv = buildQemuArgv({accel: 'tcg', memoryMiB: 512, medium: {kind: 'cdrom', image: '/out/image.iso'}})
+      assert.deepEqual(valuesOf(argv, '-drive'), ['if=none,id=boot-cd,media=cdrom,format=raw,readonly=on,file=/out/image.iso'])
+      assert.deepEqual(valuesOf(argv, '-device'), ['ide-cd,drive=boot-cd,bus=ide.0,bootindex=0'])
+      assert.ok(!argv.some((a) => a.includes('pflash')), 'no firmware files: SeaBIOS')
+    })
+
+    it('Secure Boot: SMM on and the flash writable by SMM only', () => {
+      const argv = buildQemuArgv({accel: 'tcg', memoryMiB: 512, medium: {kind: 'disk', disk: '/d', format: 'raw'}, uefi: {code: '/c.secboot.fd', varsCopy: '/v', secureBoot: true}})
+      assert.deepEqual(valuesOf(argv, '-machine'), ['q35,smm=on'])
+      assert.deepEqual(valuesOf(argv, '-global'), ['driver=cfi.pflash01,property=secure,value=on'])
+      const plain = buildQemuArgv({accel: 'tcg', memoryMiB: 512, medium: {kind: 'disk', disk: '/d', format: 'raw'}, uefi: {code: '/c', varsCopy: '/v'}})
+      assert.deepEqual(valuesOf(plain, '-machine'), ['q35'])
+      assert.deepEqual(valuesOf(plain, '-global'), [])
+    })
+
     it('shows a directory to the guest as a read-only FAT disk', () => {
       const argv = buildQemuArgv({accel: 'tcg', memoryMiB: 512, medium: {kind: 'fat-dir', dir: '/tmp/run/esp'}, uefi: {code: '/c', varsCopy: '/v'}})
       assert.ok(valuesOf(argv, '-drive').includes('if=none,id=boot-disk,format=raw,readonly=on,file=fat:/tmp/run/esp'))

@@ -3,7 +3,7 @@ import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {StagexError} from '../../src/errors.js'
-import {copyVarsTemplate, findOvmf} from '../../src/qemu/firmware.js'
+import {copyVarsTemplate, findOvmf, OVMF_CANDIDATES, SECURE_BOOT_OVMF_CANDIDATES} from '../../src/qemu/firmware.js'
 
 describe('qemu/firmware', () => {
   let dir = ''
@@ -40,6 +40,21 @@ describe('qemu/firmware', () => {
     const copy = await copyVarsTemplate({code: join(dir, 'code'), vars: join(dir, 'vars')}, mkdtempSync(join(dir, 'run-')))
     assert.notEqual(copy, join(dir, 'vars'))
     assert.equal(readFileSync(copy, 'utf8'), 'template')
+  })
+
+  it('Secure Boot: the secboot code with a store of enrolled keys, never the plain pair', async function () {
+    const found = await findOvmf({}, SECURE_BOOT_OVMF_CANDIDATES).catch((error: unknown) => {
+      if (error instanceof StagexError) return undefined
+      throw error
+    })
+    if (!found) {
+      console.log('      (skipped: no OVMF Secure Boot firmware installed; scripts/setup.sh installs ovmf)')
+      this.skip()
+    }
+    assert.match(found.code, /secboot/)
+    assert.match(found.vars, /snakeoil|secboot/)
+    for (const pair of SECURE_BOOT_OVMF_CANDIDATES) assert.ok(!OVMF_CANDIDATES.includes(pair))
+    await assert.rejects(findOvmf({}, SECURE_BOOT_OVMF_CANDIDATES.map((c) => ({code: c.code + '.missing', vars: c.vars}))), /no OVMF Secure Boot firmware with enrolled keys found/)
   })
 
   it('finds the OVMF installed on this machine', async function () {
