@@ -25,6 +25,12 @@ export interface BootTestOptions extends BuildOptions {
   jobs?: number
   /** Keep every run folder (failed runs keep theirs anyway). */
   keep?: boolean
+  /** Firmware for the outputs that boot through firmware (disk, UKI, ISO); default uefi. A UKI is skipped under bios. */
+  firmware?: 'uefi' | 'bios'
+  /** Boot the ISO output as optical media (default: as a disk, like a USB stick). */
+  cdrom?: boolean
+  /** OVMF with Secure Boot enforced for the firmware-booted outputs (src/qemu/firmware.ts). */
+  secureBoot?: boolean
 }
 
 /** The console log's name in the out folder when no path is given. */
@@ -48,10 +54,22 @@ export interface BootTestResult {
 }
 
 /** A medium bootAndExpect takes, with whatever must be undone after the boot. */
-type Medium = {disk?: string; uki?: string; kernel?: string; initrd?: string; append?: string}
+type Medium = {disk?: string; uki?: string; kernel?: string; initrd?: string; append?: string; cdrom?: boolean}
 interface BootTarget {
   output: string
   prepare: () => Promise<{medium: Medium; done?: () => Promise<void>}>
+}
+
+/** Outputs QEMU boots through firmware (the rest boot directly): --firmware, --secure-boot and --cdrom apply to these. */
+const FIRMWARE_BOOTED = new Set(['disk', 'uki', 'iso'])
+
+type FirmwareSettings = {firmware?: 'uefi' | 'bios'; secureBoot?: boolean; cdrom?: boolean}
+
+/** The firmware settings of one run, or why the output is not booted under them. */
+function firmwareFor(output: string, options: BootTestOptions): FirmwareSettings | {skip: string} {
+  if (!FIRMWARE_BOOTED.has(output)) return {}
+  if (output === 'uki' && options.firmware === 'bios') return {skip: 'a UKI is an EFI program and does not boot under --firmware bios'}
+  return {firmware: options.firmware, secureBoot: options.secureBoot, cdrom: output === 'iso' ? options.cdrom : undefined}
 }
 
 /**
@@ -116,20 +134,28 @@ export async function buildAndBootTest(options: BootTestOptions): Promise<BootTe
   if (targets.length === 0)
     throw profileError(`${loaded.locate(['outputs'])}: none of the outputs (${loaded.outputs.join(', ')}) boots: add disk, uki, or kernel and initramfs`)
   const steps = profile.test.steps.length > 0 ? profile.test.steps : DEFAULT_STEPS
-  const runs = await runLimited(targets, options.jobs ?? 1, async (target): Promise<OutputRun> => {
+  const booted: (BootTarget & {settings: FirmwareSettings})[] = []
+  for (const target of targets) {
+    const settings = firmwareFor(target.output, options)
+    if ('skip' in settings) options.progress?.(`boot: ${target.output} skipped: ${settings.skip}`)
+    else booted.push({...target, settings})
+  }
+  if (booted.length === 0) throw profileError(`${loaded.locate(['outputs'])}: none of the outputs (${loaded.outputs.join(', ')}) boots under --firmware ${options.firmware}`)
+  const runs = await runLimited(booted, options.jobs ?? 1, async (target): Promise<OutputRun> => {
     const {medium, done} = await target.prepare()
     try {
       options.progress?.(`boot: ${target.output}`)
       const boot = await bootAndExpect({
         ...medium,
+        ...target.settings,
         expect: [],
         steps,
         failOn: profile.test.failOn,
         timeoutSeconds: options.timeoutSeconds ?? profile.test.timeout,
         accel: options.accel,
-        logFile: logFileFor(options, target.output, targets.length > 1),
+        logFile: logFileFor(options, target.output, booted.length > 1),
         // Several consoles at once would interleave on one terminal.
-        echo: targets.length > 1 && (options.jobs ?? 1) > 1 ? undefined : options.echo,
+        echo: booted.length > 1 && (options.jobs ?? 1) > 1 ? undefined : options.echo,
         keepRunFolder: options.keep ? 'always' : 'on-failure',
       })
       return {output: target.output, boot}

@@ -184,6 +184,17 @@ export const FIRMWARE_FAIL_ON: Record<FirmwareMode, string[]> = {
   direct: [],
 }
 
+/** What a firmware line among FIRMWARE_FAIL_ON means, in words. */
+function firmwareFailure(line: string, secureBoot: boolean | undefined): string | undefined {
+  if (/X64 Exception Type/.test(line)) return 'the firmware or the EFI program it started crashed'
+  if (/Access Denied|Security Violation/.test(line) && /BdsDxe: failed to/.test(line))
+    return secureBoot
+      ? 'the firmware refused the boot image under Secure Boot (not signed by a key in its db, or changed after signing)'
+      : 'the firmware refused the boot image'
+  if (/No bootable option or device/.test(line)) return 'the firmware found nothing to boot'
+  return undefined
+}
+
 export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
   const target = await checkTarget(options)
   const firmware = checkFirmware(target, options)
@@ -254,6 +265,8 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
     )
     const stderr = run.stderrTail.trim()
     let reason = reasonOf(end, steps, session.warnings)
+    const firmwareWords = end.outcome === 'failed' && end.failLine ? firmwareFailure(end.failLine, options.secureBoot) : undefined
+    if (firmwareWords && end.outcome === 'failed') reason = `${firmwareWords} at ${round(end.atSeconds)}s: ${end.failLine!.trim()}`
     if (end.outcome === 'failed' && run.ending === 'exited' && stderr && !end.failLine) reason += `; QEMU said: ${stderr}`
     const outcome: BootOutcome = end.outcome === 'failed' && end.failLine && /Kernel panic/.test(end.failLine) ? 'panic' : end.outcome
     const stepResults = session.stepResults()

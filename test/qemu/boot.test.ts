@@ -57,7 +57,7 @@ describe('qemu/boot: request checks', () => {
 
   it('refuses a UKI that is not a PE file, and direct boot of a disk', async () => {
     await rejectsWith({uki: raw}, 4, /not a PE file/)
-    await rejectsWith({disk: raw, firmware: 'direct'}, 2, /needs UEFI firmware/)
+    await rejectsWith({disk: raw, firmware: 'direct'}, 2, /a disk needs firmware \(--firmware uefi or bios\); direct boot is for --kernel/)
   })
 
   it('rejects a bad regular expression before starting anything', async () => {
