@@ -18,11 +18,14 @@ import {defaultQemuBinary, runQemu, type StopRequest} from './run.js'
 import {consoleText} from './serial-expect.js'
 import {ConsoleSession, DEFAULT_FAIL_ON, type SessionEnd} from './console-session.js'
 import {checkPatterns} from './pattern-matcher.js'
+import {followSeabiosLog} from './seabios-log.js'
 import type {BootOptions, BootOutcome, BootResult, ConsoleStep, FirmwareMode} from './types.js'
 
 
-/** TMPDIR/stagex-boot-*: one folder per QEMU run (ESP, OVMF variables, the console log when not kept elsewhere). */
+/** TMPDIR/stagex-boot-*: one folder per QEMU run (ESP, OVMF variables, SeaBIOS's log, the console log when not kept elsewhere). */
 const RUN_FOLDER_PREFIX = 'stagex-boot-'
+/** SeaBIOS's own messages (its debug console), in the run folder: kept with it when a run fails. */
+const BIOS_LOG_FILE = 'seabios.log'
 
 /** What the request asks to boot, once checked. */
 type BootTarget =
@@ -227,6 +230,7 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
       medium: await prepareMedium(target, options, runDir),
       uefi: ovmf && {code: ovmf.code, varsCopy: await copyVarsTemplate(ovmf, runDir), secureBoot: options.secureBoot},
       debugExit: true,
+      biosLog: firmware === 'bios' ? join(runDir, BIOS_LOG_FILE) : undefined,
     }
     const qemuArgv = buildQemuArgv(plan)
 
@@ -245,6 +249,11 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
 
     options.onStart?.({accel: accel.accel, accelReason: accel.reason, logFile: keptLog, qemuArgv: [qemuBinary, ...qemuArgv]})
     let started = 0
+    const biosLog = plan.biosLog
+      ? followSeabiosLog(plan.biosLog, (gaveUp) =>
+          session.firmwareFailed(`the BIOS found nothing to boot (SeaBIOS: ${gaveUp.summary})`, `SeaBIOS: ${gaveUp.line}`, (performance.now() - started) / 1000),
+        )
+      : undefined
     const run = await runQemu({
       binary: qemuBinary,
       argv: qemuArgv,
@@ -255,7 +264,7 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
         started = performance.now()
         session.start({stop: qemu.stop, send: qemu.write, now: () => (performance.now() - started) / 1000})
       },
-    })
+    }).finally(() => biosLog?.stop())
 
     // Lines still in the matcher count only while the deadline lasts.
     const end = await session.finish(

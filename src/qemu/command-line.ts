@@ -22,6 +22,8 @@ export interface QemuPlan {
   uefi?: {code: string; varsCopy: string; secureBoot?: boolean}
   /** QEMU's isa-debug-exit device at port 0xf4: the guest ends QEMU with a status (see README, "expect-exit"). */
   debugExit?: boolean
+  /** SeaBIOS (no uefi): the file its debug console (port 0x402) is written to, followed by seabios-log.ts. */
+  biosLog?: string
 }
 
 /** The I/O port of the isa-debug-exit device: a byte v written there ends QEMU with exit code (v << 1) | 1. */
@@ -68,6 +70,8 @@ export function buildQemuArgv(plan: QemuPlan): string[] {
     '-no-reboot',
   ]
   if (plan.debugExit) argv.push('-device', `isa-debug-exit,iobase=0x${DEBUG_EXIT_PORT.toString(16)},iosize=0x01`)
+  if (plan.biosLog && !plan.uefi)
+    argv.push('-chardev', `file,id=bios-log,path=${escapeDriveValue(plan.biosLog)}`, '-device', 'isa-debugcon,iobase=0x402,chardev=bios-log')
   if (plan.uefi) {
     // Without it the guest could write the variable store (and its keys) outside SMM.
     if (plan.uefi.secureBoot) argv.push('-global', 'driver=cfi.pflash01,property=secure,value=on')

@@ -108,6 +108,12 @@ export class ConsoleSession {
     })
   }
 
+  /** The firmware gave up before any guest ran (a line from its own log, not the console): the run fails now. */
+  firmwareFailed(reason: string, line: string, atSeconds: number): void {
+    if (this.ended) return
+    this.endWith({outcome: 'failed', atSeconds, reason, failLine: line}, 0)
+  }
+
   stepResults(): StepResult[] {
     return this.results.map((r) => ({...r}))
   }

@@ -1,8 +1,8 @@
 // End to end: the `boot` command against the real Debian kernel and a busybox initramfs, under TCG.
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
+import {execFileSync, spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {liveGroupMembers} from '../../src/qemu/process-group.js'
@@ -157,6 +157,31 @@ describe('e2e: boot (QEMU, TCG)', function () {
       assert.ok(bootResultOf(run).qemuArgv.some((a) => a.includes('snapshot=on')))
       assert.equal(digest(), before)
     })
+
+    it('--secure-boot: the firmware refuses an unsigned UKI at once (exit 5, not a timeout), and says so', async () => {
+      const run = await runCli(['boot', uki, '--secure-boot', '--accel', 'tcg', '--expect', 'STAGEX-BOOT-OK', '--timeout', '60', '--json'])
+      assert.equal(run.status, 5, run.stderr)
+      const result = bootResultOf(run)
+      assert.equal(result.outcome, 'failed')
+      assert.match(result.reason, /^the firmware refused the boot image under Secure Boot \(not signed by a key in its db, or changed after signing\) at [\d.]+s: BdsDxe: failed to load Boot0001 .*: Access Denied$/)
+      assert.ok(result.qemuArgv.includes('q35,smm=on') && result.qemuArgv.some((a) => a.includes('OVMF_CODE_4M.secboot.fd')), result.qemuArgv.join(' '))
+      assert.ok(run.seconds < 40, `refused after ${run.seconds}s`)
+    })
+  })
+
+  it('--firmware bios --cdrom: an ISO without a boot record ends at once with what SeaBIOS tried (exit 5)', async () => {
+    const root = join(work, 'plain-iso')
+    mkdirSync(root)
+    writeFileSync(join(root, 'README.TXT'), 'no boot record here\n')
+    const iso = join(work, 'plain.iso')
+    execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-o', iso, root], {stdio: 'ignore'})
+    const run = await runCli(['boot', iso, '--cdrom', '--firmware', 'bios', '--accel', 'tcg', '--expect', 'STAGEX-BOOT-OK', '--timeout', '60', '--json'])
+    assert.equal(run.status, 5, run.stderr)
+    const result = bootResultOf(run)
+    assert.match(result.reason, /^the BIOS found nothing to boot \(SeaBIOS: Booting from DVD\/CD\.\.\.; Boot failed: Could not read from CDROM \(code 0004\);.* No bootable device\.\)$/)
+    assert.ok(result.qemuArgv.includes('ide-cd,drive=boot-cd,bus=ide.0,bootindex=0'))
+    assert.ok(!result.qemuArgv.some((a) => a.includes('pflash')), 'SeaBIOS, no OVMF')
+    assert.ok(run.seconds < 30, `ended after ${run.seconds}s`)
   })
 
   it('kills QEMU when the command itself is interrupted (SIGINT)', async () => {
