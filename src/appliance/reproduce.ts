@@ -42,7 +42,11 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
   if (options.sign && isLocalPath(options.target)) throw usageError('--sign signs an appliance in a registry: give REF, not a folder or build.json')
   return withWorkFolder(async (work) => {
     const original = await openSide(options.target, 'original', {workDir: work, env: options.env})
-    const restored = await restoreRecipe(original.record.recipe!, {workDir: join(work, 'recipe'), lookaside: options.lookaside})
+    const restored = await restoreRecipe(original.record.recipe!, {
+      workDir: join(work, 'recipe'),
+      lookaside: options.lookaside,
+      secureBootSignature: original.record.stages.uki?.signature?.pkcs7,
+    })
     if (restored.localSource) {
       if (!options.source) throw usageError(`${options.target}: its packages were read from a folder on the builder's machine; give --source oci:DIR`)
       restored.profile.source = options.source.replace(/^oci:/, '')

@@ -6,6 +6,7 @@ import {mkdir, readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import * as openpgp from 'openpgp'
 import {usageError} from '../errors.js'
+import {readPassphrase} from '../passphrase.js'
 import {type Digest, digestHex} from '../oci/digest.js'
 import {DEFAULT_TAG} from '../oci/reference.js'
 import {MAX_LOOKASIDE_SIGNATURES, lookasideRepositoryPath} from '../trust/lookaside.js'
@@ -55,11 +56,7 @@ export async function readSigningKey(keyFile: string, passphraseFile: string | u
     throw usageError(`--key ${keyFile}: not an armored OpenPGP secret key (${(error as Error).message})`)
   }
   if (key.isDecrypted()) return key
-  const passphrase = passphraseFile
-    ? (await readFile(passphraseFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
-        throw usageError(`--passphrase-file ${passphraseFile}: cannot read it (${error.code})`)
-      })).replace(/\r?\n$/, '')
-    : env[PASSPHRASE_ENV]
+  const passphrase = await readPassphrase({file: passphraseFile === undefined ? undefined : {path: passphraseFile, label: '--passphrase-file'}, envName: PASSPHRASE_ENV}, env)
   if (passphrase === undefined) throw usageError(`--key ${keyFile} is protected: give its passphrase with --passphrase-file FILE or $${PASSPHRASE_ENV}`)
   try {
     return await openpgp.decryptKey({privateKey: key, passphrase})

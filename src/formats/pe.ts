@@ -118,6 +118,11 @@ export interface PeChecksum {
   update(chunk: Uint8Array): void
   /** The checksum of everything given so far (the file ends here). */
   digest(): number
+  /**
+   * Adds the 16-bit words of `bytes` at an even offset that update() was given as zeros: a header field
+   * filled in after the pass (the certificate table's directory entry once the signature's size is known).
+   */
+  include(bytes: Uint8Array): void
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
@@ -172,6 +177,10 @@ export function createPeChecksum(checkSumOffset: number): PeChecksum {
     digest() {
       const folded = foldWords(pending >= 0 ? sum + pending : sum)
       return (folded + pos) >>> 0
+    },
+    include(bytes) {
+      for (let i = 0; i < bytes.length; i += 2) sum += bytes[i]! | ((bytes[i + 1] ?? 0) << 8)
+      sum = foldWords(sum)
     },
   }
 }
@@ -363,6 +372,8 @@ export interface UkiInput {
   timeDateStamp?: number
   /** See AddSectionsOptions.sectionAlignment. */
   sectionAlignment?: number
+  /** See AddSectionsOptions.checksum (a UKI to be signed skips it: signing writes the checksum of the signed file). */
+  checksum?: boolean
 }
 
 /** The UKI's sections, in ukify's order: .osrel, .cmdline, .uname, .initrd, then .linux last. */
@@ -379,7 +390,7 @@ export function ukiSections(input: Omit<UkiInput, 'stub'>): NewSection[] {
 
 /** Builds a UKI, laid out now and streamed by chunks() (kernel and initrd are passed through, not copied). */
 export function buildUkiChunks(input: UkiInput): PeImage {
-  return addPeSections(input.stub, ukiSections(input), {timeDateStamp: input.timeDateStamp, sectionAlignment: input.sectionAlignment})
+  return addPeSections(input.stub, ukiSections(input), {timeDateStamp: input.timeDateStamp, sectionAlignment: input.sectionAlignment, checksum: input.checksum})
 }
 
 /** Builds a UKI as one buffer (tests, small images), from the same stream. Layout errors are thrown, not rejected. */

@@ -19,6 +19,7 @@ import {type EifStage, eifFileName, writeEifOutput} from './eif.js'
 import {writeInitramfs} from './initramfs.js'
 import {findFile, generatedOsRelease, LDLINUX_PATHS, OS_RELEASE_PATHS, STUB_PATHS, SYSLINUX_EFI_PATHS, syslinuxEspFiles, ukiEspFiles} from './loader.js'
 import {writeRootfsTar} from './rootfs-tar.js'
+import {loadSecureBootSigner, signUki, type UkiSignatureRecord} from './secure-boot.js'
 import {type BuildSeed, deriveBuildSeed} from './seed.js'
 
 /** A file the build wrote: an output, the SBOM, or build.json. */
@@ -40,7 +41,13 @@ export interface LoaderFileRecord {
 export interface ImageStages {
   initramfs?: {sha256: string; size: number; uncompressedSha256: string; uncompressedSize: number; compression: string; entries: number}
   loader?: {kind: string; packages: string[]; files: LoaderFileRecord[]}
-  uki?: {sha256: string; size: number; sections: {name: string; virtualAddress: number; virtualSize: number; pointerToRawData: number}[]}
+  uki?: {
+    sha256: string
+    size: number
+    sections: {name: string; virtualAddress: number; virtualSize: number; pointerToRawData: number}[]
+    /** boot.secureBoot: the Authenticode signature the UKI carries (secure-boot.ts). */
+    signature?: UkiSignatureRecord
+  }
   esp?: {sha256: string; size: number; volumeId: string; label: string; files: {path: string; size: number; sha256: string}[]}
   eif?: EifStage
   disk?: {
@@ -73,6 +80,8 @@ export interface ImageOutputsInput {
   sourceDateEpoch: number
   reader: ContentReader
   progress?: (message: string) => void
+  /** Where boot.secureBoot's passphraseEnv is looked up (default process.env). */
+  env?: NodeJS.ProcessEnv
 }
 
 export interface ImageOutputs {
@@ -137,6 +146,10 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
 
   // Loader inputs first, so a missing one fails the build before any output is written.
   const loader = loaderInputs(input, planned)
+  // So is the Secure Boot key: a wrong passphrase is said before minutes of writing.
+  const secureBoot = planned.has('uki') ? profile.boot.secureBoot : undefined
+  const secureBootAt = (field: string) => profile.locate(['boot', 'secureBoot', field])
+  const signer = secureBoot?.key === undefined ? undefined : await loadSecureBootSigner(secureBoot, secureBootAt, input.env ?? process.env)
 
   // build() refused a profile without kernel whose outputs need one (kernelNeededBy).
   if (planned.has('kernel') && !kernel) throw internalError(`outputs ${[...planned].join(', ')} planned without a kernel`)
@@ -225,15 +238,25 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
       linux: kernelSource,
       initrd: initramfsSource,
       timeDateStamp: sourceDateEpoch,
+      checksum: !secureBoot, // signing writes the signed file's checksum
     })
     uki = {size: pe.size, open: () => pe.chunks()}
+    let signature: UkiSignatureRecord | undefined
+    if (secureBoot) {
+      progress('uki: Authenticode signature (boot.secureBoot)')
+      const signedUki = await signUki(uki, {settings: secureBoot, signer, sourceDateEpoch, at: secureBootAt})
+      uki = signedUki.signed
+      signature = signedUki.record
+    }
+    const ukiSource = uki
     const path = place('uki', OUTPUT_FILES.uki)
-    const written = asked.has('uki') ? keep('uki', path, await writeFileAtomically(path, pe.chunks())) : await sha256Stream(pe.chunks())
+    const written = asked.has('uki') ? keep('uki', path, await writeFileAtomically(path, ukiSource.open())) : await sha256Stream(ukiSource.open())
     knownSha256.set(uki, written.sha256)
     stages.uki = {
       sha256: written.sha256,
       size: written.size,
       sections: pe.placed.map((s) => ({name: s.name, virtualAddress: s.virtualAddress, virtualSize: s.virtualSize, pointerToRawData: s.pointerToRawData})),
+      ...(signature && {signature}),
     }
   }
 

@@ -281,6 +281,7 @@ export async function build(options: BuildOptions): Promise<Published> {
           sourceDateEpoch: loaded.sourceDateEpoch,
           reader: root.reader,
           progress,
+          env: options.env,
         })
         const recorded = await recordStage(root, outputs, staging, checks)
         progress('publish: moving the outputs into place')

@@ -61,14 +61,25 @@ function carriedFiles(profile: Profile): {field: string; host: string}[] {
   if (profile.kernel?.config) out.push({field: 'kernel.config', host: profile.kernel.config})
   profile.files.forEach((f, i) => f.source !== undefined && out.push({field: `files[${i}].source`, host: f.source}))
   if (profile.trust?.keyring) out.push({field: 'trust.keyring', host: profile.trust.keyring})
+  // The certificate is public and the rebuild checks the recorded signature against it; the key is never carried.
+  if (profile.boot.secureBoot) out.push({field: 'boot.secureBoot.cert', host: profile.boot.secureBoot.cert})
   return out
 }
 
 /** The profile as data: no functions, no paths of this machine. */
 function recipeProfile(profile: Profile): RecipeProfile {
   const {path: _path, displayName: _name, dir: _dir, locate: _locate, relativePath: _relative, ...data} = profile
-  const copy = JSON.parse(JSON.stringify(data)) as RecipeProfile & {source?: unknown; kernel?: {config?: unknown}; files: {source?: unknown}[]; trust?: Record<string, unknown>}
+  const copy = JSON.parse(JSON.stringify(data)) as RecipeProfile & {
+    source?: unknown
+    kernel?: {config?: unknown}
+    files: {source?: unknown}[]
+    trust?: Record<string, unknown>
+    boot: {secureBoot?: Record<string, unknown>}
+  }
   if (copy.source !== undefined) copy.source = {local: true}
+  // The private key and where its passphrase comes from stay with their owner: a rebuild attaches the
+  // recorded signature instead (secure-boot.ts). The same two fields whether or not the key was at hand.
+  if (copy.boot.secureBoot) copy.boot.secureBoot = {key: {local: true}, cert: {recipe: 'boot.secureBoot.cert'}}
   if (copy.kernel?.config !== undefined) copy.kernel.config = {recipe: 'kernel.config'}
   copy.files.forEach((f, i) => f.source !== undefined && (f.source = {recipe: `files[${i}].source`}))
   if (copy.trust) {
@@ -91,6 +102,8 @@ export interface RestoreOptions {
   workDir: string
   /** Replaces a local lookaside (and may replace any). */
   lookaside?: string
+  /** The record's stages.uki.signature.pkcs7: what a rebuild of a Secure Boot profile attaches (it has no key). */
+  secureBootSignature?: string
 }
 
 export interface RestoredRecipe {
@@ -131,6 +144,9 @@ export async function restoreRecipe(recipe: Recipe, options: RestoreOptions): Pr
     if ('recipe' in ref) return placed.get(ref.recipe) ?? join(options.workDir, 'recipe-files', 'empty') // an empty folder carries no file
     throw usageError(`the recipe's ${field} was a path on the builder's machine; give your own`)
   }
+  // No key (the recipe never has one): the build attaches the record's signature once it checked it (secure-boot.ts).
+  if (data.boot?.secureBoot)
+    data.boot.secureBoot = {cert: pathOf(data.boot.secureBoot.cert, 'boot.secureBoot.cert'), signature: options.secureBootSignature}
   const localSource = data.source !== undefined
   // Kept in its place (key order is part of the recipe's bytes); the rebuilder sets it (--source).
   data.source = undefined

@@ -121,6 +121,12 @@ export function parseProfile(bytes: Uint8Array, path: string, displayName = path
       syslinuxEfi: raw.boot?.syslinuxEfi,
       ldlinux: raw.boot?.ldlinux,
       stubPath: raw.boot?.stubPath,
+      secureBoot: raw.boot?.secureBoot && {
+        key: relativeTo(raw.boot.secureBoot.key),
+        cert: relativeTo(raw.boot.secureBoot.cert),
+        passphraseFile: raw.boot.secureBoot.passphraseFile === undefined ? undefined : relativeTo(raw.boot.secureBoot.passphraseFile),
+        passphraseEnv: raw.boot.secureBoot.passphraseEnv,
+      },
     },
     init: raw.init,
     files,
@@ -322,6 +328,14 @@ function checkOutputs(raw: RawProfile, locate: ProfileLocator): void {
       throw profileError(`${at(kind)}: the "${kind}" output needs a boot loader on the ESP: set boot.loader to syslinux or uki`)
   if (loader === 'uki' && !raw.boot?.stub)
     throw profileError(`${locate(['boot', 'loader'])}: boot.loader uki needs boot.stub, the package holding the EFI stub (e.g. user-systemd-stub)`)
+  if (raw.boot?.secureBoot && loader !== 'uki')
+    throw profileError(
+      `${locate(['boot', 'secureBoot'])}: boot.secureBoot signs the UKI, and needs boot.loader uki (not ${loader}): ` +
+        'only a UKI holds the kernel, the initramfs and the command line inside the one signed file; ' +
+        (loader === 'syslinux' ? 'with syslinux, Secure Boot would check syslinux.efi alone, and anyone could change what it loads' : 'without a loader nothing is signed'),
+    )
+  if (raw.boot?.secureBoot?.passphraseFile !== undefined && raw.boot.secureBoot.passphraseEnv !== undefined)
+    throw profileError(`${locate(['boot', 'secureBoot', 'passphraseEnv'])}: give the passphrase one way: boot.secureBoot.passphraseFile or boot.secureBoot.passphraseEnv, not both`)
   if (outputs.includes('uki') && !raw.boot?.stub)
     throw profileError(`${at('uki')}: the "uki" output needs boot.stub, the package holding the EFI stub (e.g. user-systemd-stub)`)
 }

@@ -53,6 +53,18 @@ export const PROFILE_SCHEMA = {
         syslinuxEfi: {type: 'string', minLength: 1, description: 'path of syslinux.efi in the boot packages (default: usr/share then usr/lib syslinux/efi64)'},
         ldlinux: {type: 'string', minLength: 1, description: 'path of ldlinux.e64 in the boot packages'},
         stubPath: {type: 'string', minLength: 1, description: 'path of the EFI stub in boot.stub (default usr/lib/systemd/boot/efi/linuxx64.efi.stub)'},
+        secureBoot: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['key', 'cert'],
+          description: 'sign the UKI (loader uki) with Authenticode for UEFI Secure Boot',
+          properties: {
+            key: {type: 'string', minLength: 1, description: 'PEM private key (RSA), relative to the profile; may be passphrase-protected'},
+            cert: {type: 'string', minLength: 1, description: 'PEM X.509 certificate of the key (the one enrolled in db), relative to the profile'},
+            passphraseFile: {type: 'string', minLength: 1, description: "a file holding the key's passphrase, relative to the profile"},
+            passphraseEnv: {type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: "an environment variable holding the key's passphrase"},
+          },
+        },
       },
     },
     init: {type: 'string', pattern: '^/'},

@@ -65,6 +65,20 @@ export interface EifSettings {
   env: string[]
 }
 
+/**
+ * boot.secureBoot, paths absolute. A profile restored from a build record has no key (it never goes
+ * into a record): `signature` then carries the recorded PKCS#7, attached again once it is checked
+ * to sign the rebuilt UKI.
+ */
+export interface SecureBootSettings {
+  key?: string
+  cert: string
+  passphraseFile?: string
+  passphraseEnv?: string
+  /** base64 PKCS#7 from a build record (reproduce). */
+  signature?: string
+}
+
 export interface Profile {
   path: string
   displayName: string
@@ -89,6 +103,8 @@ export interface Profile {
     syslinuxEfi?: string
     ldlinux?: string
     stubPath?: string
+    /** Authenticode signing of the UKI (loader uki only). */
+    secureBoot?: SecureBootSettings
   }
   init?: string
   files: ProfileFile[]
@@ -123,7 +139,7 @@ export interface RawProfile {
   trust?: {keyring?: string; threshold?: number; lookaside?: string; legacy?: boolean; policy?: string; registriesD?: string}
   packages: string[]
   kernel?: {package: string; config?: string; cmdline?: string}
-  boot?: {loader?: LoaderKind; stub?: string; packages?: string[]; espSize?: string; syslinuxEfi?: string; ldlinux?: string; stubPath?: string}
+  boot?: {loader?: LoaderKind; stub?: string; packages?: string[]; espSize?: string; syslinuxEfi?: string; ldlinux?: string; stubPath?: string; secureBoot?: {key: string; cert: string; passphraseFile?: string; passphraseEnv?: string}}
   init?: string
   files?: {path: string; contents?: string; source?: string; mode?: string; dirMode?: string; uid?: number; gid?: number}[]
   dirs?: {path: string; mode?: string; uid?: number; gid?: number}[]

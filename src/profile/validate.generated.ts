@@ -5,7 +5,7 @@ import {createRequire} from 'node:module'
 const require = createRequire(import.meta.url)
 export const validate = validate10;
 export default validate10;
-const schema11 = {"type":"object","additionalProperties":false,"required":["name","packages"],"$defs":{"mode":{"type":"string","pattern":"^0?[0-7]{3,4}$"},"id":{"type":"integer","minimum":0,"maximum":4294967294},"account":{"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},"passwdPath":{"type":"string","pattern":"^/[^:\\n]*$"}},"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,62}$","description":"name of the appliance; output files carry it"},"sourceDateEpoch":{"type":"integer","minimum":0,"maximum":4294967295,"description":"timestamp clamp (flag > env > this > 1)"},"registry":{"type":"string","minLength":1,"description":"where short package names live, e.g. docker.io/stagex"},"mirror":{"type":"string","minLength":1,"description":"pull from here; identity stays the registry"},"source":{"type":"string","pattern":"^oci:.+","description":"oci:DIR, a folder of OCI layouts, one per package"},"trust":{"type":"object","additionalProperties":false,"properties":{"keyring":{"type":"string","minLength":1},"threshold":{"type":"integer","minimum":1,"maximum":128},"lookaside":{"type":"string","minLength":1},"legacy":{"type":"boolean"},"policy":{"type":"string","minLength":1},"registriesD":{"type":"string","minLength":1}}},"packages":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"kernel":{"type":"object","additionalProperties":false,"required":["package"],"properties":{"package":{"type":"string","minLength":1},"config":{"type":"string","minLength":1},"cmdline":{"type":"string"}}},"boot":{"type":"object","additionalProperties":false,"properties":{"loader":{"enum":["syslinux","uki","none"]},"stub":{"type":"string","minLength":1},"packages":{"type":"array","items":{"type":"string","minLength":1}},"espSize":{"type":"string","pattern":"^[0-9]+(K|M|G)?$"},"syslinuxEfi":{"type":"string","minLength":1,"description":"path of syslinux.efi in the boot packages (default: usr/share then usr/lib syslinux/efi64)"},"ldlinux":{"type":"string","minLength":1,"description":"path of ldlinux.e64 in the boot packages"},"stubPath":{"type":"string","minLength":1,"description":"path of the EFI stub in boot.stub (default usr/lib/systemd/boot/efi/linuxx64.efi.stub)"}}},"init":{"type":"string","pattern":"^/"},"files":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"oneOf":[{"required":["contents"],"properties":{"contents":true}},{"required":["source"],"properties":{"source":true}}],"properties":{"path":{"type":"string","pattern":"^/."},"contents":{"type":"string"},"source":{"type":"string","minLength":1,"description":"a host file or folder (relative to the profile's folder, or absolute) copied in instead of contents"},"mode":{"$ref":"#/$defs/mode","description":"mode of the file(s) (default 0644)"},"dirMode":{"$ref":"#/$defs/mode","description":"mode of the folders made from a source folder (default 0755)"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"dirs":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","pattern":"^/."},"mode":{"$ref":"#/$defs/mode","description":"default 0755"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"symlinks":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path","target"],"properties":{"path":{"type":"string","pattern":"^/."},"target":{"type":"string","minLength":1,"pattern":"^[^\\u0000]+$"}}}},"users":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","uid"],"properties":{"name":{"$ref":"#/$defs/account"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id","description":"primary group (default: the uid)"},"home":{"$ref":"#/$defs/passwdPath","description":"default /home/NAME (/root for uid 0)"},"shell":{"$ref":"#/$defs/passwdPath","description":"default /bin/sh"}}}},"groups":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gid"],"properties":{"name":{"$ref":"#/$defs/account"},"gid":{"$ref":"#/$defs/id"},"members":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/account"}}}}},"keep":{"type":"array","items":{"type":"string","pattern":"^/."},"description":"paths the pruning must keep (each is recorded)"},"allowMissing":{"type":"array","items":{"type":"string","minLength":1},"description":"ELF closure exceptions: libraries allowed to be missing"},"prune":{"enum":["default","none"]},"initramfs":{"type":"object","additionalProperties":false,"properties":{"compression":{"enum":["gzip","none"]},"capabilities":{"enum":["refuse","drop"],"description":"file capabilities (security.capability) cannot go in a newc cpio: refuse the build, or drop them"}}},"outputs":{"type":"array","uniqueItems":true,"items":{"enum":["kernel","initramfs","disk","esp","uki","qcow2","rootfs-tar","eif"]}},"eif":{"type":"object","additionalProperties":false,"properties":{"memory":{"type":"string","pattern":"^[0-9]+(K|M|G)?$","description":"default enclave memory in the EIF header (default 1G)"},"cpus":{"type":"integer","minimum":1,"maximum":1024,"description":"default enclave CPU count in the EIF header (default 2)"},"cmdline":{"type":"string","description":"the enclave kernel command line (default: the Nitro one, console=ttyS0 included)"},"ramdisks":{"enum":["single","nitro"],"description":"single: one uncompressed newc ramdisk holding the whole tree; nitro: nitro-cli's bootstrap (/init, /nsm.ko) and customer (/rootfs, /cmd, /env) ramdisks"},"bootstrap":{"type":"object","additionalProperties":false,"description":"ramdisks nitro: where boot.packages hold the enclave init and the NSM module","properties":{"init":{"type":"string","minLength":1,"description":"default usr/share/nitro_enclaves/blobs/init"},"nsm":{"type":"string","minLength":1,"description":"default usr/share/nitro_enclaves/blobs/nsm.ko"}}},"cmd":{"type":"array","items":{"type":"string","pattern":"^[^\\n]*$"},"description":"ramdisks nitro: /cmd, one argument a line (default: the profile's init)"},"env":{"type":"array","items":{"type":"string","pattern":"^[^=\\n]+=[^\\n]*$"},"description":"ramdisks nitro: /env, NAME=value a line"}}},"test":{"type":"object","additionalProperties":false,"properties":{"timeout":{"type":"integer","minimum":1,"maximum":3600},"steps":{"type":"array","items":{"oneOf":[{"type":"object","additionalProperties":false,"required":["expect"],"properties":{"expect":{"type":"string","minLength":1,"description":"a regular expression tried on each whole console line"},"timeout":{"type":"number","exclusiveMinimum":0,"maximum":3600,"description":"seconds from the step's start (default: the run's deadline)"}}},{"type":"object","additionalProperties":false,"required":["send"],"properties":{"send":{"type":"string","description":"a line typed on the serial console"}}},{"type":"object","additionalProperties":false,"required":["expect-exit"],"properties":{"expect-exit":{"oneOf":[{"type":"integer","minimum":0,"maximum":127},{"const":true}],"description":"the guest powers off; with a number, the status it reports through isa-debug-exit (README)"}}}]}},"fail-on":{"type":"array","items":{"type":"string","minLength":1},"description":"console patterns that fail the run at once (default: Kernel panic, Oops, BUG:, Attempted to kill init)"}}}}};
+const schema11 = {"type":"object","additionalProperties":false,"required":["name","packages"],"$defs":{"mode":{"type":"string","pattern":"^0?[0-7]{3,4}$"},"id":{"type":"integer","minimum":0,"maximum":4294967294},"account":{"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},"passwdPath":{"type":"string","pattern":"^/[^:\\n]*$"}},"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,62}$","description":"name of the appliance; output files carry it"},"sourceDateEpoch":{"type":"integer","minimum":0,"maximum":4294967295,"description":"timestamp clamp (flag > env > this > 1)"},"registry":{"type":"string","minLength":1,"description":"where short package names live, e.g. docker.io/stagex"},"mirror":{"type":"string","minLength":1,"description":"pull from here; identity stays the registry"},"source":{"type":"string","pattern":"^oci:.+","description":"oci:DIR, a folder of OCI layouts, one per package"},"trust":{"type":"object","additionalProperties":false,"properties":{"keyring":{"type":"string","minLength":1},"threshold":{"type":"integer","minimum":1,"maximum":128},"lookaside":{"type":"string","minLength":1},"legacy":{"type":"boolean"},"policy":{"type":"string","minLength":1},"registriesD":{"type":"string","minLength":1}}},"packages":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"kernel":{"type":"object","additionalProperties":false,"required":["package"],"properties":{"package":{"type":"string","minLength":1},"config":{"type":"string","minLength":1},"cmdline":{"type":"string"}}},"boot":{"type":"object","additionalProperties":false,"properties":{"loader":{"enum":["syslinux","uki","none"]},"stub":{"type":"string","minLength":1},"packages":{"type":"array","items":{"type":"string","minLength":1}},"espSize":{"type":"string","pattern":"^[0-9]+(K|M|G)?$"},"syslinuxEfi":{"type":"string","minLength":1,"description":"path of syslinux.efi in the boot packages (default: usr/share then usr/lib syslinux/efi64)"},"ldlinux":{"type":"string","minLength":1,"description":"path of ldlinux.e64 in the boot packages"},"stubPath":{"type":"string","minLength":1,"description":"path of the EFI stub in boot.stub (default usr/lib/systemd/boot/efi/linuxx64.efi.stub)"},"secureBoot":{"type":"object","additionalProperties":false,"required":["key","cert"],"description":"sign the UKI (loader uki) with Authenticode for UEFI Secure Boot","properties":{"key":{"type":"string","minLength":1,"description":"PEM private key (RSA), relative to the profile; may be passphrase-protected"},"cert":{"type":"string","minLength":1,"description":"PEM X.509 certificate of the key (the one enrolled in db), relative to the profile"},"passphraseFile":{"type":"string","minLength":1,"description":"a file holding the key's passphrase, relative to the profile"},"passphraseEnv":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","description":"an environment variable holding the key's passphrase"}}}}},"init":{"type":"string","pattern":"^/"},"files":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"oneOf":[{"required":["contents"],"properties":{"contents":true}},{"required":["source"],"properties":{"source":true}}],"properties":{"path":{"type":"string","pattern":"^/."},"contents":{"type":"string"},"source":{"type":"string","minLength":1,"description":"a host file or folder (relative to the profile's folder, or absolute) copied in instead of contents"},"mode":{"$ref":"#/$defs/mode","description":"mode of the file(s) (default 0644)"},"dirMode":{"$ref":"#/$defs/mode","description":"mode of the folders made from a source folder (default 0755)"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"dirs":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","pattern":"^/."},"mode":{"$ref":"#/$defs/mode","description":"default 0755"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"symlinks":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path","target"],"properties":{"path":{"type":"string","pattern":"^/."},"target":{"type":"string","minLength":1,"pattern":"^[^\\u0000]+$"}}}},"users":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","uid"],"properties":{"name":{"$ref":"#/$defs/account"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id","description":"primary group (default: the uid)"},"home":{"$ref":"#/$defs/passwdPath","description":"default /home/NAME (/root for uid 0)"},"shell":{"$ref":"#/$defs/passwdPath","description":"default /bin/sh"}}}},"groups":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gid"],"properties":{"name":{"$ref":"#/$defs/account"},"gid":{"$ref":"#/$defs/id"},"members":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/account"}}}}},"keep":{"type":"array","items":{"type":"string","pattern":"^/."},"description":"paths the pruning must keep (each is recorded)"},"allowMissing":{"type":"array","items":{"type":"string","minLength":1},"description":"ELF closure exceptions: libraries allowed to be missing"},"prune":{"enum":["default","none"]},"initramfs":{"type":"object","additionalProperties":false,"properties":{"compression":{"enum":["gzip","none"]},"capabilities":{"enum":["refuse","drop"],"description":"file capabilities (security.capability) cannot go in a newc cpio: refuse the build, or drop them"}}},"outputs":{"type":"array","uniqueItems":true,"items":{"enum":["kernel","initramfs","disk","esp","uki","qcow2","rootfs-tar","eif"]}},"eif":{"type":"object","additionalProperties":false,"properties":{"memory":{"type":"string","pattern":"^[0-9]+(K|M|G)?$","description":"default enclave memory in the EIF header (default 1G)"},"cpus":{"type":"integer","minimum":1,"maximum":1024,"description":"default enclave CPU count in the EIF header (default 2)"},"cmdline":{"type":"string","description":"the enclave kernel command line (default: the Nitro one, console=ttyS0 included)"},"ramdisks":{"enum":["single","nitro"],"description":"single: one uncompressed newc ramdisk holding the whole tree; nitro: nitro-cli's bootstrap (/init, /nsm.ko) and customer (/rootfs, /cmd, /env) ramdisks"},"bootstrap":{"type":"object","additionalProperties":false,"description":"ramdisks nitro: where boot.packages hold the enclave init and the NSM module","properties":{"init":{"type":"string","minLength":1,"description":"default usr/share/nitro_enclaves/blobs/init"},"nsm":{"type":"string","minLength":1,"description":"default usr/share/nitro_enclaves/blobs/nsm.ko"}}},"cmd":{"type":"array","items":{"type":"string","pattern":"^[^\\n]*$"},"description":"ramdisks nitro: /cmd, one argument a line (default: the profile's init)"},"env":{"type":"array","items":{"type":"string","pattern":"^[^=\\n]+=[^\\n]*$"},"description":"ramdisks nitro: /env, NAME=value a line"}}},"test":{"type":"object","additionalProperties":false,"properties":{"timeout":{"type":"integer","minimum":1,"maximum":3600},"steps":{"type":"array","items":{"oneOf":[{"type":"object","additionalProperties":false,"required":["expect"],"properties":{"expect":{"type":"string","minLength":1,"description":"a regular expression tried on each whole console line"},"timeout":{"type":"number","exclusiveMinimum":0,"maximum":3600,"description":"seconds from the step's start (default: the run's deadline)"}}},{"type":"object","additionalProperties":false,"required":["send"],"properties":{"send":{"type":"string","description":"a line typed on the serial console"}}},{"type":"object","additionalProperties":false,"required":["expect-exit"],"properties":{"expect-exit":{"oneOf":[{"type":"integer","minimum":0,"maximum":127},{"const":true}],"description":"the guest powers off; with a number, the status it reports through isa-debug-exit (README)"}}}]}},"fail-on":{"type":"array","items":{"type":"string","minLength":1},"description":"console patterns that fail the run at once (default: Kernel panic, Oops, BUG:, Attempted to kill init)"}}}}};
 const schema12 = {"type":"string","pattern":"^0?[0-7]{3,4}$"};
 const schema14 = {"type":"integer","minimum":0,"maximum":4294967294};
 const schema19 = {"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"};
@@ -16,14 +16,15 @@ const func0 = require("ajv/dist/runtime/equal").default;
 const pattern0 = new RegExp("^[a-z0-9][a-z0-9._-]{0,62}$", "u");
 const pattern1 = new RegExp("^oci:.+", "u");
 const pattern2 = new RegExp("^[0-9]+(K|M|G)?$", "u");
-const pattern3 = new RegExp("^/", "u");
-const pattern4 = new RegExp("^/.", "u");
-const pattern5 = new RegExp("^0?[0-7]{3,4}$", "u");
-const pattern10 = new RegExp("^[^\\u0000]+$", "u");
-const pattern11 = new RegExp("^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$", "u");
-const pattern12 = new RegExp("^/[^:\\n]*$", "u");
-const pattern18 = new RegExp("^[^\\n]*$", "u");
-const pattern19 = new RegExp("^[^=\\n]+=[^\\n]*$", "u");
+const pattern3 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
+const pattern4 = new RegExp("^/", "u");
+const pattern5 = new RegExp("^/.", "u");
+const pattern6 = new RegExp("^0?[0-7]{3,4}$", "u");
+const pattern11 = new RegExp("^[^\\u0000]+$", "u");
+const pattern12 = new RegExp("^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$", "u");
+const pattern13 = new RegExp("^/[^:\\n]*$", "u");
+const pattern19 = new RegExp("^[^\\n]*$", "u");
+const pattern20 = new RegExp("^[^=\\n]+=[^\\n]*$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -524,7 +525,7 @@ if(data.boot !== undefined){
 let data18 = data.boot;
 if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
 for(const key3 in data18){
-if(!(((((((key3 === "loader") || (key3 === "stub")) || (key3 === "packages")) || (key3 === "espSize")) || (key3 === "syslinuxEfi")) || (key3 === "ldlinux")) || (key3 === "stubPath"))){
+if(!((((((((key3 === "loader") || (key3 === "stub")) || (key3 === "packages")) || (key3 === "espSize")) || (key3 === "syslinuxEfi")) || (key3 === "ldlinux")) || (key3 === "stubPath")) || (key3 === "secureBoot"))){
 const err40 = {instancePath:instancePath+"/boot",schemaPath:"#/properties/boot/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err40];
@@ -714,9 +715,11 @@ vErrors.push(err54);
 errors++;
 }
 }
-}
-else {
-const err55 = {instancePath:instancePath+"/boot",schemaPath:"#/properties/boot/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data18.secureBoot !== undefined){
+let data27 = data18.secureBoot;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+if(data27.key === undefined){
+const err55 = {instancePath:instancePath+"/boot/secureBoot",schemaPath:"#/properties/boot/properties/secureBoot/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -725,12 +728,8 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-if(data.init !== undefined){
-let data27 = data.init;
-if(typeof data27 === "string"){
-if(!pattern3.test(data27)){
-const err56 = {instancePath:instancePath+"/init",schemaPath:"#/properties/init/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
+if(data27.cert === undefined){
+const err56 = {instancePath:instancePath+"/boot/secureBoot",schemaPath:"#/properties/boot/properties/secureBoot/required",keyword:"required",params:{missingProperty: "cert"},message:"must have required property '"+"cert"+"'"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -739,9 +738,9 @@ vErrors.push(err56);
 }
 errors++;
 }
-}
-else {
-const err57 = {instancePath:instancePath+"/init",schemaPath:"#/properties/init/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key4 in data27){
+if(!((((key4 === "key") || (key4 === "cert")) || (key4 === "passphraseFile")) || (key4 === "passphraseEnv"))){
+const err57 = {instancePath:instancePath+"/boot/secureBoot",schemaPath:"#/properties/boot/properties/secureBoot/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -751,19 +750,11 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(data.files !== undefined){
-let data28 = data.files;
-if(Array.isArray(data28)){
-const len2 = data28.length;
-for(let i2=0; i2<len2; i2++){
-let data29 = data28[i2];
-const _errs64 = errors;
-let valid10 = false;
-let passing0 = null;
-const _errs65 = errors;
-if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
-if(data29.contents === undefined){
-const err58 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf/0/required",keyword:"required",params:{missingProperty: "contents"},message:"must have required property '"+"contents"+"'"};
+if(data27.key !== undefined){
+let data28 = data27.key;
+if(typeof data28 === "string"){
+if(func3(data28) < 1){
+const err58 = {instancePath:instancePath+"/boot/secureBoot/key",schemaPath:"#/properties/boot/properties/secureBoot/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -773,15 +764,8 @@ vErrors.push(err58);
 errors++;
 }
 }
-var _valid0 = _errs65 === errors;
-if(_valid0){
-valid10 = true;
-passing0 = 0;
-}
-const _errs66 = errors;
-if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
-if(data29.source === undefined){
-const err59 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf/1/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'"};
+else {
+const err59 = {instancePath:instancePath+"/boot/secureBoot/key",schemaPath:"#/properties/boot/properties/secureBoot/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -791,19 +775,11 @@ vErrors.push(err59);
 errors++;
 }
 }
-var _valid0 = _errs66 === errors;
-if(_valid0 && valid10){
-valid10 = false;
-passing0 = [passing0, 1];
-}
-else {
-if(_valid0){
-valid10 = true;
-passing0 = 1;
-}
-}
-if(!valid10){
-const err60 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(data27.cert !== undefined){
+let data29 = data27.cert;
+if(typeof data29 === "string"){
+if(func3(data29) < 1){
+const err60 = {instancePath:instancePath+"/boot/secureBoot/cert",schemaPath:"#/properties/boot/properties/secureBoot/properties/cert/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -812,20 +788,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-else {
-errors = _errs64;
-if(vErrors !== null){
-if(_errs64){
-vErrors.length = _errs64;
 }
 else {
-vErrors = null;
-}
-}
-}
-if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
-if(data29.path === undefined){
-const err61 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+const err61 = {instancePath:instancePath+"/boot/secureBoot/cert",schemaPath:"#/properties/boot/properties/secureBoot/properties/cert/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -834,9 +799,12 @@ vErrors.push(err61);
 }
 errors++;
 }
-for(const key4 in data29){
-if(!(((((((key4 === "path") || (key4 === "contents")) || (key4 === "source")) || (key4 === "mode")) || (key4 === "dirMode")) || (key4 === "uid")) || (key4 === "gid"))){
-const err62 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+if(data27.passphraseFile !== undefined){
+let data30 = data27.passphraseFile;
+if(typeof data30 === "string"){
+if(func3(data30) < 1){
+const err62 = {instancePath:instancePath+"/boot/secureBoot/passphraseFile",schemaPath:"#/properties/boot/properties/secureBoot/properties/passphraseFile/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -846,11 +814,8 @@ vErrors.push(err62);
 errors++;
 }
 }
-if(data29.path !== undefined){
-let data30 = data29.path;
-if(typeof data30 === "string"){
-if(!pattern4.test(data30)){
-const err63 = {instancePath:instancePath+"/files/" + i2+"/path",schemaPath:"#/properties/files/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
+else {
+const err63 = {instancePath:instancePath+"/boot/secureBoot/passphraseFile",schemaPath:"#/properties/boot/properties/secureBoot/properties/passphraseFile/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -860,8 +825,11 @@ vErrors.push(err63);
 errors++;
 }
 }
-else {
-const err64 = {instancePath:instancePath+"/files/" + i2+"/path",schemaPath:"#/properties/files/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data27.passphraseEnv !== undefined){
+let data31 = data27.passphraseEnv;
+if(typeof data31 === "string"){
+if(!pattern3.test(data31)){
+const err64 = {instancePath:instancePath+"/boot/secureBoot/passphraseEnv",schemaPath:"#/properties/boot/properties/secureBoot/properties/passphraseEnv/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -871,9 +839,8 @@ vErrors.push(err64);
 errors++;
 }
 }
-if(data29.contents !== undefined){
-if(typeof data29.contents !== "string"){
-const err65 = {instancePath:instancePath+"/files/" + i2+"/contents",schemaPath:"#/properties/files/items/properties/contents/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err65 = {instancePath:instancePath+"/boot/secureBoot/passphraseEnv",schemaPath:"#/properties/boot/properties/secureBoot/properties/passphraseEnv/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -883,11 +850,9 @@ vErrors.push(err65);
 errors++;
 }
 }
-if(data29.source !== undefined){
-let data32 = data29.source;
-if(typeof data32 === "string"){
-if(func3(data32) < 1){
-const err66 = {instancePath:instancePath+"/files/" + i2+"/source",schemaPath:"#/properties/files/items/properties/source/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err66 = {instancePath:instancePath+"/boot/secureBoot",schemaPath:"#/properties/boot/properties/secureBoot/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -897,8 +862,9 @@ vErrors.push(err66);
 errors++;
 }
 }
+}
 else {
-const err67 = {instancePath:instancePath+"/files/" + i2+"/source",schemaPath:"#/properties/files/items/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err67 = {instancePath:instancePath+"/boot",schemaPath:"#/properties/boot/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -908,11 +874,11 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(data29.mode !== undefined){
-let data33 = data29.mode;
-if(typeof data33 === "string"){
-if(!pattern5.test(data33)){
-const err68 = {instancePath:instancePath+"/files/" + i2+"/mode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
+if(data.init !== undefined){
+let data32 = data.init;
+if(typeof data32 === "string"){
+if(!pattern4.test(data32)){
+const err68 = {instancePath:instancePath+"/init",schemaPath:"#/properties/init/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -923,7 +889,7 @@ errors++;
 }
 }
 else {
-const err69 = {instancePath:instancePath+"/files/" + i2+"/mode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err69 = {instancePath:instancePath+"/init",schemaPath:"#/properties/init/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -933,11 +899,19 @@ vErrors.push(err69);
 errors++;
 }
 }
-if(data29.dirMode !== undefined){
-let data34 = data29.dirMode;
-if(typeof data34 === "string"){
-if(!pattern5.test(data34)){
-const err70 = {instancePath:instancePath+"/files/" + i2+"/dirMode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
+if(data.files !== undefined){
+let data33 = data.files;
+if(Array.isArray(data33)){
+const len2 = data33.length;
+for(let i2=0; i2<len2; i2++){
+let data34 = data33[i2];
+const _errs75 = errors;
+let valid11 = false;
+let passing0 = null;
+const _errs76 = errors;
+if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
+if(data34.contents === undefined){
+const err70 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf/0/required",keyword:"required",params:{missingProperty: "contents"},message:"must have required property '"+"contents"+"'"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -947,8 +921,15 @@ vErrors.push(err70);
 errors++;
 }
 }
-else {
-const err71 = {instancePath:instancePath+"/files/" + i2+"/dirMode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid0 = _errs76 === errors;
+if(_valid0){
+valid11 = true;
+passing0 = 0;
+}
+const _errs77 = errors;
+if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
+if(data34.source === undefined){
+const err71 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf/1/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -958,10 +939,19 @@ vErrors.push(err71);
 errors++;
 }
 }
-if(data29.uid !== undefined){
-let data35 = data29.uid;
-if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
-const err72 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+var _valid0 = _errs77 === errors;
+if(_valid0 && valid11){
+valid11 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid11 = true;
+passing0 = 1;
+}
+}
+if(!valid11){
+const err72 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -970,9 +960,20 @@ vErrors.push(err72);
 }
 errors++;
 }
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 > 4294967294 || isNaN(data35)){
-const err73 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+else {
+errors = _errs75;
+if(vErrors !== null){
+if(_errs75){
+vErrors.length = _errs75;
+}
+else {
+vErrors = null;
+}
+}
+}
+if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
+if(data34.path === undefined){
+const err73 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -981,8 +982,9 @@ vErrors.push(err73);
 }
 errors++;
 }
-if(data35 < 0 || isNaN(data35)){
-const err74 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key5 in data34){
+if(!(((((((key5 === "path") || (key5 === "contents")) || (key5 === "source")) || (key5 === "mode")) || (key5 === "dirMode")) || (key5 === "uid")) || (key5 === "gid"))){
+const err74 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -992,11 +994,11 @@ vErrors.push(err74);
 errors++;
 }
 }
-}
-if(data29.gid !== undefined){
-let data36 = data29.gid;
-if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
-const err75 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data34.path !== undefined){
+let data35 = data34.path;
+if(typeof data35 === "string"){
+if(!pattern5.test(data35)){
+const err75 = {instancePath:instancePath+"/files/" + i2+"/path",schemaPath:"#/properties/files/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1005,9 +1007,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 > 4294967294 || isNaN(data36)){
-const err76 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+}
+else {
+const err76 = {instancePath:instancePath+"/files/" + i2+"/path",schemaPath:"#/properties/files/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1016,8 +1018,10 @@ vErrors.push(err76);
 }
 errors++;
 }
-if(data36 < 0 || isNaN(data36)){
-const err77 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data34.contents !== undefined){
+if(typeof data34.contents !== "string"){
+const err77 = {instancePath:instancePath+"/files/" + i2+"/contents",schemaPath:"#/properties/files/items/properties/contents/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1027,10 +1031,11 @@ vErrors.push(err77);
 errors++;
 }
 }
-}
-}
-else {
-const err78 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data34.source !== undefined){
+let data37 = data34.source;
+if(typeof data37 === "string"){
+if(func3(data37) < 1){
+const err78 = {instancePath:instancePath+"/files/" + i2+"/source",schemaPath:"#/properties/files/items/properties/source/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1040,9 +1045,8 @@ vErrors.push(err78);
 errors++;
 }
 }
-}
 else {
-const err79 = {instancePath:instancePath+"/files",schemaPath:"#/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err79 = {instancePath:instancePath+"/files/" + i2+"/source",schemaPath:"#/properties/files/items/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1052,15 +1056,11 @@ vErrors.push(err79);
 errors++;
 }
 }
-if(data.dirs !== undefined){
-let data37 = data.dirs;
-if(Array.isArray(data37)){
-const len3 = data37.length;
-for(let i3=0; i3<len3; i3++){
-let data38 = data37[i3];
-if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
-if(data38.path === undefined){
-const err80 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(data34.mode !== undefined){
+let data38 = data34.mode;
+if(typeof data38 === "string"){
+if(!pattern6.test(data38)){
+const err80 = {instancePath:instancePath+"/files/" + i2+"/mode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1069,9 +1069,9 @@ vErrors.push(err80);
 }
 errors++;
 }
-for(const key5 in data38){
-if(!((((key5 === "path") || (key5 === "mode")) || (key5 === "uid")) || (key5 === "gid"))){
-const err81 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+}
+else {
+const err81 = {instancePath:instancePath+"/files/" + i2+"/mode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1081,11 +1081,11 @@ vErrors.push(err81);
 errors++;
 }
 }
-if(data38.path !== undefined){
-let data39 = data38.path;
+if(data34.dirMode !== undefined){
+let data39 = data34.dirMode;
 if(typeof data39 === "string"){
-if(!pattern4.test(data39)){
-const err82 = {instancePath:instancePath+"/dirs/" + i3+"/path",schemaPath:"#/properties/dirs/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
+if(!pattern6.test(data39)){
+const err82 = {instancePath:instancePath+"/files/" + i2+"/dirMode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1096,7 +1096,7 @@ errors++;
 }
 }
 else {
-const err83 = {instancePath:instancePath+"/dirs/" + i3+"/path",schemaPath:"#/properties/dirs/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err83 = {instancePath:instancePath+"/files/" + i2+"/dirMode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1106,11 +1106,10 @@ vErrors.push(err83);
 errors++;
 }
 }
-if(data38.mode !== undefined){
-let data40 = data38.mode;
-if(typeof data40 === "string"){
-if(!pattern5.test(data40)){
-const err84 = {instancePath:instancePath+"/dirs/" + i3+"/mode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
+if(data34.uid !== undefined){
+let data40 = data34.uid;
+if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
+const err84 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1119,9 +1118,9 @@ vErrors.push(err84);
 }
 errors++;
 }
-}
-else {
-const err85 = {instancePath:instancePath+"/dirs/" + i3+"/mode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data40 == "number") && (isFinite(data40))){
+if(data40 > 4294967294 || isNaN(data40)){
+const err85 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1130,11 +1129,8 @@ vErrors.push(err85);
 }
 errors++;
 }
-}
-if(data38.uid !== undefined){
-let data41 = data38.uid;
-if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
-const err86 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data40 < 0 || isNaN(data40)){
+const err86 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1143,9 +1139,12 @@ vErrors.push(err86);
 }
 errors++;
 }
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 > 4294967294 || isNaN(data41)){
-const err87 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+}
+}
+if(data34.gid !== undefined){
+let data41 = data34.gid;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+const err87 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1154,8 +1153,9 @@ vErrors.push(err87);
 }
 errors++;
 }
-if(data41 < 0 || isNaN(data41)){
-const err88 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 > 4294967294 || isNaN(data41)){
+const err88 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1164,12 +1164,8 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-}
-if(data38.gid !== undefined){
-let data42 = data38.gid;
-if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
-const err89 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data41 < 0 || isNaN(data41)){
+const err89 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1178,9 +1174,11 @@ vErrors.push(err89);
 }
 errors++;
 }
-if((typeof data42 == "number") && (isFinite(data42))){
-if(data42 > 4294967294 || isNaN(data42)){
-const err90 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+}
+}
+}
+else {
+const err90 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1189,8 +1187,10 @@ vErrors.push(err90);
 }
 errors++;
 }
-if(data42 < 0 || isNaN(data42)){
-const err91 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err91 = {instancePath:instancePath+"/files",schemaPath:"#/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1200,10 +1200,15 @@ vErrors.push(err91);
 errors++;
 }
 }
-}
-}
-else {
-const err92 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.dirs !== undefined){
+let data42 = data.dirs;
+if(Array.isArray(data42)){
+const len3 = data42.length;
+for(let i3=0; i3<len3; i3++){
+let data43 = data42[i3];
+if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
+if(data43.path === undefined){
+const err92 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1212,10 +1217,9 @@ vErrors.push(err92);
 }
 errors++;
 }
-}
-}
-else {
-const err93 = {instancePath:instancePath+"/dirs",schemaPath:"#/properties/dirs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key6 in data43){
+if(!((((key6 === "path") || (key6 === "mode")) || (key6 === "uid")) || (key6 === "gid"))){
+const err93 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1225,15 +1229,11 @@ vErrors.push(err93);
 errors++;
 }
 }
-if(data.symlinks !== undefined){
-let data43 = data.symlinks;
-if(Array.isArray(data43)){
-const len4 = data43.length;
-for(let i4=0; i4<len4; i4++){
-let data44 = data43[i4];
-if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
-if(data44.path === undefined){
-const err94 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(data43.path !== undefined){
+let data44 = data43.path;
+if(typeof data44 === "string"){
+if(!pattern5.test(data44)){
+const err94 = {instancePath:instancePath+"/dirs/" + i3+"/path",schemaPath:"#/properties/dirs/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1242,8 +1242,9 @@ vErrors.push(err94);
 }
 errors++;
 }
-if(data44.target === undefined){
-const err95 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/required",keyword:"required",params:{missingProperty: "target"},message:"must have required property '"+"target"+"'"};
+}
+else {
+const err95 = {instancePath:instancePath+"/dirs/" + i3+"/path",schemaPath:"#/properties/dirs/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1252,9 +1253,12 @@ vErrors.push(err95);
 }
 errors++;
 }
-for(const key6 in data44){
-if(!((key6 === "path") || (key6 === "target"))){
-const err96 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+}
+if(data43.mode !== undefined){
+let data45 = data43.mode;
+if(typeof data45 === "string"){
+if(!pattern6.test(data45)){
+const err96 = {instancePath:instancePath+"/dirs/" + i3+"/mode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1264,11 +1268,8 @@ vErrors.push(err96);
 errors++;
 }
 }
-if(data44.path !== undefined){
-let data45 = data44.path;
-if(typeof data45 === "string"){
-if(!pattern4.test(data45)){
-const err97 = {instancePath:instancePath+"/symlinks/" + i4+"/path",schemaPath:"#/properties/symlinks/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
+else {
+const err97 = {instancePath:instancePath+"/dirs/" + i3+"/mode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1278,8 +1279,10 @@ vErrors.push(err97);
 errors++;
 }
 }
-else {
-const err98 = {instancePath:instancePath+"/symlinks/" + i4+"/path",schemaPath:"#/properties/symlinks/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data43.uid !== undefined){
+let data46 = data43.uid;
+if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
+const err98 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1288,12 +1291,9 @@ vErrors.push(err98);
 }
 errors++;
 }
-}
-if(data44.target !== undefined){
-let data46 = data44.target;
-if(typeof data46 === "string"){
-if(func3(data46) < 1){
-const err99 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data46 == "number") && (isFinite(data46))){
+if(data46 > 4294967294 || isNaN(data46)){
+const err99 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1302,8 +1302,8 @@ vErrors.push(err99);
 }
 errors++;
 }
-if(!pattern10.test(data46)){
-const err100 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000]+$"},message:"must match pattern \""+"^[^\\u0000]+$"+"\""};
+if(data46 < 0 || isNaN(data46)){
+const err100 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1313,8 +1313,11 @@ vErrors.push(err100);
 errors++;
 }
 }
-else {
-const err101 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data43.gid !== undefined){
+let data47 = data43.gid;
+if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
+const err101 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1323,10 +1326,9 @@ vErrors.push(err101);
 }
 errors++;
 }
-}
-}
-else {
-const err102 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data47 == "number") && (isFinite(data47))){
+if(data47 > 4294967294 || isNaN(data47)){
+const err102 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1335,10 +1337,8 @@ vErrors.push(err102);
 }
 errors++;
 }
-}
-}
-else {
-const err103 = {instancePath:instancePath+"/symlinks",schemaPath:"#/properties/symlinks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data47 < 0 || isNaN(data47)){
+const err103 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1348,15 +1348,10 @@ vErrors.push(err103);
 errors++;
 }
 }
-if(data.users !== undefined){
-let data47 = data.users;
-if(Array.isArray(data47)){
-const len5 = data47.length;
-for(let i5=0; i5<len5; i5++){
-let data48 = data47[i5];
-if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
-if(data48.name === undefined){
-const err104 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+}
+else {
+const err104 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1365,8 +1360,10 @@ vErrors.push(err104);
 }
 errors++;
 }
-if(data48.uid === undefined){
-const err105 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/required",keyword:"required",params:{missingProperty: "uid"},message:"must have required property '"+"uid"+"'"};
+}
+}
+else {
+const err105 = {instancePath:instancePath+"/dirs",schemaPath:"#/properties/dirs/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1375,9 +1372,16 @@ vErrors.push(err105);
 }
 errors++;
 }
-for(const key7 in data48){
-if(!(((((key7 === "name") || (key7 === "uid")) || (key7 === "gid")) || (key7 === "home")) || (key7 === "shell"))){
-const err106 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+}
+if(data.symlinks !== undefined){
+let data48 = data.symlinks;
+if(Array.isArray(data48)){
+const len4 = data48.length;
+for(let i4=0; i4<len4; i4++){
+let data49 = data48[i4];
+if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+if(data49.path === undefined){
+const err106 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1386,12 +1390,8 @@ vErrors.push(err106);
 }
 errors++;
 }
-}
-if(data48.name !== undefined){
-let data49 = data48.name;
-if(typeof data49 === "string"){
-if(!pattern11.test(data49)){
-const err107 = {instancePath:instancePath+"/users/" + i5+"/name",schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
+if(data49.target === undefined){
+const err107 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/required",keyword:"required",params:{missingProperty: "target"},message:"must have required property '"+"target"+"'"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1400,9 +1400,9 @@ vErrors.push(err107);
 }
 errors++;
 }
-}
-else {
-const err108 = {instancePath:instancePath+"/users/" + i5+"/name",schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key7 in data49){
+if(!((key7 === "path") || (key7 === "target"))){
+const err108 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1412,10 +1412,11 @@ vErrors.push(err108);
 errors++;
 }
 }
-if(data48.uid !== undefined){
-let data50 = data48.uid;
-if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
-const err109 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data49.path !== undefined){
+let data50 = data49.path;
+if(typeof data50 === "string"){
+if(!pattern5.test(data50)){
+const err109 = {instancePath:instancePath+"/symlinks/" + i4+"/path",schemaPath:"#/properties/symlinks/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1424,9 +1425,9 @@ vErrors.push(err109);
 }
 errors++;
 }
-if((typeof data50 == "number") && (isFinite(data50))){
-if(data50 > 4294967294 || isNaN(data50)){
-const err110 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+}
+else {
+const err110 = {instancePath:instancePath+"/symlinks/" + i4+"/path",schemaPath:"#/properties/symlinks/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1435,8 +1436,12 @@ vErrors.push(err110);
 }
 errors++;
 }
-if(data50 < 0 || isNaN(data50)){
-const err111 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data49.target !== undefined){
+let data51 = data49.target;
+if(typeof data51 === "string"){
+if(func3(data51) < 1){
+const err111 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1445,12 +1450,8 @@ vErrors.push(err111);
 }
 errors++;
 }
-}
-}
-if(data48.gid !== undefined){
-let data51 = data48.gid;
-if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
-const err112 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!pattern11.test(data51)){
+const err112 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000]+$"},message:"must match pattern \""+"^[^\\u0000]+$"+"\""};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1459,9 +1460,9 @@ vErrors.push(err112);
 }
 errors++;
 }
-if((typeof data51 == "number") && (isFinite(data51))){
-if(data51 > 4294967294 || isNaN(data51)){
-const err113 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+}
+else {
+const err113 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1470,8 +1471,10 @@ vErrors.push(err113);
 }
 errors++;
 }
-if(data51 < 0 || isNaN(data51)){
-const err114 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err114 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1482,11 +1485,8 @@ errors++;
 }
 }
 }
-if(data48.home !== undefined){
-let data52 = data48.home;
-if(typeof data52 === "string"){
-if(!pattern12.test(data52)){
-const err115 = {instancePath:instancePath+"/users/" + i5+"/home",schemaPath:"#/$defs/passwdPath/pattern",keyword:"pattern",params:{pattern: "^/[^:\\n]*$"},message:"must match pattern \""+"^/[^:\\n]*$"+"\""};
+else {
+const err115 = {instancePath:instancePath+"/symlinks",schemaPath:"#/properties/symlinks/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1496,8 +1496,15 @@ vErrors.push(err115);
 errors++;
 }
 }
-else {
-const err116 = {instancePath:instancePath+"/users/" + i5+"/home",schemaPath:"#/$defs/passwdPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.users !== undefined){
+let data52 = data.users;
+if(Array.isArray(data52)){
+const len5 = data52.length;
+for(let i5=0; i5<len5; i5++){
+let data53 = data52[i5];
+if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
+if(data53.name === undefined){
+const err116 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1506,12 +1513,8 @@ vErrors.push(err116);
 }
 errors++;
 }
-}
-if(data48.shell !== undefined){
-let data53 = data48.shell;
-if(typeof data53 === "string"){
-if(!pattern12.test(data53)){
-const err117 = {instancePath:instancePath+"/users/" + i5+"/shell",schemaPath:"#/$defs/passwdPath/pattern",keyword:"pattern",params:{pattern: "^/[^:\\n]*$"},message:"must match pattern \""+"^/[^:\\n]*$"+"\""};
+if(data53.uid === undefined){
+const err117 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/required",keyword:"required",params:{missingProperty: "uid"},message:"must have required property '"+"uid"+"'"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1520,9 +1523,9 @@ vErrors.push(err117);
 }
 errors++;
 }
-}
-else {
-const err118 = {instancePath:instancePath+"/users/" + i5+"/shell",schemaPath:"#/$defs/passwdPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key8 in data53){
+if(!(((((key8 === "name") || (key8 === "uid")) || (key8 === "gid")) || (key8 === "home")) || (key8 === "shell"))){
+const err118 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1532,9 +1535,11 @@ vErrors.push(err118);
 errors++;
 }
 }
-}
-else {
-const err119 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data53.name !== undefined){
+let data54 = data53.name;
+if(typeof data54 === "string"){
+if(!pattern12.test(data54)){
+const err119 = {instancePath:instancePath+"/users/" + i5+"/name",schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1544,9 +1549,8 @@ vErrors.push(err119);
 errors++;
 }
 }
-}
 else {
-const err120 = {instancePath:instancePath+"/users",schemaPath:"#/properties/users/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err120 = {instancePath:instancePath+"/users/" + i5+"/name",schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1556,15 +1560,10 @@ vErrors.push(err120);
 errors++;
 }
 }
-if(data.groups !== undefined){
-let data54 = data.groups;
-if(Array.isArray(data54)){
-const len6 = data54.length;
-for(let i6=0; i6<len6; i6++){
-let data55 = data54[i6];
-if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
-if(data55.name === undefined){
-const err121 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(data53.uid !== undefined){
+let data55 = data53.uid;
+if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
+const err121 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1573,8 +1572,9 @@ vErrors.push(err121);
 }
 errors++;
 }
-if(data55.gid === undefined){
-const err122 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/required",keyword:"required",params:{missingProperty: "gid"},message:"must have required property '"+"gid"+"'"};
+if((typeof data55 == "number") && (isFinite(data55))){
+if(data55 > 4294967294 || isNaN(data55)){
+const err122 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1583,9 +1583,8 @@ vErrors.push(err122);
 }
 errors++;
 }
-for(const key8 in data55){
-if(!(((key8 === "name") || (key8 === "gid")) || (key8 === "members"))){
-const err123 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(data55 < 0 || isNaN(data55)){
+const err123 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1595,11 +1594,11 @@ vErrors.push(err123);
 errors++;
 }
 }
-if(data55.name !== undefined){
-let data56 = data55.name;
-if(typeof data56 === "string"){
-if(!pattern11.test(data56)){
-const err124 = {instancePath:instancePath+"/groups/" + i6+"/name",schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
+}
+if(data53.gid !== undefined){
+let data56 = data53.gid;
+if(!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))){
+const err124 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1608,9 +1607,9 @@ vErrors.push(err124);
 }
 errors++;
 }
-}
-else {
-const err125 = {instancePath:instancePath+"/groups/" + i6+"/name",schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data56 == "number") && (isFinite(data56))){
+if(data56 > 4294967294 || isNaN(data56)){
+const err125 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1619,11 +1618,8 @@ vErrors.push(err125);
 }
 errors++;
 }
-}
-if(data55.gid !== undefined){
-let data57 = data55.gid;
-if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
-const err126 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data56 < 0 || isNaN(data56)){
+const err126 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1632,9 +1628,13 @@ vErrors.push(err126);
 }
 errors++;
 }
-if((typeof data57 == "number") && (isFinite(data57))){
-if(data57 > 4294967294 || isNaN(data57)){
-const err127 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+}
+}
+if(data53.home !== undefined){
+let data57 = data53.home;
+if(typeof data57 === "string"){
+if(!pattern13.test(data57)){
+const err127 = {instancePath:instancePath+"/users/" + i5+"/home",schemaPath:"#/$defs/passwdPath/pattern",keyword:"pattern",params:{pattern: "^/[^:\\n]*$"},message:"must match pattern \""+"^/[^:\\n]*$"+"\""};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1643,8 +1643,9 @@ vErrors.push(err127);
 }
 errors++;
 }
-if(data57 < 0 || isNaN(data57)){
-const err128 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err128 = {instancePath:instancePath+"/users/" + i5+"/home",schemaPath:"#/$defs/passwdPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1654,16 +1655,11 @@ vErrors.push(err128);
 errors++;
 }
 }
-}
-if(data55.members !== undefined){
-let data58 = data55.members;
-if(Array.isArray(data58)){
-const len7 = data58.length;
-for(let i7=0; i7<len7; i7++){
-let data59 = data58[i7];
-if(typeof data59 === "string"){
-if(!pattern11.test(data59)){
-const err129 = {instancePath:instancePath+"/groups/" + i6+"/members/" + i7,schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
+if(data53.shell !== undefined){
+let data58 = data53.shell;
+if(typeof data58 === "string"){
+if(!pattern13.test(data58)){
+const err129 = {instancePath:instancePath+"/users/" + i5+"/shell",schemaPath:"#/$defs/passwdPath/pattern",keyword:"pattern",params:{pattern: "^/[^:\\n]*$"},message:"must match pattern \""+"^/[^:\\n]*$"+"\""};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1674,7 +1670,7 @@ errors++;
 }
 }
 else {
-const err130 = {instancePath:instancePath+"/groups/" + i6+"/members/" + i7,schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err130 = {instancePath:instancePath+"/users/" + i5+"/shell",schemaPath:"#/$defs/passwdPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1684,14 +1680,9 @@ vErrors.push(err130);
 errors++;
 }
 }
-let i8 = data58.length;
-let j0;
-if(i8 > 1){
-outer0:
-for(;i8--;){
-for(j0 = i8; j0--;){
-if(func0(data58[i8], data58[j0])){
-const err131 = {instancePath:instancePath+"/groups/" + i6+"/members",schemaPath:"#/properties/groups/items/properties/members/uniqueItems",keyword:"uniqueItems",params:{i: i8, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i8+" are identical)"};
+}
+else {
+const err131 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1699,14 +1690,11 @@ else {
 vErrors.push(err131);
 }
 errors++;
-break outer0;
-}
-}
 }
 }
 }
 else {
-const err132 = {instancePath:instancePath+"/groups/" + i6+"/members",schemaPath:"#/properties/groups/items/properties/members/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err132 = {instancePath:instancePath+"/users",schemaPath:"#/properties/users/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1716,9 +1704,15 @@ vErrors.push(err132);
 errors++;
 }
 }
-}
-else {
-const err133 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.groups !== undefined){
+let data59 = data.groups;
+if(Array.isArray(data59)){
+const len6 = data59.length;
+for(let i6=0; i6<len6; i6++){
+let data60 = data59[i6];
+if(data60 && typeof data60 == "object" && !Array.isArray(data60)){
+if(data60.name === undefined){
+const err133 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1727,10 +1721,8 @@ vErrors.push(err133);
 }
 errors++;
 }
-}
-}
-else {
-const err134 = {instancePath:instancePath+"/groups",schemaPath:"#/properties/groups/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data60.gid === undefined){
+const err134 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/required",keyword:"required",params:{missingProperty: "gid"},message:"must have required property '"+"gid"+"'"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1739,16 +1731,9 @@ vErrors.push(err134);
 }
 errors++;
 }
-}
-if(data.keep !== undefined){
-let data60 = data.keep;
-if(Array.isArray(data60)){
-const len8 = data60.length;
-for(let i9=0; i9<len8; i9++){
-let data61 = data60[i9];
-if(typeof data61 === "string"){
-if(!pattern4.test(data61)){
-const err135 = {instancePath:instancePath+"/keep/" + i9,schemaPath:"#/properties/keep/items/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
+for(const key9 in data60){
+if(!(((key9 === "name") || (key9 === "gid")) || (key9 === "members"))){
+const err135 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1758,8 +1743,11 @@ vErrors.push(err135);
 errors++;
 }
 }
-else {
-const err136 = {instancePath:instancePath+"/keep/" + i9,schemaPath:"#/properties/keep/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data60.name !== undefined){
+let data61 = data60.name;
+if(typeof data61 === "string"){
+if(!pattern12.test(data61)){
+const err136 = {instancePath:instancePath+"/groups/" + i6+"/name",schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1769,9 +1757,8 @@ vErrors.push(err136);
 errors++;
 }
 }
-}
 else {
-const err137 = {instancePath:instancePath+"/keep",schemaPath:"#/properties/keep/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err137 = {instancePath:instancePath+"/groups/" + i6+"/name",schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1781,15 +1768,10 @@ vErrors.push(err137);
 errors++;
 }
 }
-if(data.allowMissing !== undefined){
-let data62 = data.allowMissing;
-if(Array.isArray(data62)){
-const len9 = data62.length;
-for(let i10=0; i10<len9; i10++){
-let data63 = data62[i10];
-if(typeof data63 === "string"){
-if(func3(data63) < 1){
-const err138 = {instancePath:instancePath+"/allowMissing/" + i10,schemaPath:"#/properties/allowMissing/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data60.gid !== undefined){
+let data62 = data60.gid;
+if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
+const err138 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1798,9 +1780,9 @@ vErrors.push(err138);
 }
 errors++;
 }
-}
-else {
-const err139 = {instancePath:instancePath+"/allowMissing/" + i10,schemaPath:"#/properties/allowMissing/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data62 == "number") && (isFinite(data62))){
+if(data62 > 4294967294 || isNaN(data62)){
+const err139 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1809,10 +1791,8 @@ vErrors.push(err139);
 }
 errors++;
 }
-}
-}
-else {
-const err140 = {instancePath:instancePath+"/allowMissing",schemaPath:"#/properties/allowMissing/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data62 < 0 || isNaN(data62)){
+const err140 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1822,10 +1802,16 @@ vErrors.push(err140);
 errors++;
 }
 }
-if(data.prune !== undefined){
-let data64 = data.prune;
-if(!((data64 === "default") || (data64 === "none"))){
-const err141 = {instancePath:instancePath+"/prune",schemaPath:"#/properties/prune/enum",keyword:"enum",params:{allowedValues: schema11.properties.prune.enum},message:"must be equal to one of the allowed values"};
+}
+if(data60.members !== undefined){
+let data63 = data60.members;
+if(Array.isArray(data63)){
+const len7 = data63.length;
+for(let i7=0; i7<len7; i7++){
+let data64 = data63[i7];
+if(typeof data64 === "string"){
+if(!pattern12.test(data64)){
+const err141 = {instancePath:instancePath+"/groups/" + i6+"/members/" + i7,schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1835,12 +1821,8 @@ vErrors.push(err141);
 errors++;
 }
 }
-if(data.initramfs !== undefined){
-let data65 = data.initramfs;
-if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
-for(const key9 in data65){
-if(!((key9 === "compression") || (key9 === "capabilities"))){
-const err142 = {instancePath:instancePath+"/initramfs",schemaPath:"#/properties/initramfs/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+else {
+const err142 = {instancePath:instancePath+"/groups/" + i6+"/members/" + i7,schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1850,10 +1832,14 @@ vErrors.push(err142);
 errors++;
 }
 }
-if(data65.compression !== undefined){
-let data66 = data65.compression;
-if(!((data66 === "gzip") || (data66 === "none"))){
-const err143 = {instancePath:instancePath+"/initramfs/compression",schemaPath:"#/properties/initramfs/properties/compression/enum",keyword:"enum",params:{allowedValues: schema11.properties.initramfs.properties.compression.enum},message:"must be equal to one of the allowed values"};
+let i8 = data63.length;
+let j0;
+if(i8 > 1){
+outer0:
+for(;i8--;){
+for(j0 = i8; j0--;){
+if(func0(data63[i8], data63[j0])){
+const err143 = {instancePath:instancePath+"/groups/" + i6+"/members",schemaPath:"#/properties/groups/items/properties/members/uniqueItems",keyword:"uniqueItems",params:{i: i8, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i8+" are identical)"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1861,12 +1847,14 @@ else {
 vErrors.push(err143);
 }
 errors++;
+break outer0;
 }
 }
-if(data65.capabilities !== undefined){
-let data67 = data65.capabilities;
-if(!((data67 === "refuse") || (data67 === "drop"))){
-const err144 = {instancePath:instancePath+"/initramfs/capabilities",schemaPath:"#/properties/initramfs/properties/capabilities/enum",keyword:"enum",params:{allowedValues: schema11.properties.initramfs.properties.capabilities.enum},message:"must be equal to one of the allowed values"};
+}
+}
+}
+else {
+const err144 = {instancePath:instancePath+"/groups/" + i6+"/members",schemaPath:"#/properties/groups/items/properties/members/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1878,7 +1866,7 @@ errors++;
 }
 }
 else {
-const err145 = {instancePath:instancePath+"/initramfs",schemaPath:"#/properties/initramfs/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err145 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1888,14 +1876,9 @@ vErrors.push(err145);
 errors++;
 }
 }
-if(data.outputs !== undefined){
-let data68 = data.outputs;
-if(Array.isArray(data68)){
-const len10 = data68.length;
-for(let i11=0; i11<len10; i11++){
-let data69 = data68[i11];
-if(!((((((((data69 === "kernel") || (data69 === "initramfs")) || (data69 === "disk")) || (data69 === "esp")) || (data69 === "uki")) || (data69 === "qcow2")) || (data69 === "rootfs-tar")) || (data69 === "eif"))){
-const err146 = {instancePath:instancePath+"/outputs/" + i11,schemaPath:"#/properties/outputs/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.outputs.items.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err146 = {instancePath:instancePath+"/groups",schemaPath:"#/properties/groups/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1905,14 +1888,15 @@ vErrors.push(err146);
 errors++;
 }
 }
-let i12 = data68.length;
-let j1;
-if(i12 > 1){
-outer1:
-for(;i12--;){
-for(j1 = i12; j1--;){
-if(func0(data68[i12], data68[j1])){
-const err147 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/uniqueItems",keyword:"uniqueItems",params:{i: i12, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i12+" are identical)"};
+if(data.keep !== undefined){
+let data65 = data.keep;
+if(Array.isArray(data65)){
+const len8 = data65.length;
+for(let i9=0; i9<len8; i9++){
+let data66 = data65[i9];
+if(typeof data66 === "string"){
+if(!pattern5.test(data66)){
+const err147 = {instancePath:instancePath+"/keep/" + i9,schemaPath:"#/properties/keep/items/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1920,14 +1904,10 @@ else {
 vErrors.push(err147);
 }
 errors++;
-break outer1;
-}
-}
-}
 }
 }
 else {
-const err148 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err148 = {instancePath:instancePath+"/keep/" + i9,schemaPath:"#/properties/keep/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1937,12 +1917,9 @@ vErrors.push(err148);
 errors++;
 }
 }
-if(data.eif !== undefined){
-let data70 = data.eif;
-if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
-for(const key10 in data70){
-if(!(((((((key10 === "memory") || (key10 === "cpus")) || (key10 === "cmdline")) || (key10 === "ramdisks")) || (key10 === "bootstrap")) || (key10 === "cmd")) || (key10 === "env"))){
-const err149 = {instancePath:instancePath+"/eif",schemaPath:"#/properties/eif/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+}
+else {
+const err149 = {instancePath:instancePath+"/keep",schemaPath:"#/properties/keep/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1952,11 +1929,15 @@ vErrors.push(err149);
 errors++;
 }
 }
-if(data70.memory !== undefined){
-let data71 = data70.memory;
-if(typeof data71 === "string"){
-if(!pattern2.test(data71)){
-const err150 = {instancePath:instancePath+"/eif/memory",schemaPath:"#/properties/eif/properties/memory/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(K|M|G)?$"},message:"must match pattern \""+"^[0-9]+(K|M|G)?$"+"\""};
+if(data.allowMissing !== undefined){
+let data67 = data.allowMissing;
+if(Array.isArray(data67)){
+const len9 = data67.length;
+for(let i10=0; i10<len9; i10++){
+let data68 = data67[i10];
+if(typeof data68 === "string"){
+if(func3(data68) < 1){
+const err150 = {instancePath:instancePath+"/allowMissing/" + i10,schemaPath:"#/properties/allowMissing/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1967,7 +1948,7 @@ errors++;
 }
 }
 else {
-const err151 = {instancePath:instancePath+"/eif/memory",schemaPath:"#/properties/eif/properties/memory/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err151 = {instancePath:instancePath+"/allowMissing/" + i10,schemaPath:"#/properties/allowMissing/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1977,10 +1958,9 @@ vErrors.push(err151);
 errors++;
 }
 }
-if(data70.cpus !== undefined){
-let data72 = data70.cpus;
-if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err152 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err152 = {instancePath:instancePath+"/allowMissing",schemaPath:"#/properties/allowMissing/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1989,9 +1969,11 @@ vErrors.push(err152);
 }
 errors++;
 }
-if((typeof data72 == "number") && (isFinite(data72))){
-if(data72 > 1024 || isNaN(data72)){
-const err153 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
+}
+if(data.prune !== undefined){
+let data69 = data.prune;
+if(!((data69 === "default") || (data69 === "none"))){
+const err153 = {instancePath:instancePath+"/prune",schemaPath:"#/properties/prune/enum",keyword:"enum",params:{allowedValues: schema11.properties.prune.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -2000,8 +1982,13 @@ vErrors.push(err153);
 }
 errors++;
 }
-if(data72 < 1 || isNaN(data72)){
-const err154 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data.initramfs !== undefined){
+let data70 = data.initramfs;
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+for(const key10 in data70){
+if(!((key10 === "compression") || (key10 === "capabilities"))){
+const err154 = {instancePath:instancePath+"/initramfs",schemaPath:"#/properties/initramfs/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -2011,10 +1998,10 @@ vErrors.push(err154);
 errors++;
 }
 }
-}
-if(data70.cmdline !== undefined){
-if(typeof data70.cmdline !== "string"){
-const err155 = {instancePath:instancePath+"/eif/cmdline",schemaPath:"#/properties/eif/properties/cmdline/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data70.compression !== undefined){
+let data71 = data70.compression;
+if(!((data71 === "gzip") || (data71 === "none"))){
+const err155 = {instancePath:instancePath+"/initramfs/compression",schemaPath:"#/properties/initramfs/properties/compression/enum",keyword:"enum",params:{allowedValues: schema11.properties.initramfs.properties.compression.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -2024,10 +2011,10 @@ vErrors.push(err155);
 errors++;
 }
 }
-if(data70.ramdisks !== undefined){
-let data74 = data70.ramdisks;
-if(!((data74 === "single") || (data74 === "nitro"))){
-const err156 = {instancePath:instancePath+"/eif/ramdisks",schemaPath:"#/properties/eif/properties/ramdisks/enum",keyword:"enum",params:{allowedValues: schema11.properties.eif.properties.ramdisks.enum},message:"must be equal to one of the allowed values"};
+if(data70.capabilities !== undefined){
+let data72 = data70.capabilities;
+if(!((data72 === "refuse") || (data72 === "drop"))){
+const err156 = {instancePath:instancePath+"/initramfs/capabilities",schemaPath:"#/properties/initramfs/properties/capabilities/enum",keyword:"enum",params:{allowedValues: schema11.properties.initramfs.properties.capabilities.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -2037,12 +2024,9 @@ vErrors.push(err156);
 errors++;
 }
 }
-if(data70.bootstrap !== undefined){
-let data75 = data70.bootstrap;
-if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
-for(const key11 in data75){
-if(!((key11 === "init") || (key11 === "nsm"))){
-const err157 = {instancePath:instancePath+"/eif/bootstrap",schemaPath:"#/properties/eif/properties/bootstrap/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+}
+else {
+const err157 = {instancePath:instancePath+"/initramfs",schemaPath:"#/properties/initramfs/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -2052,11 +2036,14 @@ vErrors.push(err157);
 errors++;
 }
 }
-if(data75.init !== undefined){
-let data76 = data75.init;
-if(typeof data76 === "string"){
-if(func3(data76) < 1){
-const err158 = {instancePath:instancePath+"/eif/bootstrap/init",schemaPath:"#/properties/eif/properties/bootstrap/properties/init/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.outputs !== undefined){
+let data73 = data.outputs;
+if(Array.isArray(data73)){
+const len10 = data73.length;
+for(let i11=0; i11<len10; i11++){
+let data74 = data73[i11];
+if(!((((((((data74 === "kernel") || (data74 === "initramfs")) || (data74 === "disk")) || (data74 === "esp")) || (data74 === "uki")) || (data74 === "qcow2")) || (data74 === "rootfs-tar")) || (data74 === "eif"))){
+const err158 = {instancePath:instancePath+"/outputs/" + i11,schemaPath:"#/properties/outputs/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.outputs.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -2066,8 +2053,14 @@ vErrors.push(err158);
 errors++;
 }
 }
-else {
-const err159 = {instancePath:instancePath+"/eif/bootstrap/init",schemaPath:"#/properties/eif/properties/bootstrap/properties/init/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let i12 = data73.length;
+let j1;
+if(i12 > 1){
+outer1:
+for(;i12--;){
+for(j1 = i12; j1--;){
+if(func0(data73[i12], data73[j1])){
+const err159 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/uniqueItems",keyword:"uniqueItems",params:{i: i12, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i12+" are identical)"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -2075,13 +2068,14 @@ else {
 vErrors.push(err159);
 }
 errors++;
+break outer1;
 }
 }
-if(data75.nsm !== undefined){
-let data77 = data75.nsm;
-if(typeof data77 === "string"){
-if(func3(data77) < 1){
-const err160 = {instancePath:instancePath+"/eif/bootstrap/nsm",schemaPath:"#/properties/eif/properties/bootstrap/properties/nsm/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+}
+else {
+const err160 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -2091,8 +2085,12 @@ vErrors.push(err160);
 errors++;
 }
 }
-else {
-const err161 = {instancePath:instancePath+"/eif/bootstrap/nsm",schemaPath:"#/properties/eif/properties/bootstrap/properties/nsm/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.eif !== undefined){
+let data75 = data.eif;
+if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
+for(const key11 in data75){
+if(!(((((((key11 === "memory") || (key11 === "cpus")) || (key11 === "cmdline")) || (key11 === "ramdisks")) || (key11 === "bootstrap")) || (key11 === "cmd")) || (key11 === "env"))){
+const err161 = {instancePath:instancePath+"/eif",schemaPath:"#/properties/eif/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -2102,9 +2100,11 @@ vErrors.push(err161);
 errors++;
 }
 }
-}
-else {
-const err162 = {instancePath:instancePath+"/eif/bootstrap",schemaPath:"#/properties/eif/properties/bootstrap/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data75.memory !== undefined){
+let data76 = data75.memory;
+if(typeof data76 === "string"){
+if(!pattern2.test(data76)){
+const err162 = {instancePath:instancePath+"/eif/memory",schemaPath:"#/properties/eif/properties/memory/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(K|M|G)?$"},message:"must match pattern \""+"^[0-9]+(K|M|G)?$"+"\""};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -2114,15 +2114,8 @@ vErrors.push(err162);
 errors++;
 }
 }
-if(data70.cmd !== undefined){
-let data78 = data70.cmd;
-if(Array.isArray(data78)){
-const len11 = data78.length;
-for(let i13=0; i13<len11; i13++){
-let data79 = data78[i13];
-if(typeof data79 === "string"){
-if(!pattern18.test(data79)){
-const err163 = {instancePath:instancePath+"/eif/cmd/" + i13,schemaPath:"#/properties/eif/properties/cmd/items/pattern",keyword:"pattern",params:{pattern: "^[^\\n]*$"},message:"must match pattern \""+"^[^\\n]*$"+"\""};
+else {
+const err163 = {instancePath:instancePath+"/eif/memory",schemaPath:"#/properties/eif/properties/memory/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -2132,8 +2125,10 @@ vErrors.push(err163);
 errors++;
 }
 }
-else {
-const err164 = {instancePath:instancePath+"/eif/cmd/" + i13,schemaPath:"#/properties/eif/properties/cmd/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data75.cpus !== undefined){
+let data77 = data75.cpus;
+if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
+const err164 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2142,10 +2137,9 @@ vErrors.push(err164);
 }
 errors++;
 }
-}
-}
-else {
-const err165 = {instancePath:instancePath+"/eif/cmd",schemaPath:"#/properties/eif/properties/cmd/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data77 == "number") && (isFinite(data77))){
+if(data77 > 1024 || isNaN(data77)){
+const err165 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2154,16 +2148,8 @@ vErrors.push(err165);
 }
 errors++;
 }
-}
-if(data70.env !== undefined){
-let data80 = data70.env;
-if(Array.isArray(data80)){
-const len12 = data80.length;
-for(let i14=0; i14<len12; i14++){
-let data81 = data80[i14];
-if(typeof data81 === "string"){
-if(!pattern19.test(data81)){
-const err166 = {instancePath:instancePath+"/eif/env/" + i14,schemaPath:"#/properties/eif/properties/env/items/pattern",keyword:"pattern",params:{pattern: "^[^=\\n]+=[^\\n]*$"},message:"must match pattern \""+"^[^=\\n]+=[^\\n]*$"+"\""};
+if(data77 < 1 || isNaN(data77)){
+const err166 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2173,8 +2159,10 @@ vErrors.push(err166);
 errors++;
 }
 }
-else {
-const err167 = {instancePath:instancePath+"/eif/env/" + i14,schemaPath:"#/properties/eif/properties/env/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data75.cmdline !== undefined){
+if(typeof data75.cmdline !== "string"){
+const err167 = {instancePath:instancePath+"/eif/cmdline",schemaPath:"#/properties/eif/properties/cmdline/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2184,9 +2172,10 @@ vErrors.push(err167);
 errors++;
 }
 }
-}
-else {
-const err168 = {instancePath:instancePath+"/eif/env",schemaPath:"#/properties/eif/properties/env/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data75.ramdisks !== undefined){
+let data79 = data75.ramdisks;
+if(!((data79 === "single") || (data79 === "nitro"))){
+const err168 = {instancePath:instancePath+"/eif/ramdisks",schemaPath:"#/properties/eif/properties/ramdisks/enum",keyword:"enum",params:{allowedValues: schema11.properties.eif.properties.ramdisks.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2196,9 +2185,12 @@ vErrors.push(err168);
 errors++;
 }
 }
-}
-else {
-const err169 = {instancePath:instancePath+"/eif",schemaPath:"#/properties/eif/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data75.bootstrap !== undefined){
+let data80 = data75.bootstrap;
+if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
+for(const key12 in data80){
+if(!((key12 === "init") || (key12 === "nsm"))){
+const err169 = {instancePath:instancePath+"/eif/bootstrap",schemaPath:"#/properties/eif/properties/bootstrap/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2208,12 +2200,11 @@ vErrors.push(err169);
 errors++;
 }
 }
-if(data.test !== undefined){
-let data82 = data.test;
-if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
-for(const key12 in data82){
-if(!(((key12 === "timeout") || (key12 === "steps")) || (key12 === "fail-on"))){
-const err170 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+if(data80.init !== undefined){
+let data81 = data80.init;
+if(typeof data81 === "string"){
+if(func3(data81) < 1){
+const err170 = {instancePath:instancePath+"/eif/bootstrap/init",schemaPath:"#/properties/eif/properties/bootstrap/properties/init/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2223,10 +2214,8 @@ vErrors.push(err170);
 errors++;
 }
 }
-if(data82.timeout !== undefined){
-let data83 = data82.timeout;
-if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
-const err171 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err171 = {instancePath:instancePath+"/eif/bootstrap/init",schemaPath:"#/properties/eif/properties/bootstrap/properties/init/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2235,9 +2224,12 @@ vErrors.push(err171);
 }
 errors++;
 }
-if((typeof data83 == "number") && (isFinite(data83))){
-if(data83 > 3600 || isNaN(data83)){
-const err172 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+}
+if(data80.nsm !== undefined){
+let data82 = data80.nsm;
+if(typeof data82 === "string"){
+if(func3(data82) < 1){
+const err172 = {instancePath:instancePath+"/eif/bootstrap/nsm",schemaPath:"#/properties/eif/properties/bootstrap/properties/nsm/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2246,8 +2238,9 @@ vErrors.push(err172);
 }
 errors++;
 }
-if(data83 < 1 || isNaN(data83)){
-const err173 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err173 = {instancePath:instancePath+"/eif/bootstrap/nsm",schemaPath:"#/properties/eif/properties/bootstrap/properties/nsm/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2258,19 +2251,8 @@ errors++;
 }
 }
 }
-if(data82.steps !== undefined){
-let data84 = data82.steps;
-if(Array.isArray(data84)){
-const len13 = data84.length;
-for(let i15=0; i15<len13; i15++){
-let data85 = data84[i15];
-const _errs197 = errors;
-let valid59 = false;
-let passing1 = null;
-const _errs198 = errors;
-if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
-if(data85.expect === undefined){
-const err174 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/required",keyword:"required",params:{missingProperty: "expect"},message:"must have required property '"+"expect"+"'"};
+else {
+const err174 = {instancePath:instancePath+"/eif/bootstrap",schemaPath:"#/properties/eif/properties/bootstrap/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2279,9 +2261,16 @@ vErrors.push(err174);
 }
 errors++;
 }
-for(const key13 in data85){
-if(!((key13 === "expect") || (key13 === "timeout"))){
-const err175 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+}
+if(data75.cmd !== undefined){
+let data83 = data75.cmd;
+if(Array.isArray(data83)){
+const len11 = data83.length;
+for(let i13=0; i13<len11; i13++){
+let data84 = data83[i13];
+if(typeof data84 === "string"){
+if(!pattern19.test(data84)){
+const err175 = {instancePath:instancePath+"/eif/cmd/" + i13,schemaPath:"#/properties/eif/properties/cmd/items/pattern",keyword:"pattern",params:{pattern: "^[^\\n]*$"},message:"must match pattern \""+"^[^\\n]*$"+"\""};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2291,11 +2280,8 @@ vErrors.push(err175);
 errors++;
 }
 }
-if(data85.expect !== undefined){
-let data86 = data85.expect;
-if(typeof data86 === "string"){
-if(func3(data86) < 1){
-const err176 = {instancePath:instancePath+"/test/steps/" + i15+"/expect",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/expect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err176 = {instancePath:instancePath+"/eif/cmd/" + i13,schemaPath:"#/properties/eif/properties/cmd/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2305,8 +2291,9 @@ vErrors.push(err176);
 errors++;
 }
 }
+}
 else {
-const err177 = {instancePath:instancePath+"/test/steps/" + i15+"/expect",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/expect/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err177 = {instancePath:instancePath+"/eif/cmd",schemaPath:"#/properties/eif/properties/cmd/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2316,11 +2303,15 @@ vErrors.push(err177);
 errors++;
 }
 }
-if(data85.timeout !== undefined){
-let data87 = data85.timeout;
-if((typeof data87 == "number") && (isFinite(data87))){
-if(data87 > 3600 || isNaN(data87)){
-const err178 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+if(data75.env !== undefined){
+let data85 = data75.env;
+if(Array.isArray(data85)){
+const len12 = data85.length;
+for(let i14=0; i14<len12; i14++){
+let data86 = data85[i14];
+if(typeof data86 === "string"){
+if(!pattern20.test(data86)){
+const err178 = {instancePath:instancePath+"/eif/env/" + i14,schemaPath:"#/properties/eif/properties/env/items/pattern",keyword:"pattern",params:{pattern: "^[^=\\n]+=[^\\n]*$"},message:"must match pattern \""+"^[^=\\n]+=[^\\n]*$"+"\""};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2329,8 +2320,9 @@ vErrors.push(err178);
 }
 errors++;
 }
-if(data87 <= 0 || isNaN(data87)){
-const err179 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+}
+else {
+const err179 = {instancePath:instancePath+"/eif/env/" + i14,schemaPath:"#/properties/eif/properties/env/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2340,8 +2332,9 @@ vErrors.push(err179);
 errors++;
 }
 }
+}
 else {
-const err180 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err180 = {instancePath:instancePath+"/eif/env",schemaPath:"#/properties/eif/properties/env/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2353,7 +2346,7 @@ errors++;
 }
 }
 else {
-const err181 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err181 = {instancePath:instancePath+"/eif",schemaPath:"#/properties/eif/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2362,15 +2355,13 @@ vErrors.push(err181);
 }
 errors++;
 }
-var _valid1 = _errs198 === errors;
-if(_valid1){
-valid59 = true;
-passing1 = 0;
 }
-const _errs205 = errors;
-if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
-if(data85.send === undefined){
-const err182 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/required",keyword:"required",params:{missingProperty: "send"},message:"must have required property '"+"send"+"'"};
+if(data.test !== undefined){
+let data87 = data.test;
+if(data87 && typeof data87 == "object" && !Array.isArray(data87)){
+for(const key13 in data87){
+if(!(((key13 === "timeout") || (key13 === "steps")) || (key13 === "fail-on"))){
+const err182 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2379,9 +2370,11 @@ vErrors.push(err182);
 }
 errors++;
 }
-for(const key14 in data85){
-if(!(key14 === "send")){
-const err183 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+}
+if(data87.timeout !== undefined){
+let data88 = data87.timeout;
+if(!(((typeof data88 == "number") && (!(data88 % 1) && !isNaN(data88))) && (isFinite(data88)))){
+const err183 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2390,10 +2383,9 @@ vErrors.push(err183);
 }
 errors++;
 }
-}
-if(data85.send !== undefined){
-if(typeof data85.send !== "string"){
-const err184 = {instancePath:instancePath+"/test/steps/" + i15+"/send",schemaPath:"#/properties/test/properties/steps/items/oneOf/1/properties/send/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data88 == "number") && (isFinite(data88))){
+if(data88 > 3600 || isNaN(data88)){
+const err184 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2402,10 +2394,8 @@ vErrors.push(err184);
 }
 errors++;
 }
-}
-}
-else {
-const err185 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data88 < 1 || isNaN(data88)){
+const err185 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2414,20 +2404,21 @@ vErrors.push(err185);
 }
 errors++;
 }
-var _valid1 = _errs205 === errors;
-if(_valid1 && valid59){
-valid59 = false;
-passing1 = [passing1, 1];
 }
-else {
-if(_valid1){
-valid59 = true;
-passing1 = 1;
 }
-const _errs210 = errors;
-if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
-if(data85["expect-exit"] === undefined){
-const err186 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/required",keyword:"required",params:{missingProperty: "expect-exit"},message:"must have required property '"+"expect-exit"+"'"};
+if(data87.steps !== undefined){
+let data89 = data87.steps;
+if(Array.isArray(data89)){
+const len13 = data89.length;
+for(let i15=0; i15<len13; i15++){
+let data90 = data89[i15];
+const _errs208 = errors;
+let valid60 = false;
+let passing1 = null;
+const _errs209 = errors;
+if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
+if(data90.expect === undefined){
+const err186 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/required",keyword:"required",params:{missingProperty: "expect"},message:"must have required property '"+"expect"+"'"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2436,9 +2427,9 @@ vErrors.push(err186);
 }
 errors++;
 }
-for(const key15 in data85){
-if(!(key15 === "expect-exit")){
-const err187 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+for(const key14 in data90){
+if(!((key14 === "expect") || (key14 === "timeout"))){
+const err187 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2448,14 +2439,11 @@ vErrors.push(err187);
 errors++;
 }
 }
-if(data85["expect-exit"] !== undefined){
-let data89 = data85["expect-exit"];
-const _errs214 = errors;
-let valid63 = false;
-let passing2 = null;
-const _errs215 = errors;
-if(!(((typeof data89 == "number") && (!(data89 % 1) && !isNaN(data89))) && (isFinite(data89)))){
-const err188 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data90.expect !== undefined){
+let data91 = data90.expect;
+if(typeof data91 === "string"){
+if(func3(data91) < 1){
+const err188 = {instancePath:instancePath+"/test/steps/" + i15+"/expect",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/expect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2464,9 +2452,9 @@ vErrors.push(err188);
 }
 errors++;
 }
-if((typeof data89 == "number") && (isFinite(data89))){
-if(data89 > 127 || isNaN(data89)){
-const err189 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 127},message:"must be <= 127"};
+}
+else {
+const err189 = {instancePath:instancePath+"/test/steps/" + i15+"/expect",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/expect/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2475,8 +2463,12 @@ vErrors.push(err189);
 }
 errors++;
 }
-if(data89 < 0 || isNaN(data89)){
-const err190 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data90.timeout !== undefined){
+let data92 = data90.timeout;
+if((typeof data92 == "number") && (isFinite(data92))){
+if(data92 > 3600 || isNaN(data92)){
+const err190 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2485,15 +2477,8 @@ vErrors.push(err190);
 }
 errors++;
 }
-}
-var _valid2 = _errs215 === errors;
-if(_valid2){
-valid63 = true;
-passing2 = 0;
-}
-const _errs217 = errors;
-if(true !== data89){
-const err191 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/1/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"};
+if(data92 <= 0 || isNaN(data92)){
+const err191 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2502,19 +2487,9 @@ vErrors.push(err191);
 }
 errors++;
 }
-var _valid2 = _errs217 === errors;
-if(_valid2 && valid63){
-valid63 = false;
-passing2 = [passing2, 1];
 }
 else {
-if(_valid2){
-valid63 = true;
-passing2 = 1;
-}
-}
-if(!valid63){
-const err192 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf",keyword:"oneOf",params:{passingSchemas: passing2},message:"must match exactly one schema in oneOf"};
+const err192 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2523,21 +2498,10 @@ vErrors.push(err192);
 }
 errors++;
 }
-else {
-errors = _errs214;
-if(vErrors !== null){
-if(_errs214){
-vErrors.length = _errs214;
-}
-else {
-vErrors = null;
-}
-}
-}
 }
 }
 else {
-const err193 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err193 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2546,20 +2510,15 @@ vErrors.push(err193);
 }
 errors++;
 }
-var _valid1 = _errs210 === errors;
-if(_valid1 && valid59){
-valid59 = false;
-passing1 = [passing1, 2];
-}
-else {
+var _valid1 = _errs209 === errors;
 if(_valid1){
-valid59 = true;
-passing1 = 2;
+valid60 = true;
+passing1 = 0;
 }
-}
-}
-if(!valid59){
-const err194 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+const _errs216 = errors;
+if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
+if(data90.send === undefined){
+const err194 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/required",keyword:"required",params:{missingProperty: "send"},message:"must have required property '"+"send"+"'"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2568,21 +2527,9 @@ vErrors.push(err194);
 }
 errors++;
 }
-else {
-errors = _errs197;
-if(vErrors !== null){
-if(_errs197){
-vErrors.length = _errs197;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-}
-else {
-const err195 = {instancePath:instancePath+"/test/steps",schemaPath:"#/properties/test/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key15 in data90){
+if(!(key15 === "send")){
+const err195 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2592,15 +2539,9 @@ vErrors.push(err195);
 errors++;
 }
 }
-if(data82["fail-on"] !== undefined){
-let data90 = data82["fail-on"];
-if(Array.isArray(data90)){
-const len14 = data90.length;
-for(let i16=0; i16<len14; i16++){
-let data91 = data90[i16];
-if(typeof data91 === "string"){
-if(func3(data91) < 1){
-const err196 = {instancePath:instancePath+"/test/fail-on/" + i16,schemaPath:"#/properties/test/properties/fail-on/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data90.send !== undefined){
+if(typeof data90.send !== "string"){
+const err196 = {instancePath:instancePath+"/test/steps/" + i15+"/send",schemaPath:"#/properties/test/properties/steps/items/oneOf/1/properties/send/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2610,8 +2551,9 @@ vErrors.push(err196);
 errors++;
 }
 }
+}
 else {
-const err197 = {instancePath:instancePath+"/test/fail-on/" + i16,schemaPath:"#/properties/test/properties/fail-on/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err197 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2620,10 +2562,20 @@ vErrors.push(err197);
 }
 errors++;
 }
-}
+var _valid1 = _errs216 === errors;
+if(_valid1 && valid60){
+valid60 = false;
+passing1 = [passing1, 1];
 }
 else {
-const err198 = {instancePath:instancePath+"/test/fail-on",schemaPath:"#/properties/test/properties/fail-on/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(_valid1){
+valid60 = true;
+passing1 = 1;
+}
+const _errs221 = errors;
+if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
+if(data90["expect-exit"] === undefined){
+const err198 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/required",keyword:"required",params:{missingProperty: "expect-exit"},message:"must have required property '"+"expect-exit"+"'"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2632,10 +2584,9 @@ vErrors.push(err198);
 }
 errors++;
 }
-}
-}
-else {
-const err199 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key16 in data90){
+if(!(key16 === "expect-exit")){
+const err199 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2645,14 +2596,211 @@ vErrors.push(err199);
 errors++;
 }
 }
-}
-else {
-const err200 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data90["expect-exit"] !== undefined){
+let data94 = data90["expect-exit"];
+const _errs225 = errors;
+let valid64 = false;
+let passing2 = null;
+const _errs226 = errors;
+if(!(((typeof data94 == "number") && (!(data94 % 1) && !isNaN(data94))) && (isFinite(data94)))){
+const err200 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err200];
 }
 else {
 vErrors.push(err200);
+}
+errors++;
+}
+if((typeof data94 == "number") && (isFinite(data94))){
+if(data94 > 127 || isNaN(data94)){
+const err201 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 127},message:"must be <= 127"};
+if(vErrors === null){
+vErrors = [err201];
+}
+else {
+vErrors.push(err201);
+}
+errors++;
+}
+if(data94 < 0 || isNaN(data94)){
+const err202 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err202];
+}
+else {
+vErrors.push(err202);
+}
+errors++;
+}
+}
+var _valid2 = _errs226 === errors;
+if(_valid2){
+valid64 = true;
+passing2 = 0;
+}
+const _errs228 = errors;
+if(true !== data94){
+const err203 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/1/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err203];
+}
+else {
+vErrors.push(err203);
+}
+errors++;
+}
+var _valid2 = _errs228 === errors;
+if(_valid2 && valid64){
+valid64 = false;
+passing2 = [passing2, 1];
+}
+else {
+if(_valid2){
+valid64 = true;
+passing2 = 1;
+}
+}
+if(!valid64){
+const err204 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf",keyword:"oneOf",params:{passingSchemas: passing2},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err204];
+}
+else {
+vErrors.push(err204);
+}
+errors++;
+}
+else {
+errors = _errs225;
+if(vErrors !== null){
+if(_errs225){
+vErrors.length = _errs225;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err205 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err205];
+}
+else {
+vErrors.push(err205);
+}
+errors++;
+}
+var _valid1 = _errs221 === errors;
+if(_valid1 && valid60){
+valid60 = false;
+passing1 = [passing1, 2];
+}
+else {
+if(_valid1){
+valid60 = true;
+passing1 = 2;
+}
+}
+}
+if(!valid60){
+const err206 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err206];
+}
+else {
+vErrors.push(err206);
+}
+errors++;
+}
+else {
+errors = _errs208;
+if(vErrors !== null){
+if(_errs208){
+vErrors.length = _errs208;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err207 = {instancePath:instancePath+"/test/steps",schemaPath:"#/properties/test/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err207];
+}
+else {
+vErrors.push(err207);
+}
+errors++;
+}
+}
+if(data87["fail-on"] !== undefined){
+let data95 = data87["fail-on"];
+if(Array.isArray(data95)){
+const len14 = data95.length;
+for(let i16=0; i16<len14; i16++){
+let data96 = data95[i16];
+if(typeof data96 === "string"){
+if(func3(data96) < 1){
+const err208 = {instancePath:instancePath+"/test/fail-on/" + i16,schemaPath:"#/properties/test/properties/fail-on/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err208];
+}
+else {
+vErrors.push(err208);
+}
+errors++;
+}
+}
+else {
+const err209 = {instancePath:instancePath+"/test/fail-on/" + i16,schemaPath:"#/properties/test/properties/fail-on/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err209];
+}
+else {
+vErrors.push(err209);
+}
+errors++;
+}
+}
+}
+else {
+const err210 = {instancePath:instancePath+"/test/fail-on",schemaPath:"#/properties/test/properties/fail-on/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err210];
+}
+else {
+vErrors.push(err210);
+}
+errors++;
+}
+}
+}
+else {
+const err211 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err211];
+}
+else {
+vErrors.push(err211);
+}
+errors++;
+}
+}
+}
+else {
+const err212 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err212];
+}
+else {
+vErrors.push(err212);
 }
 errors++;
 }
