@@ -11,6 +11,10 @@ export interface Sources {
   kernelConfig: string;
   syslinuxEfi: string;
   ldlinuxE64: string;
+  /** syslinux's BIOS files for the iso output: isolinux.bin, the isohybrid MBR code, the BIOS ldlinux.c32. */
+  isolinuxBin: string;
+  isohdpfxBin: string;
+  ldlinuxC32: string;
   efiStub: string;
   /** GCC's driver, its collect2 and a crt object, and GNU ld (gcc-12, libgcc-12-dev, binutils): the toolchain fixture. */
   gccDriver: string;
@@ -30,6 +34,9 @@ export function defaultSources(world: string): Sources {
     kernelConfig: join(world, 'kernel', 'config'),
     syslinuxEfi: '/usr/lib/SYSLINUX.EFI/efi64/syslinux.efi', // syslinux-efi
     ldlinuxE64: '/usr/lib/syslinux/modules/efi64/ldlinux.e64', // syslinux-efi
+    isolinuxBin: '/usr/lib/ISOLINUX/isolinux.bin', // isolinux
+    isohdpfxBin: '/usr/lib/ISOLINUX/isohdpfx.bin', // isolinux
+    ldlinuxC32: '/usr/lib/syslinux/modules/bios/ldlinux.c32', // syslinux-common
     efiStub: '/usr/lib/systemd/boot/efi/linuxx64.efi.stub', // systemd-boot-efi
     gccDriver: '/usr/bin/x86_64-linux-gnu-gcc-12', // gcc-12
     collect2: '/usr/lib/gcc/x86_64-linux-gnu/12/collect2', // gcc-12
@@ -237,8 +244,12 @@ export function packageDefs(src: Sources): PackageDef[] {
       ],
     },
     {
+      // As StageX's user-syslinux installs both firmwares: the BIOS files in AUXDIR, the EFI ones below it.
       name: 'user-syslinux',
       entries: [
+        { type: 'file', path: 'usr/share/syslinux/isohdpfx.bin', mode: 0o644, data: readFileSync(src.isohdpfxBin) },
+        { type: 'file', path: 'usr/share/syslinux/isolinux.bin', mode: 0o644, data: readFileSync(src.isolinuxBin) },
+        { type: 'file', path: 'usr/share/syslinux/ldlinux.c32', mode: 0o644, data: readFileSync(src.ldlinuxC32) },
         { type: 'file', path: 'usr/share/syslinux/efi64/ldlinux.e64', mode: 0o644, data: readFileSync(src.ldlinuxE64) },
         { type: 'file', path: 'usr/share/syslinux/efi64/syslinux.efi', mode: 0o644, data: readFileSync(src.syslinuxEfi) },
       ],

@@ -18,6 +18,7 @@ import {buildDisk, parseSize, sha256Hex, sha256Stream} from './disk.js'
 import {type EifStage, eifFileName, writeEifOutput} from './eif.js'
 import {writeInitramfs} from './initramfs.js'
 import {findFile, generatedOsRelease, LDLINUX_PATHS, OS_RELEASE_PATHS, STUB_PATHS, SYSLINUX_EFI_PATHS, syslinuxEspFiles, ukiEspFiles} from './loader.js'
+import {ISOHDPFX_PATHS, ISOLINUX_BIN_PATHS, type IsoStage, LDLINUX_C32_PATHS, writeIsoOutput} from './iso.js'
 import {writeRootfsTar} from './rootfs-tar.js'
 import {loadSecureBootSigner, signUki, type UkiSignatureRecord} from './secure-boot.js'
 import {type BuildSeed, deriveBuildSeed} from './seed.js'
@@ -50,6 +51,7 @@ export interface ImageStages {
   }
   esp?: {sha256: string; size: number; volumeId: string; label: string; files: {path: string; size: number; sha256: string}[]}
   eif?: EifStage
+  iso?: IsoStage
   disk?: {
     sha256: string
     size: number
@@ -90,7 +92,7 @@ export interface ImageOutputs {
   seed?: RecordedSeed
 }
 
-export const OUTPUT_FILES = {kernel: 'vmlinuz', uki: 'uki.efi', esp: 'esp.img', disk: 'disk.raw', rootfsTar: 'rootfs.tar'} as const
+export const OUTPUT_FILES = {kernel: 'vmlinuz', uki: 'uki.efi', esp: 'esp.img', disk: 'disk.raw', rootfsTar: 'rootfs.tar', iso: 'image.iso'} as const
 
 /** What each output needs before it can be written (the loader's ESP files are the ESP writer's own business). */
 const NEEDS: Record<Exclude<OutputKind, 'qcow2'>, readonly OutputKind[]> = {
@@ -102,6 +104,8 @@ const NEEDS: Record<Exclude<OutputKind, 'qcow2'>, readonly OutputKind[]> = {
   disk: ['esp'],
   // The EIF carries the kernel and its own uncompressed ramdisks (never the gzip initramfs output).
   eif: ['kernel'],
+  // isolinux boots the kernel and initramfs as ISO 9660 files (BIOS); UEFI boots the ESP inside.
+  iso: ['kernel', 'initramfs', 'esp'],
 }
 
 /** The outputs to produce: those asked for and what they need (an ESP with loader uki needs a UKI). */
@@ -285,6 +289,28 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
         files.map(async (f) => ({path: f.path, size: f.source.size, sha256: knownSha256.get(f.source) ?? (await sha256Stream(f.source.open())).sha256})),
       ),
     }
+    if (planned.has('iso')) {
+      progress('iso: ISO 9660 with El Torito BIOS (isolinux) and UEFI (the ESP) entries, isohybrid MBR')
+      const isoPath = place('iso', OUTPUT_FILES.iso)
+      const espSource: SizedSource = {size: disk.espSize, open: disk.esp}
+      knownSha256.set(espSource, esp.sha256)
+      stages.iso = await writeIsoOutput(
+        {
+          profileName: profile.name,
+          seed: seed.bytes,
+          sourceDateEpoch,
+          cmdline: kernel.cmdline,
+          isolinuxBin: loader.isolinuxBin!,
+          ldlinuxC32: loader.ldlinuxC32!,
+          isohdpfx: loader.isohdpfx!,
+          kernel: kernelSource,
+          initrd: initramfsSource,
+          esp: espSource,
+        },
+        async (chunks) => keep('iso', isoPath, await writeFileAtomically(isoPath, chunks)),
+        async (source) => knownSha256.get(source) ?? (await sha256Stream(source.open())).sha256,
+      )
+    }
     if (planned.has('disk')) {
       const diskPath = place('disk', OUTPUT_FILES.disk)
       const written = asked.has('disk') ? keep('disk', diskPath, await writeFileAtomically(diskPath, disk.disk())) : await sha256Stream(disk.disk())
@@ -322,6 +348,14 @@ function loaderInputs(input: ImageOutputsInput, planned: Set<OutputKind>) {
   let ldlinux: Uint8Array | undefined
   let stub: Uint8Array | undefined
   let osRelease: string | undefined
+  let isolinuxBin: Uint8Array | undefined
+  let ldlinuxC32: Uint8Array | undefined
+  let isohdpfx: Uint8Array | undefined
+  if (planned.has('iso')) {
+    isolinuxBin = take('isolinux.bin', ISOLINUX_BIN_PATHS, profile.boot.isolinuxBin, `List a package holding it (user-syslinux) in ${where}, or set boot.isolinuxBin.`)
+    ldlinuxC32 = take('ldlinux.c32', LDLINUX_C32_PATHS, profile.boot.ldlinuxC32, `List a package holding it (user-syslinux) in ${where}, or set boot.ldlinuxC32.`)
+    isohdpfx = take('isohdpfx.bin', ISOHDPFX_PATHS, profile.boot.isohdpfxBin, `List a package holding it (user-syslinux) in ${where}, or set boot.isohdpfxBin.`)
+  }
   if (planned.has('esp') && profile.boot.loader === 'syslinux') {
     syslinuxEfi = take('syslinux.efi', SYSLINUX_EFI_PATHS, profile.boot.syslinuxEfi, `List a package holding it in ${where}, or set boot.syslinuxEfi.`)
     ldlinux = take('ldlinux.e64', LDLINUX_PATHS, profile.boot.ldlinux, `List a package holding it in ${where}, or set boot.ldlinux.`)
@@ -339,7 +373,7 @@ function loaderInputs(input: ImageOutputsInput, planned: Set<OutputKind>) {
     files.push({role: 'os-release', from: found ? `rootfs:/${found.path}` : 'generated', data: bytes})
     osRelease = new TextDecoder().decode(bytes)
   }
-  return {files, syslinuxEfi, ldlinux, stub, osRelease}
+  return {files, syslinuxEfi, ldlinux, stub, osRelease, isolinuxBin, ldlinuxC32, isohdpfx}
 }
 
 /** A file written earlier in this stage, read again when a later writer gets to it. */

@@ -24,11 +24,11 @@ export interface DerivedRequirement {
 export type RequirementInputs = Pick<Profile, 'kernel' | 'boot' | 'files' | 'initramfs' | 'outputs'> & Partial<Pick<Profile, 'init' | 'locate' | 'eif'>>
 
 /** Outputs that boot the root tree, which always travels as an initramfs. */
-const BOOTS_INITRAMFS = new Set(['initramfs', 'esp', 'disk', 'uki', 'qcow2', 'eif'])
+const BOOTS_INITRAMFS = new Set(['initramfs', 'esp', 'disk', 'uki', 'qcow2', 'eif', 'iso'])
 /** Of those, the ones that boot the initramfs output itself (compressed as initramfs.compression says); an EIF's ramdisks are plain cpio. */
-const BOOTS_INITRAMFS_OUTPUT = new Set(['initramfs', 'esp', 'disk', 'uki', 'qcow2'])
-/** Outputs that are entered by UEFI firmware. */
-const EFI_OUTPUTS = new Set(['esp', 'disk', 'uki', 'qcow2'])
+const BOOTS_INITRAMFS_OUTPUT = new Set(['initramfs', 'esp', 'disk', 'uki', 'qcow2', 'iso'])
+/** Outputs that are entered by UEFI firmware (an ISO too: its ESP holds a UKI). */
+const EFI_OUTPUTS = new Set(['esp', 'disk', 'uki', 'qcow2', 'iso'])
 
 /** A shell line that mounts devtmpfs (`mount -t devtmpfs devtmpfs /dev`, `mount -t devtmpfs none /dev`). */
 const MOUNTS_DEVTMPFS = /^\s*(?:[^#\n]*[;&|]\s*)?(?:\/[^\s]*\/)?mount\b[^#\n]*\bdevtmpfs\b/m

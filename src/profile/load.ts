@@ -6,6 +6,7 @@ import type {ErrorObject, ValidateFunction} from 'ajv'
 import {isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode} from 'yaml'
 import {didYouMean} from '../did-you-mean.js'
 import {EIF_DEFAULT_CPUS, EIF_DEFAULT_MEMORY, NITRO_CMDLINE} from '../formats/eif.js'
+import {SYSLINUX_ISO_REASON} from '../image/iso.js'
 import {profileError, usageError} from '../errors.js'
 import type {Digest} from '../oci/digest.js'
 import {resolveLookasideUrl} from '../trust/lookaside.js'
@@ -115,6 +116,9 @@ export function parseProfile(bytes: Uint8Array, path: string, displayName = path
     },
     boot: {
       loader: raw.boot?.loader ?? 'none',
+      isolinuxBin: raw.boot?.isolinuxBin,
+      ldlinuxC32: raw.boot?.ldlinuxC32,
+      isohdpfxBin: raw.boot?.isohdpfxBin,
       stub: raw.boot?.stub,
       packages: raw.boot?.packages ?? [],
       espSize: raw.boot?.espSize,
@@ -326,6 +330,12 @@ function checkOutputs(raw: RawProfile, locate: ProfileLocator): void {
   for (const kind of ['disk', 'esp'] as const)
     if (outputs.includes(kind) && loader === 'none')
       throw profileError(`${at(kind)}: the "${kind}" output needs a boot loader on the ESP: set boot.loader to syslinux or uki`)
+  // The ISO's UEFI entry is the ESP; only an ESP holding a UKI starts from optical media (src/image/iso.ts).
+  if (outputs.includes('iso') && loader !== 'uki')
+    throw profileError(
+      `${at('iso')}: the "iso" output boots UEFI from its ESP and needs boot.loader uki (not ${loader}): ` +
+        (loader === 'syslinux' ? `${SYSLINUX_ISO_REASON}. BIOS boot (isolinux) works with either loader; set boot.loader to uki` : 'set boot.loader to uki'),
+    )
   if (loader === 'uki' && !raw.boot?.stub)
     throw profileError(`${locate(['boot', 'loader'])}: boot.loader uki needs boot.stub, the package holding the EFI stub (e.g. user-systemd-stub)`)
   if (raw.boot?.secureBoot && loader !== 'uki')

@@ -47,6 +47,9 @@ export const PROFILE_SCHEMA = {
       additionalProperties: false,
       properties: {
         loader: {enum: ['syslinux', 'uki', 'none']},
+        isolinuxBin: {type: 'string', minLength: 1, description: 'iso output: path of isolinux.bin in the boot packages (default: usr/share/syslinux, usr/lib/syslinux/bios, Debian\'s usr/lib/ISOLINUX)'},
+        ldlinuxC32: {type: 'string', minLength: 1, description: 'iso output: path of the BIOS ldlinux.c32 in the boot packages'},
+        isohdpfxBin: {type: 'string', minLength: 1, description: 'iso output: path of isohdpfx.bin (the isohybrid MBR code) in the boot packages'},
         stub: {type: 'string', minLength: 1},
         packages: {type: 'array', items: {type: 'string', minLength: 1}},
         espSize: {type: 'string', pattern: '^[0-9]+(K|M|G)?$'},
@@ -158,7 +161,7 @@ export const PROFILE_SCHEMA = {
     outputs: {
       type: 'array',
       uniqueItems: true,
-      items: {enum: ['kernel', 'initramfs', 'disk', 'esp', 'uki', 'qcow2', 'rootfs-tar', 'eif']},
+      items: {enum: ['kernel', 'initramfs', 'disk', 'esp', 'uki', 'qcow2', 'rootfs-tar', 'eif', 'iso']},
     },
     // The eif output (AWS Nitro Enclaves): the header's defaults, the enclave's command line, the ramdisks.
     eif: {

@@ -51,7 +51,7 @@ export interface TrustSettings {
 }
 
 export type LoaderKind = 'syslinux' | 'uki' | 'none'
-export type OutputKind = 'kernel' | 'initramfs' | 'disk' | 'esp' | 'uki' | 'qcow2' | 'rootfs-tar' | 'eif'
+export type OutputKind = 'kernel' | 'initramfs' | 'disk' | 'esp' | 'uki' | 'qcow2' | 'rootfs-tar' | 'eif' | 'iso'
 
 /** The eif: section with its defaults (memory in bytes). */
 export interface EifSettings {
@@ -96,6 +96,10 @@ export interface Profile {
   kernel?: {package: string; config?: string; cmdline: string}
   boot: {
     loader: LoaderKind
+    /** iso output: the BIOS loader's files in the boot packages (root-relative, a leading "/" allowed). */
+    isolinuxBin?: string
+    ldlinuxC32?: string
+    isohdpfxBin?: string
     stub?: string
     packages: string[]
     espSize?: string
@@ -139,7 +143,7 @@ export interface RawProfile {
   trust?: {keyring?: string; threshold?: number; lookaside?: string; legacy?: boolean; policy?: string; registriesD?: string}
   packages: string[]
   kernel?: {package: string; config?: string; cmdline?: string}
-  boot?: {loader?: LoaderKind; stub?: string; packages?: string[]; espSize?: string; syslinuxEfi?: string; ldlinux?: string; stubPath?: string; secureBoot?: {key: string; cert: string; passphraseFile?: string; passphraseEnv?: string}}
+  boot?: {loader?: LoaderKind; isolinuxBin?: string; ldlinuxC32?: string; isohdpfxBin?: string; stub?: string; packages?: string[]; espSize?: string; syslinuxEfi?: string; ldlinux?: string; stubPath?: string; secureBoot?: {key: string; cert: string; passphraseFile?: string; passphraseEnv?: string}}
   init?: string
   files?: {path: string; contents?: string; source?: string; mode?: string; dirMode?: string; uid?: number; gid?: number}[]
   dirs?: {path: string; mode?: string; uid?: number; gid?: number}[]

@@ -5,7 +5,7 @@ import {createRequire} from 'node:module'
 const require = createRequire(import.meta.url)
 export const validate = validate10;
 export default validate10;
-const schema11 = {"type":"object","additionalProperties":false,"required":["name","packages"],"$defs":{"mode":{"type":"string","pattern":"^0?[0-7]{3,4}$"},"id":{"type":"integer","minimum":0,"maximum":4294967294},"account":{"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},"passwdPath":{"type":"string","pattern":"^/[^:\\n]*$"}},"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,62}$","description":"name of the appliance; output files carry it"},"sourceDateEpoch":{"type":"integer","minimum":0,"maximum":4294967295,"description":"timestamp clamp (flag > env > this > 1)"},"registry":{"type":"string","minLength":1,"description":"where short package names live, e.g. docker.io/stagex"},"mirror":{"type":"string","minLength":1,"description":"pull from here; identity stays the registry"},"source":{"type":"string","pattern":"^oci:.+","description":"oci:DIR, a folder of OCI layouts, one per package"},"trust":{"type":"object","additionalProperties":false,"properties":{"keyring":{"type":"string","minLength":1},"threshold":{"type":"integer","minimum":1,"maximum":128},"lookaside":{"type":"string","minLength":1},"legacy":{"type":"boolean"},"policy":{"type":"string","minLength":1},"registriesD":{"type":"string","minLength":1}}},"packages":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"kernel":{"type":"object","additionalProperties":false,"required":["package"],"properties":{"package":{"type":"string","minLength":1},"config":{"type":"string","minLength":1},"cmdline":{"type":"string"}}},"boot":{"type":"object","additionalProperties":false,"properties":{"loader":{"enum":["syslinux","uki","none"]},"stub":{"type":"string","minLength":1},"packages":{"type":"array","items":{"type":"string","minLength":1}},"espSize":{"type":"string","pattern":"^[0-9]+(K|M|G)?$"},"syslinuxEfi":{"type":"string","minLength":1,"description":"path of syslinux.efi in the boot packages (default: usr/share then usr/lib syslinux/efi64)"},"ldlinux":{"type":"string","minLength":1,"description":"path of ldlinux.e64 in the boot packages"},"stubPath":{"type":"string","minLength":1,"description":"path of the EFI stub in boot.stub (default usr/lib/systemd/boot/efi/linuxx64.efi.stub)"},"secureBoot":{"type":"object","additionalProperties":false,"required":["key","cert"],"description":"sign the UKI (loader uki) with Authenticode for UEFI Secure Boot","properties":{"key":{"type":"string","minLength":1,"description":"PEM private key (RSA), relative to the profile; may be passphrase-protected"},"cert":{"type":"string","minLength":1,"description":"PEM X.509 certificate of the key (the one enrolled in db), relative to the profile"},"passphraseFile":{"type":"string","minLength":1,"description":"a file holding the key's passphrase, relative to the profile"},"passphraseEnv":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","description":"an environment variable holding the key's passphrase"}}}}},"init":{"type":"string","pattern":"^/"},"files":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"oneOf":[{"required":["contents"],"properties":{"contents":true}},{"required":["source"],"properties":{"source":true}}],"properties":{"path":{"type":"string","pattern":"^/."},"contents":{"type":"string"},"source":{"type":"string","minLength":1,"description":"a host file or folder (relative to the profile's folder, or absolute) copied in instead of contents"},"mode":{"$ref":"#/$defs/mode","description":"mode of the file(s) (default 0644)"},"dirMode":{"$ref":"#/$defs/mode","description":"mode of the folders made from a source folder (default 0755)"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"dirs":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","pattern":"^/."},"mode":{"$ref":"#/$defs/mode","description":"default 0755"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"symlinks":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path","target"],"properties":{"path":{"type":"string","pattern":"^/."},"target":{"type":"string","minLength":1,"pattern":"^[^\\u0000]+$"}}}},"users":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","uid"],"properties":{"name":{"$ref":"#/$defs/account"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id","description":"primary group (default: the uid)"},"home":{"$ref":"#/$defs/passwdPath","description":"default /home/NAME (/root for uid 0)"},"shell":{"$ref":"#/$defs/passwdPath","description":"default /bin/sh"}}}},"groups":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gid"],"properties":{"name":{"$ref":"#/$defs/account"},"gid":{"$ref":"#/$defs/id"},"members":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/account"}}}}},"keep":{"type":"array","items":{"type":"string","pattern":"^/."},"description":"paths the pruning must keep (each is recorded)"},"allowMissing":{"type":"array","items":{"type":"string","minLength":1},"description":"ELF closure exceptions: libraries allowed to be missing"},"prune":{"enum":["default","none"]},"initramfs":{"type":"object","additionalProperties":false,"properties":{"compression":{"enum":["gzip","none"]},"capabilities":{"enum":["refuse","drop"],"description":"file capabilities (security.capability) cannot go in a newc cpio: refuse the build, or drop them"}}},"outputs":{"type":"array","uniqueItems":true,"items":{"enum":["kernel","initramfs","disk","esp","uki","qcow2","rootfs-tar","eif"]}},"eif":{"type":"object","additionalProperties":false,"properties":{"memory":{"type":"string","pattern":"^[0-9]+(K|M|G)?$","description":"default enclave memory in the EIF header (default 1G)"},"cpus":{"type":"integer","minimum":1,"maximum":1024,"description":"default enclave CPU count in the EIF header (default 2)"},"cmdline":{"type":"string","description":"the enclave kernel command line (default: the Nitro one, console=ttyS0 included)"},"ramdisks":{"enum":["single","nitro"],"description":"single: one uncompressed newc ramdisk holding the whole tree; nitro: nitro-cli's bootstrap (/init, /nsm.ko) and customer (/rootfs, /cmd, /env) ramdisks"},"bootstrap":{"type":"object","additionalProperties":false,"description":"ramdisks nitro: where boot.packages hold the enclave init and the NSM module","properties":{"init":{"type":"string","minLength":1,"description":"default usr/share/nitro_enclaves/blobs/init"},"nsm":{"type":"string","minLength":1,"description":"default usr/share/nitro_enclaves/blobs/nsm.ko"}}},"cmd":{"type":"array","items":{"type":"string","pattern":"^[^\\n]*$"},"description":"ramdisks nitro: /cmd, one argument a line (default: the profile's init)"},"env":{"type":"array","items":{"type":"string","pattern":"^[^=\\n]+=[^\\n]*$"},"description":"ramdisks nitro: /env, NAME=value a line"}}},"test":{"type":"object","additionalProperties":false,"properties":{"timeout":{"type":"integer","minimum":1,"maximum":3600},"steps":{"type":"array","items":{"oneOf":[{"type":"object","additionalProperties":false,"required":["expect"],"properties":{"expect":{"type":"string","minLength":1,"description":"a regular expression tried on each whole console line"},"timeout":{"type":"number","exclusiveMinimum":0,"maximum":3600,"description":"seconds from the step's start (default: the run's deadline)"}}},{"type":"object","additionalProperties":false,"required":["send"],"properties":{"send":{"type":"string","description":"a line typed on the serial console"}}},{"type":"object","additionalProperties":false,"required":["expect-exit"],"properties":{"expect-exit":{"oneOf":[{"type":"integer","minimum":0,"maximum":127},{"const":true}],"description":"the guest powers off; with a number, the status it reports through isa-debug-exit (README)"}}}]}},"fail-on":{"type":"array","items":{"type":"string","minLength":1},"description":"console patterns that fail the run at once (default: Kernel panic, Oops, BUG:, Attempted to kill init)"}}}}};
+const schema11 = {"type":"object","additionalProperties":false,"required":["name","packages"],"$defs":{"mode":{"type":"string","pattern":"^0?[0-7]{3,4}$"},"id":{"type":"integer","minimum":0,"maximum":4294967294},"account":{"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},"passwdPath":{"type":"string","pattern":"^/[^:\\n]*$"}},"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,62}$","description":"name of the appliance; output files carry it"},"sourceDateEpoch":{"type":"integer","minimum":0,"maximum":4294967295,"description":"timestamp clamp (flag > env > this > 1)"},"registry":{"type":"string","minLength":1,"description":"where short package names live, e.g. docker.io/stagex"},"mirror":{"type":"string","minLength":1,"description":"pull from here; identity stays the registry"},"source":{"type":"string","pattern":"^oci:.+","description":"oci:DIR, a folder of OCI layouts, one per package"},"trust":{"type":"object","additionalProperties":false,"properties":{"keyring":{"type":"string","minLength":1},"threshold":{"type":"integer","minimum":1,"maximum":128},"lookaside":{"type":"string","minLength":1},"legacy":{"type":"boolean"},"policy":{"type":"string","minLength":1},"registriesD":{"type":"string","minLength":1}}},"packages":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"kernel":{"type":"object","additionalProperties":false,"required":["package"],"properties":{"package":{"type":"string","minLength":1},"config":{"type":"string","minLength":1},"cmdline":{"type":"string"}}},"boot":{"type":"object","additionalProperties":false,"properties":{"loader":{"enum":["syslinux","uki","none"]},"isolinuxBin":{"type":"string","minLength":1,"description":"iso output: path of isolinux.bin in the boot packages (default: usr/share/syslinux, usr/lib/syslinux/bios, Debian's usr/lib/ISOLINUX)"},"ldlinuxC32":{"type":"string","minLength":1,"description":"iso output: path of the BIOS ldlinux.c32 in the boot packages"},"isohdpfxBin":{"type":"string","minLength":1,"description":"iso output: path of isohdpfx.bin (the isohybrid MBR code) in the boot packages"},"stub":{"type":"string","minLength":1},"packages":{"type":"array","items":{"type":"string","minLength":1}},"espSize":{"type":"string","pattern":"^[0-9]+(K|M|G)?$"},"syslinuxEfi":{"type":"string","minLength":1,"description":"path of syslinux.efi in the boot packages (default: usr/share then usr/lib syslinux/efi64)"},"ldlinux":{"type":"string","minLength":1,"description":"path of ldlinux.e64 in the boot packages"},"stubPath":{"type":"string","minLength":1,"description":"path of the EFI stub in boot.stub (default usr/lib/systemd/boot/efi/linuxx64.efi.stub)"},"secureBoot":{"type":"object","additionalProperties":false,"required":["key","cert"],"description":"sign the UKI (loader uki) with Authenticode for UEFI Secure Boot","properties":{"key":{"type":"string","minLength":1,"description":"PEM private key (RSA), relative to the profile; may be passphrase-protected"},"cert":{"type":"string","minLength":1,"description":"PEM X.509 certificate of the key (the one enrolled in db), relative to the profile"},"passphraseFile":{"type":"string","minLength":1,"description":"a file holding the key's passphrase, relative to the profile"},"passphraseEnv":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","description":"an environment variable holding the key's passphrase"}}}}},"init":{"type":"string","pattern":"^/"},"files":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"oneOf":[{"required":["contents"],"properties":{"contents":true}},{"required":["source"],"properties":{"source":true}}],"properties":{"path":{"type":"string","pattern":"^/."},"contents":{"type":"string"},"source":{"type":"string","minLength":1,"description":"a host file or folder (relative to the profile's folder, or absolute) copied in instead of contents"},"mode":{"$ref":"#/$defs/mode","description":"mode of the file(s) (default 0644)"},"dirMode":{"$ref":"#/$defs/mode","description":"mode of the folders made from a source folder (default 0755)"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"dirs":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","pattern":"^/."},"mode":{"$ref":"#/$defs/mode","description":"default 0755"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"symlinks":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path","target"],"properties":{"path":{"type":"string","pattern":"^/."},"target":{"type":"string","minLength":1,"pattern":"^[^\\u0000]+$"}}}},"users":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","uid"],"properties":{"name":{"$ref":"#/$defs/account"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id","description":"primary group (default: the uid)"},"home":{"$ref":"#/$defs/passwdPath","description":"default /home/NAME (/root for uid 0)"},"shell":{"$ref":"#/$defs/passwdPath","description":"default /bin/sh"}}}},"groups":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gid"],"properties":{"name":{"$ref":"#/$defs/account"},"gid":{"$ref":"#/$defs/id"},"members":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/account"}}}}},"keep":{"type":"array","items":{"type":"string","pattern":"^/."},"description":"paths the pruning must keep (each is recorded)"},"allowMissing":{"type":"array","items":{"type":"string","minLength":1},"description":"ELF closure exceptions: libraries allowed to be missing"},"prune":{"enum":["default","none"]},"initramfs":{"type":"object","additionalProperties":false,"properties":{"compression":{"enum":["gzip","none"]},"capabilities":{"enum":["refuse","drop"],"description":"file capabilities (security.capability) cannot go in a newc cpio: refuse the build, or drop them"}}},"outputs":{"type":"array","uniqueItems":true,"items":{"enum":["kernel","initramfs","disk","esp","uki","qcow2","rootfs-tar","eif","iso"]}},"eif":{"type":"object","additionalProperties":false,"properties":{"memory":{"type":"string","pattern":"^[0-9]+(K|M|G)?$","description":"default enclave memory in the EIF header (default 1G)"},"cpus":{"type":"integer","minimum":1,"maximum":1024,"description":"default enclave CPU count in the EIF header (default 2)"},"cmdline":{"type":"string","description":"the enclave kernel command line (default: the Nitro one, console=ttyS0 included)"},"ramdisks":{"enum":["single","nitro"],"description":"single: one uncompressed newc ramdisk holding the whole tree; nitro: nitro-cli's bootstrap (/init, /nsm.ko) and customer (/rootfs, /cmd, /env) ramdisks"},"bootstrap":{"type":"object","additionalProperties":false,"description":"ramdisks nitro: where boot.packages hold the enclave init and the NSM module","properties":{"init":{"type":"string","minLength":1,"description":"default usr/share/nitro_enclaves/blobs/init"},"nsm":{"type":"string","minLength":1,"description":"default usr/share/nitro_enclaves/blobs/nsm.ko"}}},"cmd":{"type":"array","items":{"type":"string","pattern":"^[^\\n]*$"},"description":"ramdisks nitro: /cmd, one argument a line (default: the profile's init)"},"env":{"type":"array","items":{"type":"string","pattern":"^[^=\\n]+=[^\\n]*$"},"description":"ramdisks nitro: /env, NAME=value a line"}}},"test":{"type":"object","additionalProperties":false,"properties":{"timeout":{"type":"integer","minimum":1,"maximum":3600},"steps":{"type":"array","items":{"oneOf":[{"type":"object","additionalProperties":false,"required":["expect"],"properties":{"expect":{"type":"string","minLength":1,"description":"a regular expression tried on each whole console line"},"timeout":{"type":"number","exclusiveMinimum":0,"maximum":3600,"description":"seconds from the step's start (default: the run's deadline)"}}},{"type":"object","additionalProperties":false,"required":["send"],"properties":{"send":{"type":"string","description":"a line typed on the serial console"}}},{"type":"object","additionalProperties":false,"required":["expect-exit"],"properties":{"expect-exit":{"oneOf":[{"type":"integer","minimum":0,"maximum":127},{"const":true}],"description":"the guest powers off; with a number, the status it reports through isa-debug-exit (README)"}}}]}},"fail-on":{"type":"array","items":{"type":"string","minLength":1},"description":"console patterns that fail the run at once (default: Kernel panic, Oops, BUG:, Attempted to kill init)"}}}}};
 const schema12 = {"type":"string","pattern":"^0?[0-7]{3,4}$"};
 const schema14 = {"type":"integer","minimum":0,"maximum":4294967294};
 const schema19 = {"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"};
@@ -525,7 +525,7 @@ if(data.boot !== undefined){
 let data18 = data.boot;
 if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
 for(const key3 in data18){
-if(!((((((((key3 === "loader") || (key3 === "stub")) || (key3 === "packages")) || (key3 === "espSize")) || (key3 === "syslinuxEfi")) || (key3 === "ldlinux")) || (key3 === "stubPath")) || (key3 === "secureBoot"))){
+if(!(func2.call(schema11.properties.boot.properties, key3))){
 const err40 = {instancePath:instancePath+"/boot",schemaPath:"#/properties/boot/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err40];
@@ -549,11 +549,11 @@ vErrors.push(err41);
 errors++;
 }
 }
-if(data18.stub !== undefined){
-let data20 = data18.stub;
+if(data18.isolinuxBin !== undefined){
+let data20 = data18.isolinuxBin;
 if(typeof data20 === "string"){
 if(func3(data20) < 1){
-const err42 = {instancePath:instancePath+"/boot/stub",schemaPath:"#/properties/boot/properties/stub/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err42 = {instancePath:instancePath+"/boot/isolinuxBin",schemaPath:"#/properties/boot/properties/isolinuxBin/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -564,7 +564,7 @@ errors++;
 }
 }
 else {
-const err43 = {instancePath:instancePath+"/boot/stub",schemaPath:"#/properties/boot/properties/stub/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err43 = {instancePath:instancePath+"/boot/isolinuxBin",schemaPath:"#/properties/boot/properties/isolinuxBin/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -574,15 +574,11 @@ vErrors.push(err43);
 errors++;
 }
 }
-if(data18.packages !== undefined){
-let data21 = data18.packages;
-if(Array.isArray(data21)){
-const len1 = data21.length;
-for(let i1=0; i1<len1; i1++){
-let data22 = data21[i1];
-if(typeof data22 === "string"){
-if(func3(data22) < 1){
-const err44 = {instancePath:instancePath+"/boot/packages/" + i1,schemaPath:"#/properties/boot/properties/packages/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data18.ldlinuxC32 !== undefined){
+let data21 = data18.ldlinuxC32;
+if(typeof data21 === "string"){
+if(func3(data21) < 1){
+const err44 = {instancePath:instancePath+"/boot/ldlinuxC32",schemaPath:"#/properties/boot/properties/ldlinuxC32/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -593,7 +589,7 @@ errors++;
 }
 }
 else {
-const err45 = {instancePath:instancePath+"/boot/packages/" + i1,schemaPath:"#/properties/boot/properties/packages/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err45 = {instancePath:instancePath+"/boot/ldlinuxC32",schemaPath:"#/properties/boot/properties/ldlinuxC32/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -603,9 +599,11 @@ vErrors.push(err45);
 errors++;
 }
 }
-}
-else {
-const err46 = {instancePath:instancePath+"/boot/packages",schemaPath:"#/properties/boot/properties/packages/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data18.isohdpfxBin !== undefined){
+let data22 = data18.isohdpfxBin;
+if(typeof data22 === "string"){
+if(func3(data22) < 1){
+const err46 = {instancePath:instancePath+"/boot/isohdpfxBin",schemaPath:"#/properties/boot/properties/isohdpfxBin/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -615,11 +613,8 @@ vErrors.push(err46);
 errors++;
 }
 }
-if(data18.espSize !== undefined){
-let data23 = data18.espSize;
-if(typeof data23 === "string"){
-if(!pattern2.test(data23)){
-const err47 = {instancePath:instancePath+"/boot/espSize",schemaPath:"#/properties/boot/properties/espSize/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(K|M|G)?$"},message:"must match pattern \""+"^[0-9]+(K|M|G)?$"+"\""};
+else {
+const err47 = {instancePath:instancePath+"/boot/isohdpfxBin",schemaPath:"#/properties/boot/properties/isohdpfxBin/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -629,8 +624,11 @@ vErrors.push(err47);
 errors++;
 }
 }
-else {
-const err48 = {instancePath:instancePath+"/boot/espSize",schemaPath:"#/properties/boot/properties/espSize/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data18.stub !== undefined){
+let data23 = data18.stub;
+if(typeof data23 === "string"){
+if(func3(data23) < 1){
+const err48 = {instancePath:instancePath+"/boot/stub",schemaPath:"#/properties/boot/properties/stub/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -640,11 +638,8 @@ vErrors.push(err48);
 errors++;
 }
 }
-if(data18.syslinuxEfi !== undefined){
-let data24 = data18.syslinuxEfi;
-if(typeof data24 === "string"){
-if(func3(data24) < 1){
-const err49 = {instancePath:instancePath+"/boot/syslinuxEfi",schemaPath:"#/properties/boot/properties/syslinuxEfi/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err49 = {instancePath:instancePath+"/boot/stub",schemaPath:"#/properties/boot/properties/stub/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -654,8 +649,15 @@ vErrors.push(err49);
 errors++;
 }
 }
-else {
-const err50 = {instancePath:instancePath+"/boot/syslinuxEfi",schemaPath:"#/properties/boot/properties/syslinuxEfi/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data18.packages !== undefined){
+let data24 = data18.packages;
+if(Array.isArray(data24)){
+const len1 = data24.length;
+for(let i1=0; i1<len1; i1++){
+let data25 = data24[i1];
+if(typeof data25 === "string"){
+if(func3(data25) < 1){
+const err50 = {instancePath:instancePath+"/boot/packages/" + i1,schemaPath:"#/properties/boot/properties/packages/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -665,11 +667,8 @@ vErrors.push(err50);
 errors++;
 }
 }
-if(data18.ldlinux !== undefined){
-let data25 = data18.ldlinux;
-if(typeof data25 === "string"){
-if(func3(data25) < 1){
-const err51 = {instancePath:instancePath+"/boot/ldlinux",schemaPath:"#/properties/boot/properties/ldlinux/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err51 = {instancePath:instancePath+"/boot/packages/" + i1,schemaPath:"#/properties/boot/properties/packages/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -679,8 +678,9 @@ vErrors.push(err51);
 errors++;
 }
 }
+}
 else {
-const err52 = {instancePath:instancePath+"/boot/ldlinux",schemaPath:"#/properties/boot/properties/ldlinux/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err52 = {instancePath:instancePath+"/boot/packages",schemaPath:"#/properties/boot/properties/packages/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -690,11 +690,11 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data18.stubPath !== undefined){
-let data26 = data18.stubPath;
+if(data18.espSize !== undefined){
+let data26 = data18.espSize;
 if(typeof data26 === "string"){
-if(func3(data26) < 1){
-const err53 = {instancePath:instancePath+"/boot/stubPath",schemaPath:"#/properties/boot/properties/stubPath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!pattern2.test(data26)){
+const err53 = {instancePath:instancePath+"/boot/espSize",schemaPath:"#/properties/boot/properties/espSize/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(K|M|G)?$"},message:"must match pattern \""+"^[0-9]+(K|M|G)?$"+"\""};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -705,7 +705,7 @@ errors++;
 }
 }
 else {
-const err54 = {instancePath:instancePath+"/boot/stubPath",schemaPath:"#/properties/boot/properties/stubPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err54 = {instancePath:instancePath+"/boot/espSize",schemaPath:"#/properties/boot/properties/espSize/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -715,11 +715,11 @@ vErrors.push(err54);
 errors++;
 }
 }
-if(data18.secureBoot !== undefined){
-let data27 = data18.secureBoot;
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-if(data27.key === undefined){
-const err55 = {instancePath:instancePath+"/boot/secureBoot",schemaPath:"#/properties/boot/properties/secureBoot/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'"};
+if(data18.syslinuxEfi !== undefined){
+let data27 = data18.syslinuxEfi;
+if(typeof data27 === "string"){
+if(func3(data27) < 1){
+const err55 = {instancePath:instancePath+"/boot/syslinuxEfi",schemaPath:"#/properties/boot/properties/syslinuxEfi/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -728,8 +728,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(data27.cert === undefined){
-const err56 = {instancePath:instancePath+"/boot/secureBoot",schemaPath:"#/properties/boot/properties/secureBoot/required",keyword:"required",params:{missingProperty: "cert"},message:"must have required property '"+"cert"+"'"};
+}
+else {
+const err56 = {instancePath:instancePath+"/boot/syslinuxEfi",schemaPath:"#/properties/boot/properties/syslinuxEfi/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -738,9 +739,12 @@ vErrors.push(err56);
 }
 errors++;
 }
-for(const key4 in data27){
-if(!((((key4 === "key") || (key4 === "cert")) || (key4 === "passphraseFile")) || (key4 === "passphraseEnv"))){
-const err57 = {instancePath:instancePath+"/boot/secureBoot",schemaPath:"#/properties/boot/properties/secureBoot/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+}
+if(data18.ldlinux !== undefined){
+let data28 = data18.ldlinux;
+if(typeof data28 === "string"){
+if(func3(data28) < 1){
+const err57 = {instancePath:instancePath+"/boot/ldlinux",schemaPath:"#/properties/boot/properties/ldlinux/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -750,11 +754,8 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(data27.key !== undefined){
-let data28 = data27.key;
-if(typeof data28 === "string"){
-if(func3(data28) < 1){
-const err58 = {instancePath:instancePath+"/boot/secureBoot/key",schemaPath:"#/properties/boot/properties/secureBoot/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err58 = {instancePath:instancePath+"/boot/ldlinux",schemaPath:"#/properties/boot/properties/ldlinux/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -764,8 +765,11 @@ vErrors.push(err58);
 errors++;
 }
 }
-else {
-const err59 = {instancePath:instancePath+"/boot/secureBoot/key",schemaPath:"#/properties/boot/properties/secureBoot/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data18.stubPath !== undefined){
+let data29 = data18.stubPath;
+if(typeof data29 === "string"){
+if(func3(data29) < 1){
+const err59 = {instancePath:instancePath+"/boot/stubPath",schemaPath:"#/properties/boot/properties/stubPath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -775,11 +779,8 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data27.cert !== undefined){
-let data29 = data27.cert;
-if(typeof data29 === "string"){
-if(func3(data29) < 1){
-const err60 = {instancePath:instancePath+"/boot/secureBoot/cert",schemaPath:"#/properties/boot/properties/secureBoot/properties/cert/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err60 = {instancePath:instancePath+"/boot/stubPath",schemaPath:"#/properties/boot/properties/stubPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -789,8 +790,11 @@ vErrors.push(err60);
 errors++;
 }
 }
-else {
-const err61 = {instancePath:instancePath+"/boot/secureBoot/cert",schemaPath:"#/properties/boot/properties/secureBoot/properties/cert/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data18.secureBoot !== undefined){
+let data30 = data18.secureBoot;
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+if(data30.key === undefined){
+const err61 = {instancePath:instancePath+"/boot/secureBoot",schemaPath:"#/properties/boot/properties/secureBoot/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -799,12 +803,8 @@ vErrors.push(err61);
 }
 errors++;
 }
-}
-if(data27.passphraseFile !== undefined){
-let data30 = data27.passphraseFile;
-if(typeof data30 === "string"){
-if(func3(data30) < 1){
-const err62 = {instancePath:instancePath+"/boot/secureBoot/passphraseFile",schemaPath:"#/properties/boot/properties/secureBoot/properties/passphraseFile/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data30.cert === undefined){
+const err62 = {instancePath:instancePath+"/boot/secureBoot",schemaPath:"#/properties/boot/properties/secureBoot/required",keyword:"required",params:{missingProperty: "cert"},message:"must have required property '"+"cert"+"'"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -813,9 +813,9 @@ vErrors.push(err62);
 }
 errors++;
 }
-}
-else {
-const err63 = {instancePath:instancePath+"/boot/secureBoot/passphraseFile",schemaPath:"#/properties/boot/properties/secureBoot/properties/passphraseFile/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key4 in data30){
+if(!((((key4 === "key") || (key4 === "cert")) || (key4 === "passphraseFile")) || (key4 === "passphraseEnv"))){
+const err63 = {instancePath:instancePath+"/boot/secureBoot",schemaPath:"#/properties/boot/properties/secureBoot/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -825,11 +825,11 @@ vErrors.push(err63);
 errors++;
 }
 }
-if(data27.passphraseEnv !== undefined){
-let data31 = data27.passphraseEnv;
+if(data30.key !== undefined){
+let data31 = data30.key;
 if(typeof data31 === "string"){
-if(!pattern3.test(data31)){
-const err64 = {instancePath:instancePath+"/boot/secureBoot/passphraseEnv",schemaPath:"#/properties/boot/properties/secureBoot/properties/passphraseEnv/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
+if(func3(data31) < 1){
+const err64 = {instancePath:instancePath+"/boot/secureBoot/key",schemaPath:"#/properties/boot/properties/secureBoot/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -840,7 +840,7 @@ errors++;
 }
 }
 else {
-const err65 = {instancePath:instancePath+"/boot/secureBoot/passphraseEnv",schemaPath:"#/properties/boot/properties/secureBoot/properties/passphraseEnv/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err65 = {instancePath:instancePath+"/boot/secureBoot/key",schemaPath:"#/properties/boot/properties/secureBoot/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -850,9 +850,11 @@ vErrors.push(err65);
 errors++;
 }
 }
-}
-else {
-const err66 = {instancePath:instancePath+"/boot/secureBoot",schemaPath:"#/properties/boot/properties/secureBoot/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data30.cert !== undefined){
+let data32 = data30.cert;
+if(typeof data32 === "string"){
+if(func3(data32) < 1){
+const err66 = {instancePath:instancePath+"/boot/secureBoot/cert",schemaPath:"#/properties/boot/properties/secureBoot/properties/cert/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -862,9 +864,8 @@ vErrors.push(err66);
 errors++;
 }
 }
-}
 else {
-const err67 = {instancePath:instancePath+"/boot",schemaPath:"#/properties/boot/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err67 = {instancePath:instancePath+"/boot/secureBoot/cert",schemaPath:"#/properties/boot/properties/secureBoot/properties/cert/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -874,11 +875,11 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(data.init !== undefined){
-let data32 = data.init;
-if(typeof data32 === "string"){
-if(!pattern4.test(data32)){
-const err68 = {instancePath:instancePath+"/init",schemaPath:"#/properties/init/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
+if(data30.passphraseFile !== undefined){
+let data33 = data30.passphraseFile;
+if(typeof data33 === "string"){
+if(func3(data33) < 1){
+const err68 = {instancePath:instancePath+"/boot/secureBoot/passphraseFile",schemaPath:"#/properties/boot/properties/secureBoot/properties/passphraseFile/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -889,7 +890,7 @@ errors++;
 }
 }
 else {
-const err69 = {instancePath:instancePath+"/init",schemaPath:"#/properties/init/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err69 = {instancePath:instancePath+"/boot/secureBoot/passphraseFile",schemaPath:"#/properties/boot/properties/secureBoot/properties/passphraseFile/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -899,19 +900,11 @@ vErrors.push(err69);
 errors++;
 }
 }
-if(data.files !== undefined){
-let data33 = data.files;
-if(Array.isArray(data33)){
-const len2 = data33.length;
-for(let i2=0; i2<len2; i2++){
-let data34 = data33[i2];
-const _errs75 = errors;
-let valid11 = false;
-let passing0 = null;
-const _errs76 = errors;
-if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
-if(data34.contents === undefined){
-const err70 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf/0/required",keyword:"required",params:{missingProperty: "contents"},message:"must have required property '"+"contents"+"'"};
+if(data30.passphraseEnv !== undefined){
+let data34 = data30.passphraseEnv;
+if(typeof data34 === "string"){
+if(!pattern3.test(data34)){
+const err70 = {instancePath:instancePath+"/boot/secureBoot/passphraseEnv",schemaPath:"#/properties/boot/properties/secureBoot/properties/passphraseEnv/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -921,15 +914,8 @@ vErrors.push(err70);
 errors++;
 }
 }
-var _valid0 = _errs76 === errors;
-if(_valid0){
-valid11 = true;
-passing0 = 0;
-}
-const _errs77 = errors;
-if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
-if(data34.source === undefined){
-const err71 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf/1/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'"};
+else {
+const err71 = {instancePath:instancePath+"/boot/secureBoot/passphraseEnv",schemaPath:"#/properties/boot/properties/secureBoot/properties/passphraseEnv/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -939,7 +925,96 @@ vErrors.push(err71);
 errors++;
 }
 }
-var _valid0 = _errs77 === errors;
+}
+else {
+const err72 = {instancePath:instancePath+"/boot/secureBoot",schemaPath:"#/properties/boot/properties/secureBoot/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+}
+else {
+const err73 = {instancePath:instancePath+"/boot",schemaPath:"#/properties/boot/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+}
+if(data.init !== undefined){
+let data35 = data.init;
+if(typeof data35 === "string"){
+if(!pattern4.test(data35)){
+const err74 = {instancePath:instancePath+"/init",schemaPath:"#/properties/init/pattern",keyword:"pattern",params:{pattern: "^/"},message:"must match pattern \""+"^/"+"\""};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+}
+else {
+const err75 = {instancePath:instancePath+"/init",schemaPath:"#/properties/init/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+if(data.files !== undefined){
+let data36 = data.files;
+if(Array.isArray(data36)){
+const len2 = data36.length;
+for(let i2=0; i2<len2; i2++){
+let data37 = data36[i2];
+const _errs81 = errors;
+let valid11 = false;
+let passing0 = null;
+const _errs82 = errors;
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+if(data37.contents === undefined){
+const err76 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf/0/required",keyword:"required",params:{missingProperty: "contents"},message:"must have required property '"+"contents"+"'"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+var _valid0 = _errs82 === errors;
+if(_valid0){
+valid11 = true;
+passing0 = 0;
+}
+const _errs83 = errors;
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+if(data37.source === undefined){
+const err77 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf/1/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+}
+var _valid0 = _errs83 === errors;
 if(_valid0 && valid11){
 valid11 = false;
 passing0 = [passing0, 1];
@@ -951,91 +1026,7 @@ passing0 = 1;
 }
 }
 if(!valid11){
-const err72 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
-if(vErrors === null){
-vErrors = [err72];
-}
-else {
-vErrors.push(err72);
-}
-errors++;
-}
-else {
-errors = _errs75;
-if(vErrors !== null){
-if(_errs75){
-vErrors.length = _errs75;
-}
-else {
-vErrors = null;
-}
-}
-}
-if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
-if(data34.path === undefined){
-const err73 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
-if(vErrors === null){
-vErrors = [err73];
-}
-else {
-vErrors.push(err73);
-}
-errors++;
-}
-for(const key5 in data34){
-if(!(((((((key5 === "path") || (key5 === "contents")) || (key5 === "source")) || (key5 === "mode")) || (key5 === "dirMode")) || (key5 === "uid")) || (key5 === "gid"))){
-const err74 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err74];
-}
-else {
-vErrors.push(err74);
-}
-errors++;
-}
-}
-if(data34.path !== undefined){
-let data35 = data34.path;
-if(typeof data35 === "string"){
-if(!pattern5.test(data35)){
-const err75 = {instancePath:instancePath+"/files/" + i2+"/path",schemaPath:"#/properties/files/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
-if(vErrors === null){
-vErrors = [err75];
-}
-else {
-vErrors.push(err75);
-}
-errors++;
-}
-}
-else {
-const err76 = {instancePath:instancePath+"/files/" + i2+"/path",schemaPath:"#/properties/files/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err76];
-}
-else {
-vErrors.push(err76);
-}
-errors++;
-}
-}
-if(data34.contents !== undefined){
-if(typeof data34.contents !== "string"){
-const err77 = {instancePath:instancePath+"/files/" + i2+"/contents",schemaPath:"#/properties/files/items/properties/contents/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err77];
-}
-else {
-vErrors.push(err77);
-}
-errors++;
-}
-}
-if(data34.source !== undefined){
-let data37 = data34.source;
-if(typeof data37 === "string"){
-if(func3(data37) < 1){
-const err78 = {instancePath:instancePath+"/files/" + i2+"/source",schemaPath:"#/properties/files/items/properties/source/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err78 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1044,9 +1035,20 @@ vErrors.push(err78);
 }
 errors++;
 }
+else {
+errors = _errs81;
+if(vErrors !== null){
+if(_errs81){
+vErrors.length = _errs81;
 }
 else {
-const err79 = {instancePath:instancePath+"/files/" + i2+"/source",schemaPath:"#/properties/files/items/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string"};
+vErrors = null;
+}
+}
+}
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+if(data37.path === undefined){
+const err79 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1055,12 +1057,9 @@ vErrors.push(err79);
 }
 errors++;
 }
-}
-if(data34.mode !== undefined){
-let data38 = data34.mode;
-if(typeof data38 === "string"){
-if(!pattern6.test(data38)){
-const err80 = {instancePath:instancePath+"/files/" + i2+"/mode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
+for(const key5 in data37){
+if(!(((((((key5 === "path") || (key5 === "contents")) || (key5 === "source")) || (key5 === "mode")) || (key5 === "dirMode")) || (key5 === "uid")) || (key5 === "gid"))){
+const err80 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1070,8 +1069,11 @@ vErrors.push(err80);
 errors++;
 }
 }
-else {
-const err81 = {instancePath:instancePath+"/files/" + i2+"/mode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data37.path !== undefined){
+let data38 = data37.path;
+if(typeof data38 === "string"){
+if(!pattern5.test(data38)){
+const err81 = {instancePath:instancePath+"/files/" + i2+"/path",schemaPath:"#/properties/files/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1081,11 +1083,8 @@ vErrors.push(err81);
 errors++;
 }
 }
-if(data34.dirMode !== undefined){
-let data39 = data34.dirMode;
-if(typeof data39 === "string"){
-if(!pattern6.test(data39)){
-const err82 = {instancePath:instancePath+"/files/" + i2+"/dirMode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
+else {
+const err82 = {instancePath:instancePath+"/files/" + i2+"/path",schemaPath:"#/properties/files/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1095,8 +1094,9 @@ vErrors.push(err82);
 errors++;
 }
 }
-else {
-const err83 = {instancePath:instancePath+"/files/" + i2+"/dirMode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data37.contents !== undefined){
+if(typeof data37.contents !== "string"){
+const err83 = {instancePath:instancePath+"/files/" + i2+"/contents",schemaPath:"#/properties/files/items/properties/contents/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1106,10 +1106,11 @@ vErrors.push(err83);
 errors++;
 }
 }
-if(data34.uid !== undefined){
-let data40 = data34.uid;
-if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
-const err84 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data37.source !== undefined){
+let data40 = data37.source;
+if(typeof data40 === "string"){
+if(func3(data40) < 1){
+const err84 = {instancePath:instancePath+"/files/" + i2+"/source",schemaPath:"#/properties/files/items/properties/source/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1118,9 +1119,9 @@ vErrors.push(err84);
 }
 errors++;
 }
-if((typeof data40 == "number") && (isFinite(data40))){
-if(data40 > 4294967294 || isNaN(data40)){
-const err85 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+}
+else {
+const err85 = {instancePath:instancePath+"/files/" + i2+"/source",schemaPath:"#/properties/files/items/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1129,8 +1130,12 @@ vErrors.push(err85);
 }
 errors++;
 }
-if(data40 < 0 || isNaN(data40)){
-const err86 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data37.mode !== undefined){
+let data41 = data37.mode;
+if(typeof data41 === "string"){
+if(!pattern6.test(data41)){
+const err86 = {instancePath:instancePath+"/files/" + i2+"/mode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1140,11 +1145,8 @@ vErrors.push(err86);
 errors++;
 }
 }
-}
-if(data34.gid !== undefined){
-let data41 = data34.gid;
-if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
-const err87 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err87 = {instancePath:instancePath+"/files/" + i2+"/mode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1153,9 +1155,12 @@ vErrors.push(err87);
 }
 errors++;
 }
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 > 4294967294 || isNaN(data41)){
-const err88 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+}
+if(data37.dirMode !== undefined){
+let data42 = data37.dirMode;
+if(typeof data42 === "string"){
+if(!pattern6.test(data42)){
+const err88 = {instancePath:instancePath+"/files/" + i2+"/dirMode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1164,8 +1169,9 @@ vErrors.push(err88);
 }
 errors++;
 }
-if(data41 < 0 || isNaN(data41)){
-const err89 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err89 = {instancePath:instancePath+"/files/" + i2+"/dirMode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1175,10 +1181,10 @@ vErrors.push(err89);
 errors++;
 }
 }
-}
-}
-else {
-const err90 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data37.uid !== undefined){
+let data43 = data37.uid;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err90 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1187,10 +1193,9 @@ vErrors.push(err90);
 }
 errors++;
 }
-}
-}
-else {
-const err91 = {instancePath:instancePath+"/files",schemaPath:"#/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 > 4294967294 || isNaN(data43)){
+const err91 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1199,16 +1204,8 @@ vErrors.push(err91);
 }
 errors++;
 }
-}
-if(data.dirs !== undefined){
-let data42 = data.dirs;
-if(Array.isArray(data42)){
-const len3 = data42.length;
-for(let i3=0; i3<len3; i3++){
-let data43 = data42[i3];
-if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
-if(data43.path === undefined){
-const err92 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(data43 < 0 || isNaN(data43)){
+const err92 = {instancePath:instancePath+"/files/" + i2+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1217,9 +1214,12 @@ vErrors.push(err92);
 }
 errors++;
 }
-for(const key6 in data43){
-if(!((((key6 === "path") || (key6 === "mode")) || (key6 === "uid")) || (key6 === "gid"))){
-const err93 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+}
+}
+if(data37.gid !== undefined){
+let data44 = data37.gid;
+if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
+const err93 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1228,12 +1228,9 @@ vErrors.push(err93);
 }
 errors++;
 }
-}
-if(data43.path !== undefined){
-let data44 = data43.path;
-if(typeof data44 === "string"){
-if(!pattern5.test(data44)){
-const err94 = {instancePath:instancePath+"/dirs/" + i3+"/path",schemaPath:"#/properties/dirs/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 > 4294967294 || isNaN(data44)){
+const err94 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1242,9 +1239,8 @@ vErrors.push(err94);
 }
 errors++;
 }
-}
-else {
-const err95 = {instancePath:instancePath+"/dirs/" + i3+"/path",schemaPath:"#/properties/dirs/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data44 < 0 || isNaN(data44)){
+const err95 = {instancePath:instancePath+"/files/" + i2+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1254,11 +1250,10 @@ vErrors.push(err95);
 errors++;
 }
 }
-if(data43.mode !== undefined){
-let data45 = data43.mode;
-if(typeof data45 === "string"){
-if(!pattern6.test(data45)){
-const err96 = {instancePath:instancePath+"/dirs/" + i3+"/mode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
+}
+}
+else {
+const err96 = {instancePath:instancePath+"/files/" + i2,schemaPath:"#/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1268,8 +1263,9 @@ vErrors.push(err96);
 errors++;
 }
 }
+}
 else {
-const err97 = {instancePath:instancePath+"/dirs/" + i3+"/mode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err97 = {instancePath:instancePath+"/files",schemaPath:"#/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1279,10 +1275,15 @@ vErrors.push(err97);
 errors++;
 }
 }
-if(data43.uid !== undefined){
-let data46 = data43.uid;
-if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
-const err98 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.dirs !== undefined){
+let data45 = data.dirs;
+if(Array.isArray(data45)){
+const len3 = data45.length;
+for(let i3=0; i3<len3; i3++){
+let data46 = data45[i3];
+if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
+if(data46.path === undefined){
+const err98 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1291,9 +1292,9 @@ vErrors.push(err98);
 }
 errors++;
 }
-if((typeof data46 == "number") && (isFinite(data46))){
-if(data46 > 4294967294 || isNaN(data46)){
-const err99 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+for(const key6 in data46){
+if(!((((key6 === "path") || (key6 === "mode")) || (key6 === "uid")) || (key6 === "gid"))){
+const err99 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1302,8 +1303,12 @@ vErrors.push(err99);
 }
 errors++;
 }
-if(data46 < 0 || isNaN(data46)){
-const err100 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data46.path !== undefined){
+let data47 = data46.path;
+if(typeof data47 === "string"){
+if(!pattern5.test(data47)){
+const err100 = {instancePath:instancePath+"/dirs/" + i3+"/path",schemaPath:"#/properties/dirs/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1313,11 +1318,8 @@ vErrors.push(err100);
 errors++;
 }
 }
-}
-if(data43.gid !== undefined){
-let data47 = data43.gid;
-if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
-const err101 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err101 = {instancePath:instancePath+"/dirs/" + i3+"/path",schemaPath:"#/properties/dirs/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1326,9 +1328,12 @@ vErrors.push(err101);
 }
 errors++;
 }
-if((typeof data47 == "number") && (isFinite(data47))){
-if(data47 > 4294967294 || isNaN(data47)){
-const err102 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+}
+if(data46.mode !== undefined){
+let data48 = data46.mode;
+if(typeof data48 === "string"){
+if(!pattern6.test(data48)){
+const err102 = {instancePath:instancePath+"/dirs/" + i3+"/mode",schemaPath:"#/$defs/mode/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3,4}$"},message:"must match pattern \""+"^0?[0-7]{3,4}$"+"\""};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1337,8 +1342,9 @@ vErrors.push(err102);
 }
 errors++;
 }
-if(data47 < 0 || isNaN(data47)){
-const err103 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err103 = {instancePath:instancePath+"/dirs/" + i3+"/mode",schemaPath:"#/$defs/mode/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1348,10 +1354,10 @@ vErrors.push(err103);
 errors++;
 }
 }
-}
-}
-else {
-const err104 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data46.uid !== undefined){
+let data49 = data46.uid;
+if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
+const err104 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1360,10 +1366,9 @@ vErrors.push(err104);
 }
 errors++;
 }
-}
-}
-else {
-const err105 = {instancePath:instancePath+"/dirs",schemaPath:"#/properties/dirs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 > 4294967294 || isNaN(data49)){
+const err105 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1372,16 +1377,8 @@ vErrors.push(err105);
 }
 errors++;
 }
-}
-if(data.symlinks !== undefined){
-let data48 = data.symlinks;
-if(Array.isArray(data48)){
-const len4 = data48.length;
-for(let i4=0; i4<len4; i4++){
-let data49 = data48[i4];
-if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
-if(data49.path === undefined){
-const err106 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(data49 < 0 || isNaN(data49)){
+const err106 = {instancePath:instancePath+"/dirs/" + i3+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1390,8 +1387,12 @@ vErrors.push(err106);
 }
 errors++;
 }
-if(data49.target === undefined){
-const err107 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/required",keyword:"required",params:{missingProperty: "target"},message:"must have required property '"+"target"+"'"};
+}
+}
+if(data46.gid !== undefined){
+let data50 = data46.gid;
+if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
+const err107 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1400,9 +1401,9 @@ vErrors.push(err107);
 }
 errors++;
 }
-for(const key7 in data49){
-if(!((key7 === "path") || (key7 === "target"))){
-const err108 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if((typeof data50 == "number") && (isFinite(data50))){
+if(data50 > 4294967294 || isNaN(data50)){
+const err108 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1411,12 +1412,8 @@ vErrors.push(err108);
 }
 errors++;
 }
-}
-if(data49.path !== undefined){
-let data50 = data49.path;
-if(typeof data50 === "string"){
-if(!pattern5.test(data50)){
-const err109 = {instancePath:instancePath+"/symlinks/" + i4+"/path",schemaPath:"#/properties/symlinks/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
+if(data50 < 0 || isNaN(data50)){
+const err109 = {instancePath:instancePath+"/dirs/" + i3+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1426,8 +1423,10 @@ vErrors.push(err109);
 errors++;
 }
 }
+}
+}
 else {
-const err110 = {instancePath:instancePath+"/symlinks/" + i4+"/path",schemaPath:"#/properties/symlinks/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err110 = {instancePath:instancePath+"/dirs/" + i3,schemaPath:"#/properties/dirs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1437,11 +1436,9 @@ vErrors.push(err110);
 errors++;
 }
 }
-if(data49.target !== undefined){
-let data51 = data49.target;
-if(typeof data51 === "string"){
-if(func3(data51) < 1){
-const err111 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err111 = {instancePath:instancePath+"/dirs",schemaPath:"#/properties/dirs/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1450,8 +1447,16 @@ vErrors.push(err111);
 }
 errors++;
 }
-if(!pattern11.test(data51)){
-const err112 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000]+$"},message:"must match pattern \""+"^[^\\u0000]+$"+"\""};
+}
+if(data.symlinks !== undefined){
+let data51 = data.symlinks;
+if(Array.isArray(data51)){
+const len4 = data51.length;
+for(let i4=0; i4<len4; i4++){
+let data52 = data51[i4];
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+if(data52.path === undefined){
+const err112 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1460,9 +1465,8 @@ vErrors.push(err112);
 }
 errors++;
 }
-}
-else {
-const err113 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data52.target === undefined){
+const err113 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/required",keyword:"required",params:{missingProperty: "target"},message:"must have required property '"+"target"+"'"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1471,10 +1475,9 @@ vErrors.push(err113);
 }
 errors++;
 }
-}
-}
-else {
-const err114 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key7 in data52){
+if(!((key7 === "path") || (key7 === "target"))){
+const err114 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1484,9 +1487,11 @@ vErrors.push(err114);
 errors++;
 }
 }
-}
-else {
-const err115 = {instancePath:instancePath+"/symlinks",schemaPath:"#/properties/symlinks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data52.path !== undefined){
+let data53 = data52.path;
+if(typeof data53 === "string"){
+if(!pattern5.test(data53)){
+const err115 = {instancePath:instancePath+"/symlinks/" + i4+"/path",schemaPath:"#/properties/symlinks/items/properties/path/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1496,15 +1501,8 @@ vErrors.push(err115);
 errors++;
 }
 }
-if(data.users !== undefined){
-let data52 = data.users;
-if(Array.isArray(data52)){
-const len5 = data52.length;
-for(let i5=0; i5<len5; i5++){
-let data53 = data52[i5];
-if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
-if(data53.name === undefined){
-const err116 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+else {
+const err116 = {instancePath:instancePath+"/symlinks/" + i4+"/path",schemaPath:"#/properties/symlinks/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1513,8 +1511,12 @@ vErrors.push(err116);
 }
 errors++;
 }
-if(data53.uid === undefined){
-const err117 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/required",keyword:"required",params:{missingProperty: "uid"},message:"must have required property '"+"uid"+"'"};
+}
+if(data52.target !== undefined){
+let data54 = data52.target;
+if(typeof data54 === "string"){
+if(func3(data54) < 1){
+const err117 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1523,9 +1525,8 @@ vErrors.push(err117);
 }
 errors++;
 }
-for(const key8 in data53){
-if(!(((((key8 === "name") || (key8 === "uid")) || (key8 === "gid")) || (key8 === "home")) || (key8 === "shell"))){
-const err118 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(!pattern11.test(data54)){
+const err118 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000]+$"},message:"must match pattern \""+"^[^\\u0000]+$"+"\""};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1535,11 +1536,8 @@ vErrors.push(err118);
 errors++;
 }
 }
-if(data53.name !== undefined){
-let data54 = data53.name;
-if(typeof data54 === "string"){
-if(!pattern12.test(data54)){
-const err119 = {instancePath:instancePath+"/users/" + i5+"/name",schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
+else {
+const err119 = {instancePath:instancePath+"/symlinks/" + i4+"/target",schemaPath:"#/properties/symlinks/items/properties/target/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1549,8 +1547,9 @@ vErrors.push(err119);
 errors++;
 }
 }
+}
 else {
-const err120 = {instancePath:instancePath+"/users/" + i5+"/name",schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err120 = {instancePath:instancePath+"/symlinks/" + i4,schemaPath:"#/properties/symlinks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1560,10 +1559,9 @@ vErrors.push(err120);
 errors++;
 }
 }
-if(data53.uid !== undefined){
-let data55 = data53.uid;
-if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
-const err121 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err121 = {instancePath:instancePath+"/symlinks",schemaPath:"#/properties/symlinks/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1572,9 +1570,16 @@ vErrors.push(err121);
 }
 errors++;
 }
-if((typeof data55 == "number") && (isFinite(data55))){
-if(data55 > 4294967294 || isNaN(data55)){
-const err122 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+}
+if(data.users !== undefined){
+let data55 = data.users;
+if(Array.isArray(data55)){
+const len5 = data55.length;
+for(let i5=0; i5<len5; i5++){
+let data56 = data55[i5];
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+if(data56.name === undefined){
+const err122 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1583,8 +1588,8 @@ vErrors.push(err122);
 }
 errors++;
 }
-if(data55 < 0 || isNaN(data55)){
-const err123 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data56.uid === undefined){
+const err123 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/required",keyword:"required",params:{missingProperty: "uid"},message:"must have required property '"+"uid"+"'"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1593,12 +1598,9 @@ vErrors.push(err123);
 }
 errors++;
 }
-}
-}
-if(data53.gid !== undefined){
-let data56 = data53.gid;
-if(!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))){
-const err124 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key8 in data56){
+if(!(((((key8 === "name") || (key8 === "uid")) || (key8 === "gid")) || (key8 === "home")) || (key8 === "shell"))){
+const err124 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1607,9 +1609,12 @@ vErrors.push(err124);
 }
 errors++;
 }
-if((typeof data56 == "number") && (isFinite(data56))){
-if(data56 > 4294967294 || isNaN(data56)){
-const err125 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+}
+if(data56.name !== undefined){
+let data57 = data56.name;
+if(typeof data57 === "string"){
+if(!pattern12.test(data57)){
+const err125 = {instancePath:instancePath+"/users/" + i5+"/name",schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1618,8 +1623,9 @@ vErrors.push(err125);
 }
 errors++;
 }
-if(data56 < 0 || isNaN(data56)){
-const err126 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err126 = {instancePath:instancePath+"/users/" + i5+"/name",schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1629,12 +1635,10 @@ vErrors.push(err126);
 errors++;
 }
 }
-}
-if(data53.home !== undefined){
-let data57 = data53.home;
-if(typeof data57 === "string"){
-if(!pattern13.test(data57)){
-const err127 = {instancePath:instancePath+"/users/" + i5+"/home",schemaPath:"#/$defs/passwdPath/pattern",keyword:"pattern",params:{pattern: "^/[^:\\n]*$"},message:"must match pattern \""+"^/[^:\\n]*$"+"\""};
+if(data56.uid !== undefined){
+let data58 = data56.uid;
+if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
+const err127 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1643,9 +1647,9 @@ vErrors.push(err127);
 }
 errors++;
 }
-}
-else {
-const err128 = {instancePath:instancePath+"/users/" + i5+"/home",schemaPath:"#/$defs/passwdPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 > 4294967294 || isNaN(data58)){
+const err128 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1654,12 +1658,8 @@ vErrors.push(err128);
 }
 errors++;
 }
-}
-if(data53.shell !== undefined){
-let data58 = data53.shell;
-if(typeof data58 === "string"){
-if(!pattern13.test(data58)){
-const err129 = {instancePath:instancePath+"/users/" + i5+"/shell",schemaPath:"#/$defs/passwdPath/pattern",keyword:"pattern",params:{pattern: "^/[^:\\n]*$"},message:"must match pattern \""+"^/[^:\\n]*$"+"\""};
+if(data58 < 0 || isNaN(data58)){
+const err129 = {instancePath:instancePath+"/users/" + i5+"/uid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1669,8 +1669,11 @@ vErrors.push(err129);
 errors++;
 }
 }
-else {
-const err130 = {instancePath:instancePath+"/users/" + i5+"/shell",schemaPath:"#/$defs/passwdPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data56.gid !== undefined){
+let data59 = data56.gid;
+if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
+const err130 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1679,10 +1682,9 @@ vErrors.push(err130);
 }
 errors++;
 }
-}
-}
-else {
-const err131 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 > 4294967294 || isNaN(data59)){
+const err131 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1691,10 +1693,8 @@ vErrors.push(err131);
 }
 errors++;
 }
-}
-}
-else {
-const err132 = {instancePath:instancePath+"/users",schemaPath:"#/properties/users/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data59 < 0 || isNaN(data59)){
+const err132 = {instancePath:instancePath+"/users/" + i5+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1704,15 +1704,12 @@ vErrors.push(err132);
 errors++;
 }
 }
-if(data.groups !== undefined){
-let data59 = data.groups;
-if(Array.isArray(data59)){
-const len6 = data59.length;
-for(let i6=0; i6<len6; i6++){
-let data60 = data59[i6];
-if(data60 && typeof data60 == "object" && !Array.isArray(data60)){
-if(data60.name === undefined){
-const err133 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+}
+if(data56.home !== undefined){
+let data60 = data56.home;
+if(typeof data60 === "string"){
+if(!pattern13.test(data60)){
+const err133 = {instancePath:instancePath+"/users/" + i5+"/home",schemaPath:"#/$defs/passwdPath/pattern",keyword:"pattern",params:{pattern: "^/[^:\\n]*$"},message:"must match pattern \""+"^/[^:\\n]*$"+"\""};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1721,8 +1718,9 @@ vErrors.push(err133);
 }
 errors++;
 }
-if(data60.gid === undefined){
-const err134 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/required",keyword:"required",params:{missingProperty: "gid"},message:"must have required property '"+"gid"+"'"};
+}
+else {
+const err134 = {instancePath:instancePath+"/users/" + i5+"/home",schemaPath:"#/$defs/passwdPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1731,9 +1729,12 @@ vErrors.push(err134);
 }
 errors++;
 }
-for(const key9 in data60){
-if(!(((key9 === "name") || (key9 === "gid")) || (key9 === "members"))){
-const err135 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+}
+if(data56.shell !== undefined){
+let data61 = data56.shell;
+if(typeof data61 === "string"){
+if(!pattern13.test(data61)){
+const err135 = {instancePath:instancePath+"/users/" + i5+"/shell",schemaPath:"#/$defs/passwdPath/pattern",keyword:"pattern",params:{pattern: "^/[^:\\n]*$"},message:"must match pattern \""+"^/[^:\\n]*$"+"\""};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1743,11 +1744,8 @@ vErrors.push(err135);
 errors++;
 }
 }
-if(data60.name !== undefined){
-let data61 = data60.name;
-if(typeof data61 === "string"){
-if(!pattern12.test(data61)){
-const err136 = {instancePath:instancePath+"/groups/" + i6+"/name",schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
+else {
+const err136 = {instancePath:instancePath+"/users/" + i5+"/shell",schemaPath:"#/$defs/passwdPath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1757,8 +1755,9 @@ vErrors.push(err136);
 errors++;
 }
 }
+}
 else {
-const err137 = {instancePath:instancePath+"/groups/" + i6+"/name",schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err137 = {instancePath:instancePath+"/users/" + i5,schemaPath:"#/properties/users/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1768,10 +1767,9 @@ vErrors.push(err137);
 errors++;
 }
 }
-if(data60.gid !== undefined){
-let data62 = data60.gid;
-if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
-const err138 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err138 = {instancePath:instancePath+"/users",schemaPath:"#/properties/users/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1780,9 +1778,16 @@ vErrors.push(err138);
 }
 errors++;
 }
-if((typeof data62 == "number") && (isFinite(data62))){
-if(data62 > 4294967294 || isNaN(data62)){
-const err139 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
+}
+if(data.groups !== undefined){
+let data62 = data.groups;
+if(Array.isArray(data62)){
+const len6 = data62.length;
+for(let i6=0; i6<len6; i6++){
+let data63 = data62[i6];
+if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
+if(data63.name === undefined){
+const err139 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1791,8 +1796,8 @@ vErrors.push(err139);
 }
 errors++;
 }
-if(data62 < 0 || isNaN(data62)){
-const err140 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data63.gid === undefined){
+const err140 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/required",keyword:"required",params:{missingProperty: "gid"},message:"must have required property '"+"gid"+"'"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1801,17 +1806,9 @@ vErrors.push(err140);
 }
 errors++;
 }
-}
-}
-if(data60.members !== undefined){
-let data63 = data60.members;
-if(Array.isArray(data63)){
-const len7 = data63.length;
-for(let i7=0; i7<len7; i7++){
-let data64 = data63[i7];
-if(typeof data64 === "string"){
-if(!pattern12.test(data64)){
-const err141 = {instancePath:instancePath+"/groups/" + i6+"/members/" + i7,schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
+for(const key9 in data63){
+if(!(((key9 === "name") || (key9 === "gid")) || (key9 === "members"))){
+const err141 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1821,8 +1818,11 @@ vErrors.push(err141);
 errors++;
 }
 }
-else {
-const err142 = {instancePath:instancePath+"/groups/" + i6+"/members/" + i7,schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data63.name !== undefined){
+let data64 = data63.name;
+if(typeof data64 === "string"){
+if(!pattern12.test(data64)){
+const err142 = {instancePath:instancePath+"/groups/" + i6+"/name",schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1832,14 +1832,8 @@ vErrors.push(err142);
 errors++;
 }
 }
-let i8 = data63.length;
-let j0;
-if(i8 > 1){
-outer0:
-for(;i8--;){
-for(j0 = i8; j0--;){
-if(func0(data63[i8], data63[j0])){
-const err143 = {instancePath:instancePath+"/groups/" + i6+"/members",schemaPath:"#/properties/groups/items/properties/members/uniqueItems",keyword:"uniqueItems",params:{i: i8, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i8+" are identical)"};
+else {
+const err143 = {instancePath:instancePath+"/groups/" + i6+"/name",schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1847,14 +1841,12 @@ else {
 vErrors.push(err143);
 }
 errors++;
-break outer0;
 }
 }
-}
-}
-}
-else {
-const err144 = {instancePath:instancePath+"/groups/" + i6+"/members",schemaPath:"#/properties/groups/items/properties/members/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data63.gid !== undefined){
+let data65 = data63.gid;
+if(!(((typeof data65 == "number") && (!(data65 % 1) && !isNaN(data65))) && (isFinite(data65)))){
+const err144 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1863,10 +1855,9 @@ vErrors.push(err144);
 }
 errors++;
 }
-}
-}
-else {
-const err145 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data65 == "number") && (isFinite(data65))){
+if(data65 > 4294967294 || isNaN(data65)){
+const err145 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967294},message:"must be <= 4294967294"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1875,10 +1866,8 @@ vErrors.push(err145);
 }
 errors++;
 }
-}
-}
-else {
-const err146 = {instancePath:instancePath+"/groups",schemaPath:"#/properties/groups/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data65 < 0 || isNaN(data65)){
+const err146 = {instancePath:instancePath+"/groups/" + i6+"/gid",schemaPath:"#/$defs/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1888,15 +1877,16 @@ vErrors.push(err146);
 errors++;
 }
 }
-if(data.keep !== undefined){
-let data65 = data.keep;
-if(Array.isArray(data65)){
-const len8 = data65.length;
-for(let i9=0; i9<len8; i9++){
-let data66 = data65[i9];
-if(typeof data66 === "string"){
-if(!pattern5.test(data66)){
-const err147 = {instancePath:instancePath+"/keep/" + i9,schemaPath:"#/properties/keep/items/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
+}
+if(data63.members !== undefined){
+let data66 = data63.members;
+if(Array.isArray(data66)){
+const len7 = data66.length;
+for(let i7=0; i7<len7; i7++){
+let data67 = data66[i7];
+if(typeof data67 === "string"){
+if(!pattern12.test(data67)){
+const err147 = {instancePath:instancePath+"/groups/" + i6+"/members/" + i7,schemaPath:"#/$defs/account/pattern",keyword:"pattern",params:{pattern: "^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},message:"must match pattern \""+"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"+"\""};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1907,7 +1897,7 @@ errors++;
 }
 }
 else {
-const err148 = {instancePath:instancePath+"/keep/" + i9,schemaPath:"#/properties/keep/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err148 = {instancePath:instancePath+"/groups/" + i6+"/members/" + i7,schemaPath:"#/$defs/account/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1917,9 +1907,14 @@ vErrors.push(err148);
 errors++;
 }
 }
-}
-else {
-const err149 = {instancePath:instancePath+"/keep",schemaPath:"#/properties/keep/type",keyword:"type",params:{type: "array"},message:"must be array"};
+let i8 = data66.length;
+let j0;
+if(i8 > 1){
+outer0:
+for(;i8--;){
+for(j0 = i8; j0--;){
+if(func0(data66[i8], data66[j0])){
+const err149 = {instancePath:instancePath+"/groups/" + i6+"/members",schemaPath:"#/properties/groups/items/properties/members/uniqueItems",keyword:"uniqueItems",params:{i: i8, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i8+" are identical)"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1927,17 +1922,14 @@ else {
 vErrors.push(err149);
 }
 errors++;
+break outer0;
 }
 }
-if(data.allowMissing !== undefined){
-let data67 = data.allowMissing;
-if(Array.isArray(data67)){
-const len9 = data67.length;
-for(let i10=0; i10<len9; i10++){
-let data68 = data67[i10];
-if(typeof data68 === "string"){
-if(func3(data68) < 1){
-const err150 = {instancePath:instancePath+"/allowMissing/" + i10,schemaPath:"#/properties/allowMissing/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+}
+else {
+const err150 = {instancePath:instancePath+"/groups/" + i6+"/members",schemaPath:"#/properties/groups/items/properties/members/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1947,8 +1939,9 @@ vErrors.push(err150);
 errors++;
 }
 }
+}
 else {
-const err151 = {instancePath:instancePath+"/allowMissing/" + i10,schemaPath:"#/properties/allowMissing/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err151 = {instancePath:instancePath+"/groups/" + i6,schemaPath:"#/properties/groups/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1960,7 +1953,7 @@ errors++;
 }
 }
 else {
-const err152 = {instancePath:instancePath+"/allowMissing",schemaPath:"#/properties/allowMissing/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err152 = {instancePath:instancePath+"/groups",schemaPath:"#/properties/groups/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1970,10 +1963,15 @@ vErrors.push(err152);
 errors++;
 }
 }
-if(data.prune !== undefined){
-let data69 = data.prune;
-if(!((data69 === "default") || (data69 === "none"))){
-const err153 = {instancePath:instancePath+"/prune",schemaPath:"#/properties/prune/enum",keyword:"enum",params:{allowedValues: schema11.properties.prune.enum},message:"must be equal to one of the allowed values"};
+if(data.keep !== undefined){
+let data68 = data.keep;
+if(Array.isArray(data68)){
+const len8 = data68.length;
+for(let i9=0; i9<len8; i9++){
+let data69 = data68[i9];
+if(typeof data69 === "string"){
+if(!pattern5.test(data69)){
+const err153 = {instancePath:instancePath+"/keep/" + i9,schemaPath:"#/properties/keep/items/pattern",keyword:"pattern",params:{pattern: "^/."},message:"must match pattern \""+"^/."+"\""};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1983,12 +1981,8 @@ vErrors.push(err153);
 errors++;
 }
 }
-if(data.initramfs !== undefined){
-let data70 = data.initramfs;
-if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
-for(const key10 in data70){
-if(!((key10 === "compression") || (key10 === "capabilities"))){
-const err154 = {instancePath:instancePath+"/initramfs",schemaPath:"#/properties/initramfs/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+else {
+const err154 = {instancePath:instancePath+"/keep/" + i9,schemaPath:"#/properties/keep/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1998,10 +1992,9 @@ vErrors.push(err154);
 errors++;
 }
 }
-if(data70.compression !== undefined){
-let data71 = data70.compression;
-if(!((data71 === "gzip") || (data71 === "none"))){
-const err155 = {instancePath:instancePath+"/initramfs/compression",schemaPath:"#/properties/initramfs/properties/compression/enum",keyword:"enum",params:{allowedValues: schema11.properties.initramfs.properties.compression.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err155 = {instancePath:instancePath+"/keep",schemaPath:"#/properties/keep/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -2011,10 +2004,15 @@ vErrors.push(err155);
 errors++;
 }
 }
-if(data70.capabilities !== undefined){
-let data72 = data70.capabilities;
-if(!((data72 === "refuse") || (data72 === "drop"))){
-const err156 = {instancePath:instancePath+"/initramfs/capabilities",schemaPath:"#/properties/initramfs/properties/capabilities/enum",keyword:"enum",params:{allowedValues: schema11.properties.initramfs.properties.capabilities.enum},message:"must be equal to one of the allowed values"};
+if(data.allowMissing !== undefined){
+let data70 = data.allowMissing;
+if(Array.isArray(data70)){
+const len9 = data70.length;
+for(let i10=0; i10<len9; i10++){
+let data71 = data70[i10];
+if(typeof data71 === "string"){
+if(func3(data71) < 1){
+const err156 = {instancePath:instancePath+"/allowMissing/" + i10,schemaPath:"#/properties/allowMissing/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -2024,9 +2022,8 @@ vErrors.push(err156);
 errors++;
 }
 }
-}
 else {
-const err157 = {instancePath:instancePath+"/initramfs",schemaPath:"#/properties/initramfs/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err157 = {instancePath:instancePath+"/allowMissing/" + i10,schemaPath:"#/properties/allowMissing/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -2036,14 +2033,9 @@ vErrors.push(err157);
 errors++;
 }
 }
-if(data.outputs !== undefined){
-let data73 = data.outputs;
-if(Array.isArray(data73)){
-const len10 = data73.length;
-for(let i11=0; i11<len10; i11++){
-let data74 = data73[i11];
-if(!((((((((data74 === "kernel") || (data74 === "initramfs")) || (data74 === "disk")) || (data74 === "esp")) || (data74 === "uki")) || (data74 === "qcow2")) || (data74 === "rootfs-tar")) || (data74 === "eif"))){
-const err158 = {instancePath:instancePath+"/outputs/" + i11,schemaPath:"#/properties/outputs/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.outputs.items.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err158 = {instancePath:instancePath+"/allowMissing",schemaPath:"#/properties/allowMissing/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -2053,14 +2045,10 @@ vErrors.push(err158);
 errors++;
 }
 }
-let i12 = data73.length;
-let j1;
-if(i12 > 1){
-outer1:
-for(;i12--;){
-for(j1 = i12; j1--;){
-if(func0(data73[i12], data73[j1])){
-const err159 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/uniqueItems",keyword:"uniqueItems",params:{i: i12, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i12+" are identical)"};
+if(data.prune !== undefined){
+let data72 = data.prune;
+if(!((data72 === "default") || (data72 === "none"))){
+const err159 = {instancePath:instancePath+"/prune",schemaPath:"#/properties/prune/enum",keyword:"enum",params:{allowedValues: schema11.properties.prune.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -2068,14 +2056,14 @@ else {
 vErrors.push(err159);
 }
 errors++;
-break outer1;
 }
 }
-}
-}
-}
-else {
-const err160 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data.initramfs !== undefined){
+let data73 = data.initramfs;
+if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
+for(const key10 in data73){
+if(!((key10 === "compression") || (key10 === "capabilities"))){
+const err160 = {instancePath:instancePath+"/initramfs",schemaPath:"#/properties/initramfs/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -2085,12 +2073,10 @@ vErrors.push(err160);
 errors++;
 }
 }
-if(data.eif !== undefined){
-let data75 = data.eif;
-if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
-for(const key11 in data75){
-if(!(((((((key11 === "memory") || (key11 === "cpus")) || (key11 === "cmdline")) || (key11 === "ramdisks")) || (key11 === "bootstrap")) || (key11 === "cmd")) || (key11 === "env"))){
-const err161 = {instancePath:instancePath+"/eif",schemaPath:"#/properties/eif/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(data73.compression !== undefined){
+let data74 = data73.compression;
+if(!((data74 === "gzip") || (data74 === "none"))){
+const err161 = {instancePath:instancePath+"/initramfs/compression",schemaPath:"#/properties/initramfs/properties/compression/enum",keyword:"enum",params:{allowedValues: schema11.properties.initramfs.properties.compression.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -2100,11 +2086,10 @@ vErrors.push(err161);
 errors++;
 }
 }
-if(data75.memory !== undefined){
-let data76 = data75.memory;
-if(typeof data76 === "string"){
-if(!pattern2.test(data76)){
-const err162 = {instancePath:instancePath+"/eif/memory",schemaPath:"#/properties/eif/properties/memory/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(K|M|G)?$"},message:"must match pattern \""+"^[0-9]+(K|M|G)?$"+"\""};
+if(data73.capabilities !== undefined){
+let data75 = data73.capabilities;
+if(!((data75 === "refuse") || (data75 === "drop"))){
+const err162 = {instancePath:instancePath+"/initramfs/capabilities",schemaPath:"#/properties/initramfs/properties/capabilities/enum",keyword:"enum",params:{allowedValues: schema11.properties.initramfs.properties.capabilities.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -2114,8 +2099,9 @@ vErrors.push(err162);
 errors++;
 }
 }
+}
 else {
-const err163 = {instancePath:instancePath+"/eif/memory",schemaPath:"#/properties/eif/properties/memory/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err163 = {instancePath:instancePath+"/initramfs",schemaPath:"#/properties/initramfs/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -2125,10 +2111,14 @@ vErrors.push(err163);
 errors++;
 }
 }
-if(data75.cpus !== undefined){
-let data77 = data75.cpus;
-if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
-const err164 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.outputs !== undefined){
+let data76 = data.outputs;
+if(Array.isArray(data76)){
+const len10 = data76.length;
+for(let i11=0; i11<len10; i11++){
+let data77 = data76[i11];
+if(!(((((((((data77 === "kernel") || (data77 === "initramfs")) || (data77 === "disk")) || (data77 === "esp")) || (data77 === "uki")) || (data77 === "qcow2")) || (data77 === "rootfs-tar")) || (data77 === "eif")) || (data77 === "iso"))){
+const err164 = {instancePath:instancePath+"/outputs/" + i11,schemaPath:"#/properties/outputs/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.outputs.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2137,9 +2127,15 @@ vErrors.push(err164);
 }
 errors++;
 }
-if((typeof data77 == "number") && (isFinite(data77))){
-if(data77 > 1024 || isNaN(data77)){
-const err165 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
+}
+let i12 = data76.length;
+let j1;
+if(i12 > 1){
+outer1:
+for(;i12--;){
+for(j1 = i12; j1--;){
+if(func0(data76[i12], data76[j1])){
+const err165 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/uniqueItems",keyword:"uniqueItems",params:{i: i12, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i12+" are identical)"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2147,9 +2143,14 @@ else {
 vErrors.push(err165);
 }
 errors++;
+break outer1;
 }
-if(data77 < 1 || isNaN(data77)){
-const err166 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+}
+}
+}
+else {
+const err166 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2159,10 +2160,12 @@ vErrors.push(err166);
 errors++;
 }
 }
-}
-if(data75.cmdline !== undefined){
-if(typeof data75.cmdline !== "string"){
-const err167 = {instancePath:instancePath+"/eif/cmdline",schemaPath:"#/properties/eif/properties/cmdline/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.eif !== undefined){
+let data78 = data.eif;
+if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
+for(const key11 in data78){
+if(!(((((((key11 === "memory") || (key11 === "cpus")) || (key11 === "cmdline")) || (key11 === "ramdisks")) || (key11 === "bootstrap")) || (key11 === "cmd")) || (key11 === "env"))){
+const err167 = {instancePath:instancePath+"/eif",schemaPath:"#/properties/eif/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2172,10 +2175,11 @@ vErrors.push(err167);
 errors++;
 }
 }
-if(data75.ramdisks !== undefined){
-let data79 = data75.ramdisks;
-if(!((data79 === "single") || (data79 === "nitro"))){
-const err168 = {instancePath:instancePath+"/eif/ramdisks",schemaPath:"#/properties/eif/properties/ramdisks/enum",keyword:"enum",params:{allowedValues: schema11.properties.eif.properties.ramdisks.enum},message:"must be equal to one of the allowed values"};
+if(data78.memory !== undefined){
+let data79 = data78.memory;
+if(typeof data79 === "string"){
+if(!pattern2.test(data79)){
+const err168 = {instancePath:instancePath+"/eif/memory",schemaPath:"#/properties/eif/properties/memory/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(K|M|G)?$"},message:"must match pattern \""+"^[0-9]+(K|M|G)?$"+"\""};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2185,12 +2189,8 @@ vErrors.push(err168);
 errors++;
 }
 }
-if(data75.bootstrap !== undefined){
-let data80 = data75.bootstrap;
-if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
-for(const key12 in data80){
-if(!((key12 === "init") || (key12 === "nsm"))){
-const err169 = {instancePath:instancePath+"/eif/bootstrap",schemaPath:"#/properties/eif/properties/bootstrap/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+else {
+const err169 = {instancePath:instancePath+"/eif/memory",schemaPath:"#/properties/eif/properties/memory/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2200,11 +2200,10 @@ vErrors.push(err169);
 errors++;
 }
 }
-if(data80.init !== undefined){
-let data81 = data80.init;
-if(typeof data81 === "string"){
-if(func3(data81) < 1){
-const err170 = {instancePath:instancePath+"/eif/bootstrap/init",schemaPath:"#/properties/eif/properties/bootstrap/properties/init/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data78.cpus !== undefined){
+let data80 = data78.cpus;
+if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
+const err170 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2213,9 +2212,9 @@ vErrors.push(err170);
 }
 errors++;
 }
-}
-else {
-const err171 = {instancePath:instancePath+"/eif/bootstrap/init",schemaPath:"#/properties/eif/properties/bootstrap/properties/init/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data80 == "number") && (isFinite(data80))){
+if(data80 > 1024 || isNaN(data80)){
+const err171 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2224,12 +2223,8 @@ vErrors.push(err171);
 }
 errors++;
 }
-}
-if(data80.nsm !== undefined){
-let data82 = data80.nsm;
-if(typeof data82 === "string"){
-if(func3(data82) < 1){
-const err172 = {instancePath:instancePath+"/eif/bootstrap/nsm",schemaPath:"#/properties/eif/properties/bootstrap/properties/nsm/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data80 < 1 || isNaN(data80)){
+const err172 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2239,8 +2234,10 @@ vErrors.push(err172);
 errors++;
 }
 }
-else {
-const err173 = {instancePath:instancePath+"/eif/bootstrap/nsm",schemaPath:"#/properties/eif/properties/bootstrap/properties/nsm/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data78.cmdline !== undefined){
+if(typeof data78.cmdline !== "string"){
+const err173 = {instancePath:instancePath+"/eif/cmdline",schemaPath:"#/properties/eif/properties/cmdline/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2250,9 +2247,10 @@ vErrors.push(err173);
 errors++;
 }
 }
-}
-else {
-const err174 = {instancePath:instancePath+"/eif/bootstrap",schemaPath:"#/properties/eif/properties/bootstrap/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data78.ramdisks !== undefined){
+let data82 = data78.ramdisks;
+if(!((data82 === "single") || (data82 === "nitro"))){
+const err174 = {instancePath:instancePath+"/eif/ramdisks",schemaPath:"#/properties/eif/properties/ramdisks/enum",keyword:"enum",params:{allowedValues: schema11.properties.eif.properties.ramdisks.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2262,15 +2260,12 @@ vErrors.push(err174);
 errors++;
 }
 }
-if(data75.cmd !== undefined){
-let data83 = data75.cmd;
-if(Array.isArray(data83)){
-const len11 = data83.length;
-for(let i13=0; i13<len11; i13++){
-let data84 = data83[i13];
-if(typeof data84 === "string"){
-if(!pattern19.test(data84)){
-const err175 = {instancePath:instancePath+"/eif/cmd/" + i13,schemaPath:"#/properties/eif/properties/cmd/items/pattern",keyword:"pattern",params:{pattern: "^[^\\n]*$"},message:"must match pattern \""+"^[^\\n]*$"+"\""};
+if(data78.bootstrap !== undefined){
+let data83 = data78.bootstrap;
+if(data83 && typeof data83 == "object" && !Array.isArray(data83)){
+for(const key12 in data83){
+if(!((key12 === "init") || (key12 === "nsm"))){
+const err175 = {instancePath:instancePath+"/eif/bootstrap",schemaPath:"#/properties/eif/properties/bootstrap/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2280,8 +2275,11 @@ vErrors.push(err175);
 errors++;
 }
 }
-else {
-const err176 = {instancePath:instancePath+"/eif/cmd/" + i13,schemaPath:"#/properties/eif/properties/cmd/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data83.init !== undefined){
+let data84 = data83.init;
+if(typeof data84 === "string"){
+if(func3(data84) < 1){
+const err176 = {instancePath:instancePath+"/eif/bootstrap/init",schemaPath:"#/properties/eif/properties/bootstrap/properties/init/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2291,9 +2289,8 @@ vErrors.push(err176);
 errors++;
 }
 }
-}
 else {
-const err177 = {instancePath:instancePath+"/eif/cmd",schemaPath:"#/properties/eif/properties/cmd/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err177 = {instancePath:instancePath+"/eif/bootstrap/init",schemaPath:"#/properties/eif/properties/bootstrap/properties/init/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2303,15 +2300,11 @@ vErrors.push(err177);
 errors++;
 }
 }
-if(data75.env !== undefined){
-let data85 = data75.env;
-if(Array.isArray(data85)){
-const len12 = data85.length;
-for(let i14=0; i14<len12; i14++){
-let data86 = data85[i14];
-if(typeof data86 === "string"){
-if(!pattern20.test(data86)){
-const err178 = {instancePath:instancePath+"/eif/env/" + i14,schemaPath:"#/properties/eif/properties/env/items/pattern",keyword:"pattern",params:{pattern: "^[^=\\n]+=[^\\n]*$"},message:"must match pattern \""+"^[^=\\n]+=[^\\n]*$"+"\""};
+if(data83.nsm !== undefined){
+let data85 = data83.nsm;
+if(typeof data85 === "string"){
+if(func3(data85) < 1){
+const err178 = {instancePath:instancePath+"/eif/bootstrap/nsm",schemaPath:"#/properties/eif/properties/bootstrap/properties/nsm/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2322,7 +2315,7 @@ errors++;
 }
 }
 else {
-const err179 = {instancePath:instancePath+"/eif/env/" + i14,schemaPath:"#/properties/eif/properties/env/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err179 = {instancePath:instancePath+"/eif/bootstrap/nsm",schemaPath:"#/properties/eif/properties/bootstrap/properties/nsm/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2334,7 +2327,7 @@ errors++;
 }
 }
 else {
-const err180 = {instancePath:instancePath+"/eif/env",schemaPath:"#/properties/eif/properties/env/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err180 = {instancePath:instancePath+"/eif/bootstrap",schemaPath:"#/properties/eif/properties/bootstrap/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2344,9 +2337,15 @@ vErrors.push(err180);
 errors++;
 }
 }
-}
-else {
-const err181 = {instancePath:instancePath+"/eif",schemaPath:"#/properties/eif/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data78.cmd !== undefined){
+let data86 = data78.cmd;
+if(Array.isArray(data86)){
+const len11 = data86.length;
+for(let i13=0; i13<len11; i13++){
+let data87 = data86[i13];
+if(typeof data87 === "string"){
+if(!pattern19.test(data87)){
+const err181 = {instancePath:instancePath+"/eif/cmd/" + i13,schemaPath:"#/properties/eif/properties/cmd/items/pattern",keyword:"pattern",params:{pattern: "^[^\\n]*$"},message:"must match pattern \""+"^[^\\n]*$"+"\""};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2356,12 +2355,8 @@ vErrors.push(err181);
 errors++;
 }
 }
-if(data.test !== undefined){
-let data87 = data.test;
-if(data87 && typeof data87 == "object" && !Array.isArray(data87)){
-for(const key13 in data87){
-if(!(((key13 === "timeout") || (key13 === "steps")) || (key13 === "fail-on"))){
-const err182 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+else {
+const err182 = {instancePath:instancePath+"/eif/cmd/" + i13,schemaPath:"#/properties/eif/properties/cmd/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2371,10 +2366,9 @@ vErrors.push(err182);
 errors++;
 }
 }
-if(data87.timeout !== undefined){
-let data88 = data87.timeout;
-if(!(((typeof data88 == "number") && (!(data88 % 1) && !isNaN(data88))) && (isFinite(data88)))){
-const err183 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err183 = {instancePath:instancePath+"/eif/cmd",schemaPath:"#/properties/eif/properties/cmd/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2383,9 +2377,16 @@ vErrors.push(err183);
 }
 errors++;
 }
-if((typeof data88 == "number") && (isFinite(data88))){
-if(data88 > 3600 || isNaN(data88)){
-const err184 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+}
+if(data78.env !== undefined){
+let data88 = data78.env;
+if(Array.isArray(data88)){
+const len12 = data88.length;
+for(let i14=0; i14<len12; i14++){
+let data89 = data88[i14];
+if(typeof data89 === "string"){
+if(!pattern20.test(data89)){
+const err184 = {instancePath:instancePath+"/eif/env/" + i14,schemaPath:"#/properties/eif/properties/env/items/pattern",keyword:"pattern",params:{pattern: "^[^=\\n]+=[^\\n]*$"},message:"must match pattern \""+"^[^=\\n]+=[^\\n]*$"+"\""};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2394,8 +2395,9 @@ vErrors.push(err184);
 }
 errors++;
 }
-if(data88 < 1 || isNaN(data88)){
-const err185 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err185 = {instancePath:instancePath+"/eif/env/" + i14,schemaPath:"#/properties/eif/properties/env/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2406,19 +2408,8 @@ errors++;
 }
 }
 }
-if(data87.steps !== undefined){
-let data89 = data87.steps;
-if(Array.isArray(data89)){
-const len13 = data89.length;
-for(let i15=0; i15<len13; i15++){
-let data90 = data89[i15];
-const _errs208 = errors;
-let valid60 = false;
-let passing1 = null;
-const _errs209 = errors;
-if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
-if(data90.expect === undefined){
-const err186 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/required",keyword:"required",params:{missingProperty: "expect"},message:"must have required property '"+"expect"+"'"};
+else {
+const err186 = {instancePath:instancePath+"/eif/env",schemaPath:"#/properties/eif/properties/env/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2427,9 +2418,10 @@ vErrors.push(err186);
 }
 errors++;
 }
-for(const key14 in data90){
-if(!((key14 === "expect") || (key14 === "timeout"))){
-const err187 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+}
+}
+else {
+const err187 = {instancePath:instancePath+"/eif",schemaPath:"#/properties/eif/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2439,11 +2431,12 @@ vErrors.push(err187);
 errors++;
 }
 }
-if(data90.expect !== undefined){
-let data91 = data90.expect;
-if(typeof data91 === "string"){
-if(func3(data91) < 1){
-const err188 = {instancePath:instancePath+"/test/steps/" + i15+"/expect",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/expect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.test !== undefined){
+let data90 = data.test;
+if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
+for(const key13 in data90){
+if(!(((key13 === "timeout") || (key13 === "steps")) || (key13 === "fail-on"))){
+const err188 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2453,8 +2446,10 @@ vErrors.push(err188);
 errors++;
 }
 }
-else {
-const err189 = {instancePath:instancePath+"/test/steps/" + i15+"/expect",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/expect/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data90.timeout !== undefined){
+let data91 = data90.timeout;
+if(!(((typeof data91 == "number") && (!(data91 % 1) && !isNaN(data91))) && (isFinite(data91)))){
+const err189 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2463,12 +2458,9 @@ vErrors.push(err189);
 }
 errors++;
 }
-}
-if(data90.timeout !== undefined){
-let data92 = data90.timeout;
-if((typeof data92 == "number") && (isFinite(data92))){
-if(data92 > 3600 || isNaN(data92)){
-const err190 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+if((typeof data91 == "number") && (isFinite(data91))){
+if(data91 > 3600 || isNaN(data91)){
+const err190 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2477,8 +2469,8 @@ vErrors.push(err190);
 }
 errors++;
 }
-if(data92 <= 0 || isNaN(data92)){
-const err191 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(data91 < 1 || isNaN(data91)){
+const err191 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2488,8 +2480,20 @@ vErrors.push(err191);
 errors++;
 }
 }
-else {
-const err192 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/type",keyword:"type",params:{type: "number"},message:"must be number"};
+}
+if(data90.steps !== undefined){
+let data92 = data90.steps;
+if(Array.isArray(data92)){
+const len13 = data92.length;
+for(let i15=0; i15<len13; i15++){
+let data93 = data92[i15];
+const _errs214 = errors;
+let valid60 = false;
+let passing1 = null;
+const _errs215 = errors;
+if(data93 && typeof data93 == "object" && !Array.isArray(data93)){
+if(data93.expect === undefined){
+const err192 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/required",keyword:"required",params:{missingProperty: "expect"},message:"must have required property '"+"expect"+"'"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2498,10 +2502,9 @@ vErrors.push(err192);
 }
 errors++;
 }
-}
-}
-else {
-const err193 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key14 in data93){
+if(!((key14 === "expect") || (key14 === "timeout"))){
+const err193 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2510,15 +2513,12 @@ vErrors.push(err193);
 }
 errors++;
 }
-var _valid1 = _errs209 === errors;
-if(_valid1){
-valid60 = true;
-passing1 = 0;
 }
-const _errs216 = errors;
-if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
-if(data90.send === undefined){
-const err194 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/required",keyword:"required",params:{missingProperty: "send"},message:"must have required property '"+"send"+"'"};
+if(data93.expect !== undefined){
+let data94 = data93.expect;
+if(typeof data94 === "string"){
+if(func3(data94) < 1){
+const err194 = {instancePath:instancePath+"/test/steps/" + i15+"/expect",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/expect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2527,9 +2527,9 @@ vErrors.push(err194);
 }
 errors++;
 }
-for(const key15 in data90){
-if(!(key15 === "send")){
-const err195 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+}
+else {
+const err195 = {instancePath:instancePath+"/test/steps/" + i15+"/expect",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/expect/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2539,9 +2539,11 @@ vErrors.push(err195);
 errors++;
 }
 }
-if(data90.send !== undefined){
-if(typeof data90.send !== "string"){
-const err196 = {instancePath:instancePath+"/test/steps/" + i15+"/send",schemaPath:"#/properties/test/properties/steps/items/oneOf/1/properties/send/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data93.timeout !== undefined){
+let data95 = data93.timeout;
+if((typeof data95 == "number") && (isFinite(data95))){
+if(data95 > 3600 || isNaN(data95)){
+const err196 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2550,10 +2552,8 @@ vErrors.push(err196);
 }
 errors++;
 }
-}
-}
-else {
-const err197 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data95 <= 0 || isNaN(data95)){
+const err197 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2562,20 +2562,9 @@ vErrors.push(err197);
 }
 errors++;
 }
-var _valid1 = _errs216 === errors;
-if(_valid1 && valid60){
-valid60 = false;
-passing1 = [passing1, 1];
 }
 else {
-if(_valid1){
-valid60 = true;
-passing1 = 1;
-}
-const _errs221 = errors;
-if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
-if(data90["expect-exit"] === undefined){
-const err198 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/required",keyword:"required",params:{missingProperty: "expect-exit"},message:"must have required property '"+"expect-exit"+"'"};
+const err198 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2584,9 +2573,10 @@ vErrors.push(err198);
 }
 errors++;
 }
-for(const key16 in data90){
-if(!(key16 === "expect-exit")){
-const err199 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+}
+}
+else {
+const err199 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2595,15 +2585,15 @@ vErrors.push(err199);
 }
 errors++;
 }
+var _valid1 = _errs215 === errors;
+if(_valid1){
+valid60 = true;
+passing1 = 0;
 }
-if(data90["expect-exit"] !== undefined){
-let data94 = data90["expect-exit"];
-const _errs225 = errors;
-let valid64 = false;
-let passing2 = null;
-const _errs226 = errors;
-if(!(((typeof data94 == "number") && (!(data94 % 1) && !isNaN(data94))) && (isFinite(data94)))){
-const err200 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const _errs222 = errors;
+if(data93 && typeof data93 == "object" && !Array.isArray(data93)){
+if(data93.send === undefined){
+const err200 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/required",keyword:"required",params:{missingProperty: "send"},message:"must have required property '"+"send"+"'"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2612,9 +2602,9 @@ vErrors.push(err200);
 }
 errors++;
 }
-if((typeof data94 == "number") && (isFinite(data94))){
-if(data94 > 127 || isNaN(data94)){
-const err201 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 127},message:"must be <= 127"};
+for(const key15 in data93){
+if(!(key15 === "send")){
+const err201 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2623,8 +2613,10 @@ vErrors.push(err201);
 }
 errors++;
 }
-if(data94 < 0 || isNaN(data94)){
-const err202 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data93.send !== undefined){
+if(typeof data93.send !== "string"){
+const err202 = {instancePath:instancePath+"/test/steps/" + i15+"/send",schemaPath:"#/properties/test/properties/steps/items/oneOf/1/properties/send/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2634,14 +2626,9 @@ vErrors.push(err202);
 errors++;
 }
 }
-var _valid2 = _errs226 === errors;
-if(_valid2){
-valid64 = true;
-passing2 = 0;
 }
-const _errs228 = errors;
-if(true !== data94){
-const err203 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/1/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"};
+else {
+const err203 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2650,7 +2637,95 @@ vErrors.push(err203);
 }
 errors++;
 }
-var _valid2 = _errs228 === errors;
+var _valid1 = _errs222 === errors;
+if(_valid1 && valid60){
+valid60 = false;
+passing1 = [passing1, 1];
+}
+else {
+if(_valid1){
+valid60 = true;
+passing1 = 1;
+}
+const _errs227 = errors;
+if(data93 && typeof data93 == "object" && !Array.isArray(data93)){
+if(data93["expect-exit"] === undefined){
+const err204 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/required",keyword:"required",params:{missingProperty: "expect-exit"},message:"must have required property '"+"expect-exit"+"'"};
+if(vErrors === null){
+vErrors = [err204];
+}
+else {
+vErrors.push(err204);
+}
+errors++;
+}
+for(const key16 in data93){
+if(!(key16 === "expect-exit")){
+const err205 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err205];
+}
+else {
+vErrors.push(err205);
+}
+errors++;
+}
+}
+if(data93["expect-exit"] !== undefined){
+let data97 = data93["expect-exit"];
+const _errs231 = errors;
+let valid64 = false;
+let passing2 = null;
+const _errs232 = errors;
+if(!(((typeof data97 == "number") && (!(data97 % 1) && !isNaN(data97))) && (isFinite(data97)))){
+const err206 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err206];
+}
+else {
+vErrors.push(err206);
+}
+errors++;
+}
+if((typeof data97 == "number") && (isFinite(data97))){
+if(data97 > 127 || isNaN(data97)){
+const err207 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 127},message:"must be <= 127"};
+if(vErrors === null){
+vErrors = [err207];
+}
+else {
+vErrors.push(err207);
+}
+errors++;
+}
+if(data97 < 0 || isNaN(data97)){
+const err208 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err208];
+}
+else {
+vErrors.push(err208);
+}
+errors++;
+}
+}
+var _valid2 = _errs232 === errors;
+if(_valid2){
+valid64 = true;
+passing2 = 0;
+}
+const _errs234 = errors;
+if(true !== data97){
+const err209 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/1/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err209];
+}
+else {
+vErrors.push(err209);
+}
+errors++;
+}
+var _valid2 = _errs234 === errors;
 if(_valid2 && valid64){
 valid64 = false;
 passing2 = [passing2, 1];
@@ -2662,20 +2737,20 @@ passing2 = 1;
 }
 }
 if(!valid64){
-const err204 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf",keyword:"oneOf",params:{passingSchemas: passing2},message:"must match exactly one schema in oneOf"};
+const err210 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf",keyword:"oneOf",params:{passingSchemas: passing2},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err204];
+vErrors = [err210];
 }
 else {
-vErrors.push(err204);
+vErrors.push(err210);
 }
 errors++;
 }
 else {
-errors = _errs225;
+errors = _errs231;
 if(vErrors !== null){
-if(_errs225){
-vErrors.length = _errs225;
+if(_errs231){
+vErrors.length = _errs231;
 }
 else {
 vErrors = null;
@@ -2685,16 +2760,16 @@ vErrors = null;
 }
 }
 else {
-const err205 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err211 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err205];
+vErrors = [err211];
 }
 else {
-vErrors.push(err205);
+vErrors.push(err211);
 }
 errors++;
 }
-var _valid1 = _errs221 === errors;
+var _valid1 = _errs227 === errors;
 if(_valid1 && valid60){
 valid60 = false;
 passing1 = [passing1, 2];
@@ -2707,20 +2782,20 @@ passing1 = 2;
 }
 }
 if(!valid60){
-const err206 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+const err212 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err206];
+vErrors = [err212];
 }
 else {
-vErrors.push(err206);
+vErrors.push(err212);
 }
 errors++;
 }
 else {
-errors = _errs208;
+errors = _errs214;
 if(vErrors !== null){
-if(_errs208){
-vErrors.length = _errs208;
+if(_errs214){
+vErrors.length = _errs214;
 }
 else {
 vErrors = null;
@@ -2730,77 +2805,77 @@ vErrors = null;
 }
 }
 else {
-const err207 = {instancePath:instancePath+"/test/steps",schemaPath:"#/properties/test/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err213 = {instancePath:instancePath+"/test/steps",schemaPath:"#/properties/test/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
-vErrors = [err207];
+vErrors = [err213];
 }
 else {
-vErrors.push(err207);
+vErrors.push(err213);
 }
 errors++;
 }
 }
-if(data87["fail-on"] !== undefined){
-let data95 = data87["fail-on"];
-if(Array.isArray(data95)){
-const len14 = data95.length;
+if(data90["fail-on"] !== undefined){
+let data98 = data90["fail-on"];
+if(Array.isArray(data98)){
+const len14 = data98.length;
 for(let i16=0; i16<len14; i16++){
-let data96 = data95[i16];
-if(typeof data96 === "string"){
-if(func3(data96) < 1){
-const err208 = {instancePath:instancePath+"/test/fail-on/" + i16,schemaPath:"#/properties/test/properties/fail-on/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+let data99 = data98[i16];
+if(typeof data99 === "string"){
+if(func3(data99) < 1){
+const err214 = {instancePath:instancePath+"/test/fail-on/" + i16,schemaPath:"#/properties/test/properties/fail-on/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
-vErrors = [err208];
+vErrors = [err214];
 }
 else {
-vErrors.push(err208);
+vErrors.push(err214);
 }
 errors++;
 }
 }
 else {
-const err209 = {instancePath:instancePath+"/test/fail-on/" + i16,schemaPath:"#/properties/test/properties/fail-on/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err215 = {instancePath:instancePath+"/test/fail-on/" + i16,schemaPath:"#/properties/test/properties/fail-on/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err209];
+vErrors = [err215];
 }
 else {
-vErrors.push(err209);
-}
-errors++;
-}
-}
-}
-else {
-const err210 = {instancePath:instancePath+"/test/fail-on",schemaPath:"#/properties/test/properties/fail-on/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err210];
-}
-else {
-vErrors.push(err210);
+vErrors.push(err215);
 }
 errors++;
 }
 }
 }
 else {
-const err211 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err216 = {instancePath:instancePath+"/test/fail-on",schemaPath:"#/properties/test/properties/fail-on/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
-vErrors = [err211];
+vErrors = [err216];
 }
 else {
-vErrors.push(err211);
+vErrors.push(err216);
 }
 errors++;
 }
 }
 }
 else {
-const err212 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err217 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err212];
+vErrors = [err217];
 }
 else {
-vErrors.push(err212);
+vErrors.push(err217);
+}
+errors++;
+}
+}
+}
+else {
+const err218 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err218];
+}
+else {
+vErrors.push(err218);
 }
 errors++;
 }

@@ -37,6 +37,23 @@ describe('profile: boot loaders and image outputs', () => {
     assert.equal(profile.boot.espSize, '64M')
   })
 
+  it('the iso output needs loader uki: with syslinux it is refused with the measured reason, without a loader too', () => {
+    const syslinux = profileErrorOf(`${base}boot:\n  loader: syslinux\n  packages: [user-syslinux]\noutputs: [iso]\n`)
+    assert.match(syslinux, /^demo\.yaml:9:11: the "iso" output boots UEFI from its ESP and needs boot\.loader uki \(not syslinux\)/)
+    assert.match(syslinux, /syslinux\.efi crashes under OVMF when started from optical media \(X64 Exception Type 06, #UD - Invalid Opcode/)
+    assert.match(syslinux, /an ESP holding a UKI boots from both.*set boot\.loader to uki/)
+    assert.match(profileErrorOf(`${base}outputs: [iso]\n`), /the "iso" output boots UEFI from its ESP and needs boot\.loader uki \(not none\): set boot\.loader to uki/)
+  })
+
+  it('reads the iso loader path overrides', () => {
+    const profile = parseProfile(
+      Buffer.from(`${base}boot:\n  loader: uki\n  stub: user-systemd-stub\n  isolinuxBin: /opt/isolinux.bin\n  ldlinuxC32: opt/ldlinux.c32\n  isohdpfxBin: opt/mbr.bin\noutputs: [iso]\n`),
+      '/p/demo.yaml',
+    )
+    assert.deepEqual([profile.boot.isolinuxBin, profile.boot.ldlinuxC32, profile.boot.isohdpfxBin], ['/opt/isolinux.bin', 'opt/ldlinux.c32', 'opt/mbr.bin'])
+    assert.deepEqual(profile.outputs, ['iso'])
+  })
+
   it('the example disk profiles load', async () => {
     const syslinux = await loadProfile(join(REPO, 'profiles/minimal-syslinux.yaml'))
     assert.deepEqual(syslinux.boot.packages, ['user-syslinux'])

@@ -30,6 +30,15 @@ describe('profiles: examples', () => {
     })
   }
 
+  it('minimal-iso.yaml writes an iso with loader uki, its BIOS files and EFI stub from boot packages of the fixture world', async () => {
+    const profile = await loadProfile(join(REPO, 'profiles/minimal-iso.yaml'))
+    assert.ok(profile.outputs.includes('iso'))
+    assert.equal(profile.boot.loader, 'uki')
+    assert.equal(profile.boot.stub, 'user-systemd-stub')
+    assert.deepEqual(profile.boot.packages, ['user-syslinux'])
+    assert.ok(profile.test.steps.some((s) => 'expect' in s && s.expect === 'STAGEX-APPLIANCE-OK minimal-iso'))
+  })
+
   describe('airgap-signer.yaml (real StageX 2026.03.0 packages)', () => {
     it('pins every image to its real linux/amd64 manifest digest', async () => {
       const profile = await loadProfile(join(REPO, 'profiles/airgap-signer.yaml'))

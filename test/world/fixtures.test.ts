@@ -210,12 +210,16 @@ describe('fixture world', function () {
     assert.ok(readFileSync(join(root, 'linux.config')).equals(readFileSync(join(kernel, 'config'))));
   });
 
-  it('user-syslinux and user-systemd-stub hold the EFI files', () => {
+  it('user-syslinux holds the EFI and the BIOS files (for the iso output), user-systemd-stub the EFI stub', () => {
     const src = defaultSources('/nonexistent');
     const sys = unpack('user-syslinux');
     const efi64 = join(sys, 'usr/share/syslinux/efi64');
     assert.ok(readFileSync(join(efi64, 'syslinux.efi')).equals(readFileSync(src.syslinuxEfi)));
     assert.ok(readFileSync(join(efi64, 'ldlinux.e64')).equals(readFileSync(src.ldlinuxE64)));
+    const bios = join(sys, 'usr/share/syslinux');
+    assert.ok(readFileSync(join(bios, 'isolinux.bin')).equals(readFileSync(src.isolinuxBin)));
+    assert.ok(readFileSync(join(bios, 'isohdpfx.bin')).equals(readFileSync(src.isohdpfxBin)));
+    assert.ok(readFileSync(join(bios, 'ldlinux.c32')).equals(readFileSync(src.ldlinuxC32)));
     const stub = unpack('user-systemd-stub');
     const file = join(stub, 'usr/lib/systemd/boot/efi/linuxx64.efi.stub');
     assert.ok(readFileSync(file).equals(readFileSync(src.efiStub)));
