@@ -20,7 +20,7 @@ import {writeInitramfs} from './initramfs.js'
 import {findFile, generatedOsRelease, LDLINUX_PATHS, OS_RELEASE_PATHS, STUB_PATHS, SYSLINUX_EFI_PATHS, syslinuxEspFiles, ukiEspFiles} from './loader.js'
 import {ISOHDPFX_PATHS, ISOLINUX_BIN_PATHS, type IsoStage, LDLINUX_C32_PATHS, writeIsoOutput} from './iso.js'
 import {writeRootfsTar} from './rootfs-tar.js'
-import {loadSecureBootSigner, signUki, type UkiSignatureRecord} from './secure-boot.js'
+import {type SecureBootSigner, secureBootLocator, secureBootSignerFor, signUki, type UkiSignatureRecord} from './secure-boot.js'
 import {type BuildSeed, deriveBuildSeed} from './seed.js'
 
 /** A file the build wrote: an output, the SBOM, or build.json. */
@@ -84,6 +84,8 @@ export interface ImageOutputsInput {
   progress?: (message: string) => void
   /** Where boot.secureBoot's passphraseEnv is looked up (default process.env). */
   env?: NodeJS.ProcessEnv
+  /** boot.secureBoot's signer, read by the caller already (secureBootSignerFor); else read here. */
+  secureBootSigner?: SecureBootSigner
 }
 
 export interface ImageOutputs {
@@ -150,10 +152,10 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
 
   // Loader inputs first, so a missing one fails the build before any output is written.
   const loader = loaderInputs(input, planned)
-  // So is the Secure Boot key: a wrong passphrase is said before minutes of writing.
+  // So is the Secure Boot key (build() has read it already, before pulling anything).
   const secureBoot = planned.has('uki') ? profile.boot.secureBoot : undefined
-  const secureBootAt = (field: string) => profile.locate(['boot', 'secureBoot', field])
-  const signer = secureBoot?.key === undefined ? undefined : await loadSecureBootSigner(secureBoot, secureBootAt, input.env ?? process.env)
+  const secureBootAt = secureBootLocator(profile)
+  const signer = input.secureBootSigner ?? (await secureBootSignerFor(profile, planned.has('uki'), input.env ?? process.env))
 
   // build() refused a profile without kernel whose outputs need one (kernelNeededBy).
   if (planned.has('kernel') && !kernel) throw internalError(`outputs ${[...planned].join(', ')} planned without a kernel`)

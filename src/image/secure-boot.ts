@@ -11,7 +11,7 @@ import {badInputError, profileError, StagexError, usageError} from '../errors.js
 import type {SizedSource} from '../formats/bytes.js'
 import {type AuthenticodeSigner, authenticodeSignedData, readAuthenticodeSignature, signPe, type SignedPe} from '../formats/authenticode.js'
 import {readPassphrase} from '../passphrase.js'
-import type {SecureBootSettings} from '../profile/types.js'
+import type {Profile, SecureBootSettings} from '../profile/types.js'
 
 /** The signer: its certificate and a function that signs with its key (the key itself goes no further). */
 export interface SecureBootSigner extends AuthenticodeSigner {
@@ -96,6 +96,19 @@ export async function loadSecureBootSigner(settings: SecureBootSettings, at: Sec
     sign: (data) => new Uint8Array(sign('sha256', data, key)),
   }
 }
+
+/**
+ * The signer a profile's build needs (boot.secureBoot with a key, and a UKI to sign), or undefined:
+ * build() reads it before pulling anything, so a wrong passphrase is said at once.
+ */
+export async function secureBootSignerFor(profile: Profile, ukiPlanned: boolean, env: NodeJS.ProcessEnv): Promise<SecureBootSigner | undefined> {
+  const settings = profile.boot.secureBoot
+  if (!ukiPlanned || settings?.key === undefined) return undefined
+  return loadSecureBootSigner(settings, secureBootLocator(profile), env)
+}
+
+/** Where a boot.secureBoot field is in the profile ("signed.yaml:14:10"). */
+export const secureBootLocator = (profile: Pick<Profile, 'locate'>): SecureBootLocator => (field) => profile.locate(['boot', 'secureBoot', field])
 
 /**
  * The signed UKI: signed by `signer` at SOURCE_DATE_EPOCH, or (no signer: a rebuild from a record)

@@ -13,7 +13,8 @@ import {join} from 'node:path'
 import {sweepLeftovers} from '../cleanup/leftovers.js'
 import {makeOwnedFolder, removeOwnedFolder} from '../cleanup/owned-folder.js'
 import {profileError} from '../errors.js'
-import {type ImageOutputs, kernelNeededBy, outputsWithoutKernel, writeImageOutputs} from '../image/outputs.js'
+import {type ImageOutputs, kernelNeededBy, outputsWithoutKernel, plannedOutputs, writeImageOutputs} from '../image/outputs.js'
+import {secureBootSignerFor} from '../image/secure-boot.js'
 import {type KernelCheck, type KernelFiles, checkKernelConfig, describeMismatches, kernelFilesOf} from '../kernel/package.js'
 import {derivedRequirements} from '../kernel/requirements.js'
 import type {Digest} from '../oci/digest.js'
@@ -259,6 +260,8 @@ export async function build(options: BuildOptions): Promise<Published> {
   // The profile, and whether its outputs need a kernel it lacks, before any other work.
   const preloaded = await loadStage(options)
   checkKernelForOutputs(preloaded.profile)
+  // The Secure Boot key must unlock and match its certificate before anything is pulled.
+  const secureBootSigner = await secureBootSignerFor(preloaded.profile, plannedOutputs(preloaded.profile).has('uki'), options.env ?? process.env)
   // --out is checked before any work: a file or an unwritable folder there is refused at once.
   const {outDir, staging} = await openStaging(options.outDir)
   try {
@@ -282,6 +285,7 @@ export async function build(options: BuildOptions): Promise<Published> {
           reader: root.reader,
           progress,
           env: options.env,
+          secureBootSigner,
         })
         const recorded = await recordStage(root, outputs, staging, checks)
         progress('publish: moving the outputs into place')

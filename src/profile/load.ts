@@ -288,6 +288,8 @@ function patternHint(path: (string | number)[]): string {
       return 'an octal mode as a string, e.g. "0755"'
     case 'espSize':
       return 'a size such as 64M'
+    case 'passphraseEnv':
+      return "an environment variable's name: letters, digits and \"_\", not starting with a digit"
     default:
       return 'see the profile schema'
   }
