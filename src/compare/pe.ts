@@ -1,5 +1,7 @@
-// Two PE images (UKIs): the header fields that carry stamps and sums, then each section's placement and bytes.
-import {parsePe, type PeSection} from '../formats/pe.js'
+// Two PE images (UKIs): the header fields that carry stamps and sums, then each section's placement and
+// bytes, then for signed images the Authenticode hash and the certificate table.
+import {authenticodeSha256} from '../formats/authenticode.js'
+import {parsePe, type PeInfo, type PeSection} from '../formats/pe.js'
 import {byteDifference, compareKeyed, type EntryDifference, fieldDifferences, MAX_ENTRY_DIFFERENCES} from './difference.js'
 
 export function comparePe(a: Uint8Array, b: Uint8Array): EntryDifference[] {
@@ -21,5 +23,15 @@ export function comparePe(a: Uint8Array, b: Uint8Array): EntryDifference[] {
     ]),
     ...byteDifference(entry, s.data, t.data),
   ])
-  return [...header, ...body].slice(0, MAX_ENTRY_DIFFERENCES)
+  // Signed images (boot.secureBoot): whether what is signed differs, then the signature itself (another key or time).
+  const table = (bytes: Uint8Array, pe: PeInfo) => bytes.subarray(pe.certificateTable.offset, pe.certificateTable.offset + pe.certificateTable.size)
+  const hash = (bytes: Uint8Array) => Buffer.from(authenticodeSha256(bytes)).toString('hex')
+  const signature =
+    x.certificateTable.size > 0 || y.certificateTable.size > 0
+      ? [
+          ...fieldDifferences('PE signature', [['authenticodeSha256', hash(a), hash(b)]]),
+          ...byteDifference('PE signature (certificate table)', table(a, x), table(b, y)),
+        ]
+      : []
+  return [...header, ...body, ...signature].slice(0, MAX_ENTRY_DIFFERENCES)
 }

@@ -13,6 +13,7 @@ import {
 } from '../../src/formats/authenticode.js'
 import {bytesSource, concatBytes, type SizedSource} from '../../src/formats/bytes.js'
 import {buildUkiChunks, parsePe, peChecksum} from '../../src/formats/pe.js'
+import {comparePe} from '../../src/compare/pe.js'
 import {isStagexError} from '../../src/errors.js'
 import {loadSecureBootSigner, type SecureBootSigner, signUki} from '../../src/image/secure-boot.js'
 import type {SecureBootSettings} from '../../src/profile/types.js'
@@ -152,6 +153,16 @@ describe('formats: authenticode', function () {
     const osslsigncode = run('osslsigncode', ['verify', '-CAfile', SNAKEOIL_CERT, '-in', file])
     assert.notEqual(osslsigncode.status, 0)
     assert.match(osslsigncode.output, /MISMATCH/)
+  })
+
+  it('compare: two signings of one image differ in the certificate table (and the checksum over it) only; a changed image in its hash too', async () => {
+    const a = await bytesOf(await sign(syslinux()))
+    const found = comparePe(a, await bytesOf(await sign(syslinux(), epoch + 1)))
+    assert.deepEqual(found.map((d) => [d.entry, d.field]), [['PE header', 'checkSum'], ['PE signature (certificate table)', 'bytes']])
+    const other = syslinux()
+    other[0x1000] ^= 1
+    const changed = comparePe(a, await bytesOf(await sign(other)))
+    assert.deepEqual(changed.map((d) => [d.entry, d.field]), [['PE header', 'checkSum'], ['PE section .text', 'bytes'], ['PE signature', 'authenticodeSha256'], ['PE signature (certificate table)', 'bytes']])
   })
 
   it('refuses an image that is signed already', async () => {
