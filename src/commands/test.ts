@@ -85,10 +85,10 @@ reached (worth a retry).`)
   }
 }
 
-/** "disk: passed under tcg in 10.2 s; console log: out/console-disk.log", then one line per step. */
+/** "disk (uefi): passed under tcg in 10.2 s; console log: out/console-disk.log", then one line per step. */
 function runLines(run: OutputRun): string[] {
   const {boot} = run
-  const head = `${run.output}: ${boot.outcome} under ${boot.accel} (${boot.accelReason}) in ${boot.seconds.toFixed(1)} s; console log: ${boot.logFile}`
+  const head = `${run.output}${run.via ? ` (${run.via})` : ''}: ${boot.outcome} under ${boot.accel} (${boot.accelReason}) in ${boot.seconds.toFixed(1)} s; console log: ${boot.logFile}`
   const marks = {passed: 'ok  ', failed: 'FAIL', timeout: 'TIME', 'not-run': 'skip'} as const
   const steps = boot.steps.map(
     (step, i) =>

@@ -42,8 +42,10 @@ const DEFAULT_STEPS: ConsoleStep[] = [{expect: 'Run /init|Freeing unused kernel'
 export type BootTestOutcome = 'passed' | 'failed' | 'timeout'
 
 export interface OutputRun {
-  /** The output booted: disk, uki, initramfs (kernel + initramfs). */
+  /** The output booted: disk, uki, iso, initramfs (kernel + initramfs). */
   output: string
+  /** How a firmware-booted output was started ("uefi, as a disk"), for the result line. */
+  via?: string
   boot: BootResult
 }
 
@@ -94,6 +96,9 @@ export function bootTargetsOf(built: BuildResult, progress?: (message: string) =
   if (disk) targets.push({output: 'disk', prepare: ready({disk})})
   const uki = output('uki')
   if (uki) targets.push({output: 'uki', prepare: ready({uki})})
+  // The ISO boots as the disk image it also is (a USB stick), or as optical media with --cdrom.
+  const iso = output('iso')
+  if (iso) targets.push({output: 'iso', prepare: ready({disk: iso})})
   const kernel = output('kernel')
   const initrd = output('initramfs')
   if (kernel && initrd) targets.push({output: 'initramfs', prepare: ready({kernel, initrd, append: built.profile.cmdline})})
@@ -112,6 +117,13 @@ async function eifMedium(eif: string, progress?: (message: string) => void): Pro
     await removeOwnedFolder(dir)
     throw error
   }
+}
+
+/** "uefi, as a disk" / "bios, as a cdrom" / "uefi secure boot, as a disk": how a firmware-booted output started. */
+function viaOf(output: string, settings: FirmwareSettings): string | undefined {
+  if (!FIRMWARE_BOOTED.has(output)) return undefined
+  const firmware = `${settings.firmware ?? 'uefi'}${settings.secureBoot ? ' secure boot' : ''}`
+  return output === 'iso' ? `${firmware}, as ${settings.cdrom ? 'a cdrom' : 'a disk'}` : firmware
 }
 
 /** console.log for one run; console-<output>.log beside it when several outputs boot. */
@@ -158,7 +170,7 @@ export async function buildAndBootTest(options: BootTestOptions): Promise<BootTe
         echo: booted.length > 1 && (options.jobs ?? 1) > 1 ? undefined : options.echo,
         keepRunFolder: options.keep ? 'always' : 'on-failure',
       })
-      return {output: target.output, boot}
+      return {output: target.output, boot, via: viaOf(target.output, target.settings)}
     } finally {
       await done?.()
     }

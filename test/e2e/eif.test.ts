@@ -2,11 +2,11 @@
 // with what build recorded and printed, inspect reads it, two builds on differently set up hosts give
 // the same bytes, one changed byte moves PCR0 and PCR1 only, and the EIF's contents boot under QEMU.
 import assert from 'node:assert/strict'
-import {spawnSync} from 'node:child_process'
-import {copyFile, mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {copyFile, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {CLI, profileVariant, runCli} from '../helpers/cli.js'
+import {buildInEnvironment} from '../helpers/build-env.js'
+import {profileVariant, runCli} from '../helpers/cli.js'
 import {readNewc} from '../../src/formats/cpio.js'
 import {pcrOf, readEifFile} from '../helpers/eif-reader.js'
 
@@ -17,17 +17,11 @@ interface Built {
   stdout: string
 }
 
-/** Builds in `cwd` through sh, with its own umask and environment (and `taskset -c 0` when asked). */
+/** A build on a host set up as `env` and `options` say (test/helpers/build-env.ts), with its EIF read. */
 async function buildIn(profile: string, cwd: string, env: Record<string, string>, options: {umask: string; oneCpu?: boolean; json?: boolean}): Promise<Built> {
-  await mkdir(cwd, {recursive: true})
-  const pin = options.oneCpu ? 'taskset -c 0 ' : ''
-  const script = `umask ${options.umask} && exec ${pin}"${process.execPath}" "${CLI}" build "${profile}" --out out${options.json ? ' --json' : ''}`
-  const result = spawnSync('sh', ['-c', script], {cwd, env: {...process.env, ...env}, encoding: 'utf8', timeout: 120_000})
-  assert.equal(result.status, 0, result.stderr)
-  const out = join(cwd, 'out')
-  const record = JSON.parse(await readFile(join(out, 'build.json'), 'utf8'))
+  const {out, record, stdout} = await buildInEnvironment(profile, cwd, env, options)
   const eifPath = join(out, record.outputs.eif.file)
-  return {eif: await readFile(eifPath), eifPath, record, stdout: result.stdout}
+  return {eif: await readFile(eifPath), eifPath, record, stdout}
 }
 
 describe('e2e: Nitro Enclave image (profiles/minimal-enclave.yaml)', function () {
