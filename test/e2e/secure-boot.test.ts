@@ -2,7 +2,8 @@
 // (enrolled as db in OVMF_VARS_4M.snakeoil.fd). The signed UKI passes sbverify and osslsigncode, two
 // builds are byte-identical, the signed disk boots under OVMF Secure Boot, and the firmware refuses
 // the unsigned disk and a signed one with one UKI byte changed (exit 5, the refusal named, no
-// timeout). reproduce, without the key, attaches the recorded signature and gets the same bytes.
+// timeout); the ISO's ESP carries the same signed UKI. reproduce, without the key, attaches the
+// recorded signature and gets the same bytes.
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
@@ -127,6 +128,19 @@ describe('e2e: Secure Boot (boot.secureBoot, the snakeoil db key, OVMF secboot)'
     const changed = join(dir, 'changed.raw')
     await writeFile(changed, disk)
     assertRefused(bootSecure(changed))
+  })
+
+  it("the ISO carries the same signed UKI: minimal-iso with boot.secureBoot boots from a CD-ROM under Secure Boot", async () => {
+    const profile = await profileVariant('minimal-iso', dir, 'iso-signed', (text) => {
+      assert.ok(text.includes(STUB_LINE), 'profiles/minimal-iso.yaml changed: update this test')
+      return text.replace(STUB_LINE, STUB_LINE + SECURE_BOOT)
+    })
+    const built = build(profile, join(dir, 'iso-out'))
+    assert.equal(built.code, 0, built.stderr)
+    const record = JSON.parse(await readFile(join(dir, 'iso-out', 'build.json'), 'utf8'))
+    assert.equal(record.stages.uki.signature.certSha256, JSON.parse(await readFile(join(signedA, 'build.json'), 'utf8')).stages.uki.signature.certSha256)
+    const result = runCli(['boot', join(dir, 'iso-out', 'image.iso'), '--cdrom', '--secure-boot', '--accel', 'tcg', '--timeout', BOOT_DEADLINE, '--expect', 'STAGEX-APPLIANCE-OK minimal-iso', '--json'], {timeout: 300_000})
+    assert.equal(result.code, 0, result.stdout)
   })
 
   it('reproduce without the key: the recorded signature is attached again and every stage is identical', async () => {
