@@ -4,6 +4,7 @@ import {byteDifference, type EntryDifference} from './difference.js'
 import {compareCpio} from './cpio.js'
 import {compareFat} from './fat.js'
 import {compareGpt} from './gpt.js'
+import {compareIso} from './iso.js'
 import {comparePe} from './pe.js'
 import {compareTar} from './tar.js'
 
@@ -20,6 +21,7 @@ const BY_KIND: Record<string, Comparer> = {
   esp: compareFat,
   disk: compareGpt,
   uki: comparePe,
+  iso: compareIso,
 }
 
 /** The first differing entries of one output; a format we do not read is compared by bytes. */
