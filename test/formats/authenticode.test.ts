@@ -59,6 +59,20 @@ describe('formats: authenticode', function () {
   after(() => rmSync(dir, {recursive: true, force: true}))
 
   const syslinux = () => new Uint8Array(readFileSync(SYSLINUX_EFI))
+  /** The file sbsign makes of `input` (it wants an unprotected key: a decrypted copy). */
+  const sbsign = (input: string) => {
+    const key = join(dir, 'sbsign.key')
+    if (!existsSync(key)) execFileSync('openssl', ['pkey', '-in', SNAKEOIL_KEY, '-passin', 'pass:snakeoil', '-out', key])
+    const output = join(dir, 'sbsign.efi')
+    const result = run('sbsign', ['--key', key, '--cert', SNAKEOIL_CERT, '--output', output, input])
+    assert.equal(result.status, 0, result.output)
+    return new Uint8Array(readFileSync(output))
+  }
+  /** The PKCS#7 inside a signed file's WIN_CERTIFICATE. */
+  const pkcs7Of = (image: Uint8Array) => {
+    const table = parsePe(image).certificateTable
+    return image.subarray(table.offset + 8, table.offset + new DataView(image.buffer, image.byteOffset).getUint32(table.offset, true))
+  }
   const sign = (image: Uint8Array, time = epoch) => signPe(bytesSource(image), (hash) => authenticodeSignedData(hash, signer, new Date(time * 1000)))
 
   it("known answer: the Authenticode SHA-256 of Debian 12's syslinux.efi", () => {
@@ -102,6 +116,19 @@ describe('formats: authenticode', function () {
     assert.equal(hex(authenticodeSha256(bytes)), SYSLINUX_EFI_AUTHENTICODE)
   })
 
+  it("osslsigncode extract-signature gives back our PKCS#7; sbsign's signature of the same file names the same hash, and our reader checks it", async () => {
+    const signed = await sign(syslinux())
+    const file = join(dir, 'extract.efi')
+    writeFileSync(file, await bytesOf(signed))
+    const extracted = run('osslsigncode', ['extract-signature', '-in', file, '-out', join(dir, 'extracted.p7')])
+    assert.equal(extracted.status, 0, extracted.output)
+    assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'extracted.p7'))), signed.pkcs7)
+    // sbsign: its own attributes and the clock's time, so other bytes, but the same hash.
+    const theirs = sbsign(SYSLINUX_EFI)
+    assert.equal(hex(readAuthenticodeSignature(pkcs7Of(theirs)).imageSha256), SYSLINUX_EFI_AUTHENTICODE)
+    assert.equal(hex(authenticodeSha256(theirs)), SYSLINUX_EFI_AUTHENTICODE)
+  })
+
   it('signs the same bytes twice; another signing time gives other bytes', async () => {
     const a = await bytesOf(await sign(syslinux()))
     const b = await bytesOf(await sign(syslinux()))
@@ -123,6 +150,8 @@ describe('formats: authenticode', function () {
     const bytes = await bytesOf(signed)
     assert.equal(parsePe(bytes).certificateTable.offset, image.length + 5)
     const file = join(dir, 'padded.efi')
+    writeFileSync(file, image)
+    assert.deepEqual(readAuthenticodeSignature(pkcs7Of(sbsign(file))).imageSha256, signed.authenticodeSha256)
     writeFileSync(file, bytes)
     const sbverify = run('sbverify', ['--cert', SNAKEOIL_CERT, file])
     assert.equal(sbverify.status, 0, sbverify.output)
