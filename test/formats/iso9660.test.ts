@@ -397,6 +397,32 @@ describe('formats/iso9660', () => {
       assert.ok(largest <= 3 * 1024 * 1024 + 1, `largest chunk ${largest}`)
     })
 
+    it('streams a ~600 MB image with memory that does not grow with it (rss delta < 150 MB)', async function () {
+      this.timeout(60_000)
+      const MiB = 1024 * 1024
+      const piece = new Uint8Array(256 * 1024).fill(5)
+      const lazy = (size: number): SizedSource => ({
+        size,
+        open: function* () {
+          for (let left = size; left > 0; left -= piece.length) yield piece.subarray(0, Math.min(piece.length, left))
+        },
+      })
+      const options = sample({files: [{path: 'VMLINUZ', source: lazy(30_000_001)}, {path: 'INITRD.IMG', source: lazy(570_000_003)}]})
+      const before = process.memoryUsage().rss
+      let peak = before
+      let size = 0
+      const hash = createHash('sha256')
+      for await (const chunk of writeIsoStream(options)) {
+        hash.update(chunk)
+        size += chunk.length
+        if ((size & (16 * MiB - 1)) < chunk.length) peak = Math.max(peak, process.memoryUsage().rss)
+      }
+      peak = Math.max(peak, process.memoryUsage().rss)
+      assert.equal(size, layoutIso(options).sizeBytes)
+      assert.ok(size > 600e6)
+      assert.ok(peak - before < 150 * MiB, `rss grew by ${((peak - before) / MiB).toFixed(1)} MiB`)
+    })
+
     it('a source that gives other bytes than its size fails the stream, naming the file', async () => {
       const liar: SizedSource = {size: 10, open: () => [new Uint8Array(9)]}
       await assert.rejects(writeIso({volumeId: 'S', sourceDateEpoch: 1, files: [{path: 'X.BIN', source: liar}]}), /"X.BIN".*9 bytes.*laid out for 10/)
