@@ -31,6 +31,9 @@ export interface BootTestOptions extends BuildOptions {
   cdrom?: boolean
   /** OVMF with Secure Boot enforced for the firmware-booted outputs (src/qemu/firmware.ts). */
   secureBoot?: boolean
+  /** OVMF files instead of the installed ones (both or neither), e.g. a variable store with your own db certificate. */
+  firmwareCode?: string
+  firmwareVars?: string
 }
 
 /** The console log's name in the out folder when no path is given. */
@@ -65,13 +68,14 @@ interface BootTarget {
 /** Outputs QEMU boots through firmware (the rest boot directly): --firmware, --secure-boot and --cdrom apply to these. */
 const FIRMWARE_BOOTED = new Set(['disk', 'uki', 'iso'])
 
-type FirmwareSettings = {firmware?: 'uefi' | 'bios'; secureBoot?: boolean; cdrom?: boolean}
+type FirmwareSettings = {firmware?: 'uefi' | 'bios'; secureBoot?: boolean; cdrom?: boolean; firmwareCode?: string; firmwareVars?: string}
 
 /** The firmware settings of one run, or why the output is not booted under them. */
 function firmwareFor(output: string, options: BootTestOptions): FirmwareSettings | {skip: string} {
   if (!FIRMWARE_BOOTED.has(output)) return {}
   if (output === 'uki' && options.firmware === 'bios') return {skip: 'a UKI is an EFI program and does not boot under --firmware bios'}
-  return {firmware: options.firmware, secureBoot: options.secureBoot, cdrom: output === 'iso' ? options.cdrom : undefined}
+  const ovmf = options.firmware === 'bios' ? {} : {firmwareCode: options.firmwareCode, firmwareVars: options.firmwareVars}
+  return {firmware: options.firmware, secureBoot: options.secureBoot, cdrom: output === 'iso' ? options.cdrom : undefined, ...ovmf}
 }
 
 /**
@@ -153,6 +157,9 @@ export async function buildAndBootTest(options: BootTestOptions): Promise<BootTe
     else booted.push({...target, settings})
   }
   if (booted.length === 0) throw profileError(`${loaded.locate(['outputs'])}: none of the outputs (${loaded.outputs.join(', ')}) boots under --firmware ${options.firmware}`)
+  // A signed UKI boots without Secure Boot too; say how to make the test check the signature.
+  if (loaded.boot.secureBoot && !options.secureBoot && booted.some((t) => FIRMWARE_BOOTED.has(t.output)) && options.firmware !== 'bios')
+    options.progress?.('boot: the UKI is signed (boot.secureBoot); --secure-boot boots it with Secure Boot enforced, so the firmware checks the signature')
   const runs = await runLimited(booted, options.jobs ?? 1, async (target): Promise<OutputRun> => {
     const {medium, done} = await target.prepare()
     try {

@@ -30,6 +30,16 @@ describe('e2e: test profiles/minimal.yaml (build, then boot under TCG)', functio
     assert.match(xml, /<testsuite name="minimal initramfs" tests="1" failures="0"/)
   })
 
+  it('profiles/minimal-secure-boot.yaml: test --secure-boot boots the signed disk and the ISO under OVMF secboot', async () => {
+    const profile = join(REPO, 'profiles/minimal-secure-boot.yaml')
+    const result = runCli(['test', profile, '--out', join(dir, 'out-sb'), '--accel', 'tcg', '--jobs', '2', '--secure-boot', '--json'])
+    assert.equal(result.code, 0, result.stderr + result.stdout)
+    const report = JSON.parse(result.stdout) as {outcome: string; runs: {output: string; via?: string; boot: {qemuArgv: string[]}}[]}
+    assert.equal(report.outcome, 'passed')
+    assert.deepEqual(report.runs.map((r) => [r.output, r.via]), [['disk', 'uefi secure boot'], ['iso', 'uefi secure boot, as a disk']])
+    for (const run of report.runs) assert.ok(run.boot.qemuArgv.includes('q35,smm=on') && run.boot.qemuArgv.some((a) => a.includes('OVMF_CODE_4M.secboot.fd')), run.output)
+  })
+
   it('exits 6 when a step never appears, naming the deadline', async () => {
     const profile = await profileVariant('minimal', dir, 'never', (text) =>
       text.replace('    - expect: "STAGEX-APPLIANCE-OK minimal"', '    - expect: "THIS-NEVER-APPEARS"').replace('poweroff -f', 'sleep 600'),
