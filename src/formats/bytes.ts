@@ -10,6 +10,15 @@ export interface SizedSource {
 /** A SizedSource over bytes already in memory (small files: configs, loaders' text). */
 export const bytesSource = (bytes: Uint8Array): SizedSource => ({size: bytes.length, open: () => [bytes]})
 
+/** `n` zero bytes as views of one reused buffer of zeros (never one allocation of the whole run). */
+export function* zeroFill(zero: Uint8Array, n: number): Generator<Uint8Array> {
+  while (n > 0) {
+    const k = Math.min(n, zero.length)
+    yield zero.subarray(0, k)
+    n -= k
+  }
+}
+
 /** One Uint8Array holding the parts in order. */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))

@@ -6,7 +6,7 @@
 // the file sizes alone; the volume is then streamed in order (reserved area, both FATs, data), each
 // file read from its source when its clusters come, so memory does not grow with the content.
 
-import {concatBytes, exactly, type SizedSource} from './bytes.js'
+import {concatBytes, exactly, type SizedSource, zeroFill} from './bytes.js'
 
 const SECTOR = 512
 const DIRENT = 32
@@ -572,14 +572,6 @@ function directoryRecords(dir: DirNode, layout: VolumeLayout, options: Fat32Opti
   return out
 }
 
-/** `n` zero bytes as views of one reused buffer (never one allocation of the whole run). */
-function* zeroFill(zero: Uint8Array, n: number): Generator<Uint8Array> {
-  while (n > 0) {
-    const k = Math.min(n, zero.length)
-    yield zero.subarray(0, k)
-    n -= k
-  }
-}
 
 /** One FAT, in pieces of at most 1 MiB: the used entries are made piece by piece, the free rest is zero fill. */
 function* fatTable(layout: VolumeLayout, zero: Uint8Array): Generator<Uint8Array> {

@@ -9,7 +9,7 @@
 // layout, then the image is streamed in block order, each file read from its source when its turn
 // comes, so memory does not grow with the content.
 
-import {concatBytes, exactly, type SizedSource} from './bytes.js'
+import {concatBytes, exactly, type SizedSource, zeroFill} from './bytes.js'
 
 export const ISO_BLOCK = 2048
 const SYSTEM_AREA_BLOCKS = 16
@@ -618,14 +618,6 @@ export function isohybridMbr(code: Uint8Array, biosLba: number, id: number, part
 
 // ---------------------------------------------------------------------------------------------
 // Stream
-
-function* zeroFill(zero: Uint8Array, n: number): Generator<Uint8Array> {
-  while (n > 0) {
-    const k = Math.min(n, zero.length)
-    yield zero.subarray(0, k)
-    n -= k
-  }
-}
 
 /**
  * Streams the image in block order. Layout errors (names, sizes) are thrown by this call, before

@@ -11,6 +11,7 @@ import {badInputError} from '../errors.js'
 import {bytesSource, type SizedSource} from '../formats/bytes.js'
 import {bootCatalog, type IsoLayout, layoutIso, type IsoOptions, patchBootInfoTable, writeIsoStream} from '../formats/iso9660.js'
 import {deriveVolumeId, type Seed} from '../formats/seed.js'
+import {syslinuxConfig} from './loader.js'
 
 /** Search order for syslinux's BIOS files: StageX's user-syslinux (AUXDIR /usr/share/syslinux, or LIBDIR layouts), then Debian's isolinux and syslinux-common. */
 export const ISOLINUX_BIN_PATHS = ['usr/share/syslinux/isolinux.bin', 'usr/lib/syslinux/bios/isolinux.bin', 'usr/lib/syslinux/isolinux.bin', 'usr/lib/ISOLINUX/isolinux.bin']
@@ -33,21 +34,8 @@ export const SYSLINUX_ISO_REASON =
   "Debian 12's syslinux.efi crashes under OVMF when started from optical media (X64 Exception Type 06, #UD - Invalid Opcode, right after " +
   'BdsDxe: starting Boot0001 "UEFI QEMU DVD-ROM"), although the same ESP boots from a disk; an ESP holding a UKI boots from both'
 
-/** isolinux.cfg: boot the one kernel at once, no prompt, no menu (as syslinuxConfig for the ESP). */
-export function isolinuxConfig(cmdline: string): string {
-  if (/[\r\n]/.test(cmdline)) throw badInputError('the kernel command line holds a line break; isolinux.cfg cannot carry it')
-  return [
-    'DEFAULT appliance',
-    'PROMPT 0',
-    'TIMEOUT 0',
-    'NOESCAPE 1',
-    'LABEL appliance',
-    `  LINUX /${ISO_PATHS.kernel}`,
-    `  INITRD /${ISO_PATHS.initrd}`,
-    `  APPEND ${cmdline}`,
-    '',
-  ].join('\n')
-}
+/** isolinux.cfg: the one kernel at once, no prompt, no menu (the ESP's syslinux.cfg with the ISO's paths). */
+export const isolinuxConfig = (cmdline: string): string => syslinuxConfig(cmdline, ISO_PATHS, 'isolinux.cfg')
 
 /** "<NAME>_<8 hex>": the profile name for people (lsblk, file managers), then 32 bits of the seed. */
 export function isoVolumeId(profileName: string, seed: Seed): string {

@@ -46,17 +46,20 @@ export function findFile(trees: readonly {name: string; tree: Tree}[], candidate
   throw badInputError(`no ${what} found; looked at ${looked.join(', ') || '(no boot packages)'}. ${hint}`)
 }
 
-/** syslinux.cfg: boot the one kernel at once, no prompt, no menu. */
-export function syslinuxConfig(cmdline: string): string {
-  if (/[\r\n]/.test(cmdline)) throw badInputError('the kernel command line holds a line break; syslinux.cfg cannot carry it')
+/**
+ * A syslinux-family configuration (syslinux.cfg on the ESP, isolinux.cfg on an ISO): boot the one
+ * kernel at once, no prompt, no menu. `paths` are where that medium holds the kernel and initramfs.
+ */
+export function syslinuxConfig(cmdline: string, paths: {kernel: string; initrd: string} = ESP_PATHS, file = 'syslinux.cfg'): string {
+  if (/[\r\n]/.test(cmdline)) throw badInputError(`the kernel command line holds a line break; ${file} cannot carry it`)
   return [
     'DEFAULT appliance',
     'PROMPT 0',
     'TIMEOUT 0',
     'NOESCAPE 1',
     'LABEL appliance',
-    `  LINUX /${ESP_PATHS.kernel}`,
-    `  INITRD /${ESP_PATHS.initrd}`,
+    `  LINUX /${paths.kernel}`,
+    `  INITRD /${paths.initrd}`,
     `  APPEND ${cmdline}`,
     '',
   ].join('\n')
