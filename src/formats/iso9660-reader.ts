@@ -1,6 +1,9 @@
-// A small ISO 9660 reader, for comparing two images: the primary volume descriptor's fields, the
-// El Torito catalog's entries, the MBR, and every file and directory with its record and bytes.
-// Pure: bytes in, records out. Reads what iso9660.ts writes (and plain ECMA-119 images).
+// A small ISO 9660 reader, for comparing two images and for inspect: the primary volume descriptor's
+// fields, the El Torito catalog's entries, the MBR, and every file and directory with its record and
+// bytes. Pure: bytes in, records out. Reads what iso9660.ts writes (and plain ECMA-119 images).
+// readIsoRecords reads through a random-access reader and touches only the system area, the volume
+// descriptors, the boot catalog and the directories (inspect reads a large image from disk that way);
+// readIso reads an image in memory and adds each file's bytes as a view.
 import {StagexError} from '../errors.js'
 
 const BLOCK = 2048
@@ -38,7 +41,13 @@ export interface IsoMbrFields {
   partitions: {status: number; type: number; firstLba: number; sectors: number}[]
 }
 
-export interface IsoEntry {
+/** Bytes [at, at + length) of an image of `size` bytes (fewer only past its end). */
+export interface IsoByteReader {
+  size: number
+  read(at: number, length: number): Uint8Array
+}
+
+export interface IsoRecord {
   /** "ISOLINUX/ISOLINUX.BIN;1" as stored. */
   path: string
   directory: boolean
@@ -47,7 +56,17 @@ export interface IsoEntry {
   /** The 7-byte recording time as "1970-01-01T00:00:01 +0". */
   time: string
   flags: number
+}
+
+export interface IsoEntry extends IsoRecord {
   data: Uint8Array
+}
+
+export interface IsoRecords {
+  volume: IsoVolumeFields
+  bootEntries: IsoBootEntryFields[]
+  mbr?: IsoMbrFields
+  entries: IsoRecord[]
 }
 
 const bad = (message: string) => new StagexError('bad-input', `ISO 9660: ${message}`)
@@ -60,18 +79,30 @@ function recordTime(t: Uint8Array): string {
 }
 
 export function readIso(image: Uint8Array): {volume: IsoVolumeFields; bootEntries: IsoBootEntryFields[]; mbr?: IsoMbrFields; entries: IsoEntry[]} {
-  if (image.length < 18 * BLOCK) throw bad(`an image of ${image.length} bytes is too small`)
-  const v = new DataView(image.buffer, image.byteOffset, image.byteLength)
-  const pvd = image.subarray(16 * BLOCK, 17 * BLOCK)
+  const records = readIsoRecords({size: image.length, read: (at, length) => image.subarray(at, at + length)})
+  const data = (e: IsoRecord) => (e.directory ? new Uint8Array() : image.subarray(e.lba * BLOCK, e.lba * BLOCK + e.size))
+  return {...records, entries: records.entries.map((e) => ({...e, data: data(e)}))}
+}
+
+/** The image's structure, read through `source` block by block; file bytes are not read. */
+export function readIsoRecords(source: IsoByteReader): IsoRecords {
+  if (source.size < 18 * BLOCK) throw bad(`an image of ${source.size} bytes is too small`)
+  const read = (at: number, length: number) => {
+    const bytes = source.read(at, length)
+    if (bytes.length !== length) throw bad(`cut short at byte ${at + bytes.length}`)
+    return bytes
+  }
+  const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength)
+  const pvd = read(16 * BLOCK, BLOCK)
+  const pv = view(pvd)
   if (pvd[0] !== 1 || text(pvd, 1, 5) !== 'CD001') throw bad('no primary volume descriptor at block 16')
-  const p = 16 * BLOCK
   const volume: IsoVolumeFields = {
     systemId: trimmed(pvd, 8, 32),
     volumeId: trimmed(pvd, 40, 32),
-    volumeBlocks: v.getUint32(p + 80, true),
-    pathTableSize: v.getUint32(p + 132, true),
-    lPathTableLba: v.getUint32(p + 140, true),
-    mPathTableLba: v.getUint32(p + 148, false),
+    volumeBlocks: pv.getUint32(80, true),
+    pathTableSize: pv.getUint32(132, true),
+    lPathTableLba: pv.getUint32(140, true),
+    mPathTableLba: pv.getUint32(148, false),
     publisherId: trimmed(pvd, 318, 128),
     preparerId: trimmed(pvd, 446, 128),
     applicationId: trimmed(pvd, 574, 128),
@@ -82,53 +113,57 @@ export function readIso(image: Uint8Array): {volume: IsoVolumeFields; bootEntrie
   }
 
   let catalog: number | undefined
-  for (let lba = 17; (lba + 1) * BLOCK <= image.length; lba++) {
-    const d = image.subarray(lba * BLOCK, (lba + 1) * BLOCK)
+  for (let lba = 17; (lba + 1) * BLOCK <= source.size; lba++) {
+    const d = read(lba * BLOCK, BLOCK)
     if (text(d, 1, 5) !== 'CD001') throw bad(`block ${lba} is not a volume descriptor`)
     if (d[0] === 255) break
-    if (d[0] === 0 && text(d, 7, 23) === 'EL TORITO SPECIFICATION') catalog = v.getUint32(lba * BLOCK + 71, true)
+    if (d[0] === 0 && text(d, 7, 23) === 'EL TORITO SPECIFICATION') catalog = view(d).getUint32(71, true)
   }
   const bootEntries: IsoBootEntryFields[] = []
   if (catalog !== undefined) {
-    if ((catalog + 1) * BLOCK > image.length) throw bad('the boot catalog lies outside the image')
-    const c = catalog * BLOCK
-    let platform = image[c + 1]!
+    if ((catalog + 1) * BLOCK > source.size) throw bad('the boot catalog lies outside the image')
+    const c = read(catalog * BLOCK, BLOCK)
+    const cv = view(c)
+    let platform = c[1]!
     const entry = (at: number): IsoBootEntryFields => ({
       platform,
-      bootable: image[at] === 0x88,
-      media: image[at + 1]!,
-      loadSegment: v.getUint16(at + 2, true),
-      loadSectors: v.getUint16(at + 6, true),
-      lba: v.getUint32(at + 8, true),
+      bootable: c[at] === 0x88,
+      media: c[at + 1]!,
+      loadSegment: cv.getUint16(at + 2, true),
+      loadSectors: cv.getUint16(at + 6, true),
+      lba: cv.getUint32(at + 8, true),
     })
-    bootEntries.push(entry(c + 32))
-    for (let at = c + 64; at < c + BLOCK && (image[at] === 0x90 || image[at] === 0x91); ) {
-      const last = image[at] === 0x91
-      platform = image[at + 1]!
-      const count = v.getUint16(at + 2, true)
-      for (let i = 0; i < count; i++) bootEntries.push(entry(at + 32 * (i + 1)))
+    bootEntries.push(entry(32))
+    for (let at = 64; at < BLOCK && (c[at] === 0x90 || c[at] === 0x91); ) {
+      const last = c[at] === 0x91
+      platform = c[at + 1]!
+      const count = cv.getUint16(at + 2, true)
+      for (let i = 0; i < count && at + 32 * (i + 2) <= BLOCK; i++) bootEntries.push(entry(at + 32 * (i + 1)))
       at += 32 * (count + 1)
       if (last) break
     }
   }
 
   let mbr: IsoMbrFields | undefined
-  if (image[510] === 0x55 && image[511] === 0xaa) {
+  const system = read(0, 512)
+  if (system[510] === 0x55 && system[511] === 0xaa) {
+    const sv = view(system)
     mbr = {
-      code: image.subarray(0, 432),
-      lba432: v.getUint32(432, true),
-      id: v.getUint32(440, true),
-      partitions: [0, 1, 2, 3].map((i) => ({status: image[446 + 16 * i]!, type: image[450 + 16 * i]!, firstLba: v.getUint32(454 + 16 * i, true), sectors: v.getUint32(458 + 16 * i, true)})),
+      code: system.subarray(0, 432),
+      lba432: sv.getUint32(432, true),
+      id: sv.getUint32(440, true),
+      partitions: [0, 1, 2, 3].map((i) => ({status: system[446 + 16 * i]!, type: system[450 + 16 * i]!, firstLba: sv.getUint32(454 + 16 * i, true), sectors: sv.getUint32(458 + 16 * i, true)})),
     }
   }
 
-  const entries: IsoEntry[] = []
+  const entries: IsoRecord[] = []
   const seen = new Set<number>()
   const walk = (lba: number, size: number, prefix: string) => {
     if (seen.has(lba)) throw bad(`directory at block ${lba} is listed twice`)
     seen.add(lba)
-    if (lba * BLOCK + size > image.length) throw bad(`directory ${prefix || '/'} lies outside the image`)
-    const dir = image.subarray(lba * BLOCK, lba * BLOCK + size)
+    if (lba * BLOCK + size > source.size) throw bad(`directory ${prefix || '/'} lies outside the image`)
+    const dir = read(lba * BLOCK, size)
+    const dv = view(dir)
     let at = 0
     let index = 0
     while (at < dir.length) {
@@ -138,23 +173,21 @@ export function readIso(image: Uint8Array): {volume: IsoVolumeFields; bootEntrie
         continue
       }
       if (len < 34 || at + len > dir.length) throw bad(`a bad directory record in ${prefix || '/'}`)
-      const base = lba * BLOCK + at
       const idLen = dir[at + 32]!
       const flags = dir[at + 25]!
-      const extent = v.getUint32(base + 2, true)
-      const length = v.getUint32(base + 10, true)
+      const extent = dv.getUint32(at + 2, true)
+      const length = dv.getUint32(at + 10, true)
       if (index >= 2) {
         const path = prefix + text(dir, at + 33, idLen)
         const directory = (flags & 2) !== 0
-        if (extent * BLOCK + length > image.length) throw bad(`${path} lies outside the image`)
-        entries.push({path, directory, lba: extent, size: length, time: recordTime(dir.subarray(at + 18, at + 25)), flags, data: directory ? new Uint8Array() : image.subarray(extent * BLOCK, extent * BLOCK + length)})
+        if (extent * BLOCK + length > source.size) throw bad(`${path} lies outside the image`)
+        entries.push({path, directory, lba: extent, size: length, time: recordTime(dir.subarray(at + 18, at + 25)), flags})
         if (directory) walk(extent, length, `${path}/`)
       }
       index++
       at += len
     }
   }
-  const root = p + 156
-  walk(v.getUint32(root + 2, true), v.getUint32(root + 10, true), '')
+  walk(pv.getUint32(156 + 2, true), pv.getUint32(156 + 10, true), '')
   return {volume, bootEntries, mbr, entries}
 }
