@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import {copyFile, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {buildInEnvironment} from '../helpers/build-env.js'
+import {buildInEnvironment, unlikeHosts} from '../helpers/build-env.js'
 import {profileVariant, runCli} from '../helpers/cli.js'
 import {readNewc} from '../../src/formats/cpio.js'
 import {pcrOf, readEifFile} from '../helpers/eif-reader.js'
@@ -37,8 +37,9 @@ describe('e2e: Nitro Enclave image (profiles/minimal-enclave.yaml)', function ()
     root = await mkdtemp(join(tmpdir(), 'stagex-eif-e2e-'))
     profile = await profileVariant('minimal-enclave', root, 'minimal-enclave')
     const edited = await profileVariant('minimal-enclave', root, 'minimal-enclave-changed', (t) => t.replace('contents: "minimal-enclave\\n"', 'contents: "minimal-enclavE\\n"'))
-    a = await buildIn(profile, join(root, 'a', 'deep', 'cwd'), {TZ: 'UTC', LANG: 'C', LC_ALL: 'C', HOME: join(root, 'home-a')}, {umask: '022', json: true})
-    b = await buildIn(profile, join(root, 'b'), {TZ: 'Pacific/Chatham', LANG: 'de_DE.UTF-8', LC_ALL: 'de_DE.UTF-8', HOME: join(root, 'home-b')}, {umask: '077', oneCpu: true})
+    const [hostA, hostB] = unlikeHosts(root)
+    a = await buildIn(profile, hostA.cwd, hostA.env, hostA.options)
+    b = await buildIn(profile, hostB.cwd, hostB.env, hostB.options)
     changed = await buildIn(edited, join(root, 'c'), {}, {umask: '022'})
     // nitro-cli's layout; the fixture world has no enclave init or nsm.ko, so two files of core-busybox stand in.
     const split = await profileVariant('minimal-enclave', root, 'minimal-enclave-nitro', (t) =>

@@ -9,7 +9,7 @@ import {createHash} from 'node:crypto'
 import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {buildInEnvironment, type BuiltIn} from '../helpers/build-env.js'
+import {buildInEnvironment, type BuiltIn, unlikeHosts} from '../helpers/build-env.js'
 import {profileVariant, runCli} from '../helpers/cli.js'
 
 const MARKER = 'STAGEX-APPLIANCE-OK minimal-iso'
@@ -28,8 +28,9 @@ describe('e2e: hybrid ISO (profiles/minimal-iso.yaml)', function () {
     root = await mkdtemp(join(tmpdir(), 'stagex-iso-e2e-'))
     profile = await profileVariant('minimal-iso', root, 'minimal-iso')
     const edited = await profileVariant('minimal-iso', root, 'minimal-iso-changed', (t) => t.replace('contents: "minimal-iso\\n"', 'contents: "minimal-isO\\n"'))
-    a = await buildInEnvironment(profile, join(root, 'a', 'deep', 'cwd'), {TZ: 'UTC', LANG: 'C', LC_ALL: 'C', HOME: join(root, 'home-a')}, {umask: '022', json: true})
-    b = await buildInEnvironment(profile, join(root, 'b'), {TZ: 'Pacific/Chatham', LANG: 'de_DE.UTF-8', LC_ALL: 'de_DE.UTF-8', HOME: join(root, 'home-b')}, {umask: '077', oneCpu: true})
+    const [hostA, hostB] = unlikeHosts(root)
+    a = await buildInEnvironment(profile, hostA.cwd, hostA.env, hostA.options)
+    b = await buildInEnvironment(profile, hostB.cwd, hostB.env, hostB.options)
     changed = await buildInEnvironment(edited, join(root, 'c'), {}, {umask: '022'})
     iso = join(a.out, a.record.outputs.iso.file)
     bytes = await readFile(iso)

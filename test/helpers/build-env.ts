@@ -14,6 +14,21 @@ export interface BuiltIn {
   stdout: string
 }
 
+export interface HostSetup {
+  cwd: string
+  env: Record<string, string>
+  options: {umask: string; oneCpu?: boolean; json?: boolean}
+}
+
+/**
+ * Two hosts as unlike as one machine allows, under `root`: another folder depth, time zone, locale,
+ * umask, HOME and CPU count. The first builds with --json (its stdout is the build's document).
+ */
+export const unlikeHosts = (root: string): [HostSetup, HostSetup] => [
+  {cwd: join(root, 'a', 'deep', 'cwd'), env: {TZ: 'UTC', LANG: 'C', LC_ALL: 'C', HOME: join(root, 'home-a')}, options: {umask: '022', json: true}},
+  {cwd: join(root, 'b'), env: {TZ: 'Pacific/Chatham', LANG: 'de_DE.UTF-8', LC_ALL: 'de_DE.UTF-8', HOME: join(root, 'home-b')}, options: {umask: '077', oneCpu: true}},
+]
+
 export async function buildInEnvironment(profile: string, cwd: string, env: Record<string, string>, options: {umask: string; oneCpu?: boolean; json?: boolean}): Promise<BuiltIn> {
   await mkdir(cwd, {recursive: true})
   const pin = options.oneCpu ? 'taskset -c 0 ' : ''
