@@ -268,7 +268,7 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
 
     // Lines still in the matcher count only while the deadline lasts.
     const end = await session.finish(
-      {exited: run.ending === 'exited', exitCode: run.exit?.code ?? null, atSeconds: run.seconds},
+      {exited: run.ending === 'exited', exitCode: run.exit?.code ?? null, atSeconds: run.seconds, stderr: run.stderrTail},
       options.timeoutSeconds,
       Math.max(0.5, options.timeoutSeconds - run.seconds),
     )

@@ -85,7 +85,7 @@ export class ConsoleSession {
   }
 
   /** How the steps ended, once QEMU is gone: waits for the lines still being matched, at most `seconds`. */
-  async finish(qemu: {exited: boolean; exitCode: number | null; atSeconds: number}, deadlineSeconds: number, seconds: number): Promise<SessionEnd> {
+  async finish(qemu: {exited: boolean; exitCode: number | null; atSeconds: number; stderr?: string}, deadlineSeconds: number, seconds: number): Promise<SessionEnd> {
     clearTimeout(this.quietTimer)
     const rest = this.lines.unfinished
     if (rest) this.enqueue({text: rest, partial: false}, qemu.atSeconds)
@@ -96,7 +96,7 @@ export class ConsoleSession {
     await this.matcher.close()
     if (this.ended) return this.ended
     const step = this.steps[this.current]
-    if (qemu.exited && step && 'expectExit' in step) return this.judgeExit(step, qemu.exitCode, qemu.atSeconds)
+    if (qemu.exited && step && 'expectExit' in step) return this.judgeExit(step, qemu.exitCode, qemu.atSeconds, qemuErrorOf(qemu.stderr))
     if (qemu.exited) {
       const said = qemu.exitCode === null ? 'was killed' : `exited (code ${qemu.exitCode})`
       return this.endWith({outcome: 'failed', atSeconds: qemu.atSeconds, reason: `QEMU ${said} after ${round(qemu.atSeconds)}s${step ? ` during step ${this.current + 1} (${describeStep(step)})` : ''}`})
@@ -192,7 +192,10 @@ export class ConsoleSession {
     }
   }
 
-  private judgeExit(step: Extract<ConsoleStep, {expectExit: unknown}>, exitCode: number | null, atSeconds: number): SessionEnd {
+  private judgeExit(step: Extract<ConsoleStep, {expectExit: unknown}>, exitCode: number | null, atSeconds: number, qemuError: string | undefined): SessionEnd {
+    // QEMU's own failure exits 1, which isa-debug-exit also gives for status 0: its error line tells them apart.
+    if (exitCode === 1 && qemuError)
+      return this.endWith({outcome: 'failed', atSeconds, reason: `step ${this.current + 1} (${describeStep(step)}): QEMU itself failed (exit 1, not a guest status): ${qemuError}`})
     const status = guestStatusOf(exitCode)
     const wanted = step.expectExit
     const ok = wanted === true ? exitCode === 0 || status === 0 : status === wanted
@@ -228,5 +231,10 @@ const stepKind = (step: ConsoleStep): StepResult['kind'] => ('expect' in step ? 
  * The status the guest wrote to QEMU's isa-debug-exit port: QEMU exits with (status << 1) | 1.
  * An even code (0: a plain power-off) carries no status.
  */
+/** QEMU's own error line on stderr ("qemu-system-x86_64: -drive ...: Could not open ..."); warnings do not count. */
+export function qemuErrorOf(stderr: string | undefined): string | undefined {
+  return stderr?.split('\n').find((line) => /^qemu-system[^:]*: (?!warning:|terminating on signal)/.test(line))?.trim()
+}
+
 export const guestStatusOf = (exitCode: number | null): number | undefined =>
   exitCode !== null && exitCode % 2 === 1 ? exitCode >> 1 : undefined

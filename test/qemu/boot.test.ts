@@ -64,6 +64,22 @@ describe('qemu/boot: request checks', () => {
     await rejectsWith({kernel, expect: ['[unclosed']}, 2, /invalid --expect regular expression/)
   })
 
+  it("expect-exit 0 is not fooled by QEMU's own exit 1 (its error line), and still passes a silent exit 1 (isa-debug-exit status 0)", async () => {
+    const fake = (name: string, script: string) => {
+      const path = join(dir, name)
+      writeFileSync(path, `#!/bin/sh\n${script}\n`, {mode: 0o755})
+      return path
+    }
+    const failing = fake('qemu-fails', `echo "qemu-system-x86_64: -drive if=none,id=boot-disk: Could not open 'gone.img': No such file or directory" >&2; exit 1`)
+    const guestZero = fake('qemu-guest-status-0', 'echo "qemu-system-x86_64: warning: TCG does not support requested feature" >&2; exit 1')
+    const steps = [{expectExit: 0}]
+    const failed = await bootAndExpect({...base, kernel, expect: [], steps, qemuBinary: failing})
+    assert.equal(failed.passed, false)
+    assert.match(failed.reason, /^step 1 \(expect-exit 0\): QEMU itself failed \(exit 1, not a guest status\): qemu-system-x86_64: -drive if=none,id=boot-disk: Could not open 'gone.img'/)
+    const passed = await bootAndExpect({...base, kernel, expect: [], steps, qemuBinary: guestZero})
+    assert.equal(passed.passed, true, passed.reason)
+  })
+
   it('tells a UKI from a disk image by the PE header', async () => {
     assert.equal(await classifyBootImage(pe), 'uki')
     assert.equal(await classifyBootImage(raw), 'disk')
