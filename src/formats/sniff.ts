@@ -47,3 +47,23 @@ export const describeKind = (kind: FileKind): string => NAMES[kind]
 
 /** Formats the kernel's initramfs unpacker reads (a cpio, plain or compressed). */
 export const INITRD_KINDS: readonly FileKind[] = ['cpio', 'gzip', 'xz', 'zstd', 'lz4', 'bzip2']
+
+/** The outputs `inspect` reads, told apart by their bytes. */
+export type OutputKind = 'eif' | 'iso' | 'pe' | 'gpt' | 'fat'
+
+/** Bytes describeOutput wants: up to the ISO 9660 primary volume descriptor's "CD001" at byte 32769. */
+export const OUTPUT_SNIFF_BYTES = 16 * 2048 + 6
+
+/**
+ * Which output `head` starts: an ISO 9660 image is told by its volume descriptor before its MBR or
+ * GPT are looked at (an isohybrid image has an MBR, xorriso's may have a GPT too), a FAT32 volume by
+ * its boot sector's "FAT32" (its 0x55AA alone looks like an MBR). Undefined for anything else.
+ */
+export function describeOutput(head: Uint8Array): OutputKind | undefined {
+  if (ascii(head, 0, '.eif')) return 'eif'
+  if (ascii(head, 16 * 2048 + 1, 'CD001')) return 'iso'
+  if (ascii(head, 0, 'MZ')) return 'pe'
+  if (ascii(head, 512, 'EFI PART')) return 'gpt'
+  if (head[510] === 0x55 && head[511] === 0xaa && ascii(head, 82, 'FAT32   ')) return 'fat'
+  return undefined
+}

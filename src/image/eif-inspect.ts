@@ -18,8 +18,10 @@ import {
   parseEifSectionHeader,
   PCR_ALGORITHM,
 } from '../formats/eif.js'
+import {readFileRange} from './file-range.js'
 
 export interface EifInspection {
+  format: 'eif'
   file: string
   size: number
   header: {magic: string; version: number; flags: number; arch: 'x86_64' | 'aarch64'; defaultMemory: number; defaultCpus: number; sectionCount: number}
@@ -72,7 +74,7 @@ export async function inspectEif(path: string): Promise<EifInspection> {
     if (offset !== expected) throw badInputError(`${path}: section ${index} starts at byte ${offset}, expected ${expected} (sections follow each other)`)
     const end = offset + EIF_SECTION_HEADER_SIZE + tableSize
     if (end > size) throw badInputError(`${path}: section ${index} ends at byte ${end}, past the end of the file (${size} bytes)`)
-    const sectionHead = await readRange(path, offset, EIF_SECTION_HEADER_SIZE)
+    const sectionHead = await readFileRange(path, offset, EIF_SECTION_HEADER_SIZE)
     const section = parseEifSectionHeader(sectionHead, offset)
     if (section.size !== tableSize) throw badInputError(`${path}: section ${index} says ${section.size} bytes, the header's table ${tableSize}`)
     crc = crc32(sectionHead, crc)
@@ -96,6 +98,7 @@ export async function inspectEif(path: string): Promise<EifInspection> {
   if (expected !== size) throw badInputError(`${path}: ${size - expected} bytes after the last section (byte ${expected})`)
   const hex = (n: number) => n.toString(16).padStart(8, '0')
   return {
+    format: 'eif',
     file: path,
     size,
     header: {
@@ -123,17 +126,5 @@ function parseMetadata(bytes: Buffer | undefined): unknown {
     return JSON.parse(bytes.toString('utf8'))
   } catch {
     return {unparsed: bytes.toString('utf8')}
-  }
-}
-
-async function readRange(path: string, at: number, length: number): Promise<Buffer> {
-  const handle = await open(path, 'r')
-  try {
-    const buffer = Buffer.alloc(length)
-    const {bytesRead} = await handle.read(buffer, 0, length, at)
-    if (bytesRead !== length) throw badInputError(`${path}: cut short at byte ${at + bytesRead}`)
-    return buffer
-  } finally {
-    await handle.close()
   }
 }

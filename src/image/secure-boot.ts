@@ -9,7 +9,7 @@ import {createHash, createPrivateKey, createPublicKey, type KeyObject, sign, X50
 import {readFile} from 'node:fs/promises'
 import {badInputError, profileError, StagexError, usageError} from '../errors.js'
 import type {SizedSource} from '../formats/bytes.js'
-import {type AuthenticodeSigner, authenticodeSignedData, readAuthenticodeSignature, signPe, type SignedPe} from '../formats/authenticode.js'
+import {type AuthenticodeSignatureInfo, type AuthenticodeSigner, authenticodeSignedData, readAuthenticodeSignature, signPe, type SignedPe} from '../formats/authenticode.js'
 import {readPassphrase} from '../passphrase.js'
 import type {Profile, SecureBootSettings} from '../profile/types.js'
 
@@ -143,19 +143,31 @@ export async function signUki(
       return recorded
     })
   }
-  const info = readAuthenticodeSignature(signed.pkcs7)
-  const certificate = new X509Certificate(info.certificate)
+  const signature = describeSignature(readAuthenticodeSignature(signed.pkcs7))
   return {
     signed,
     record: {
       format: 'authenticode',
       authenticodeSha256: Buffer.from(signed.authenticodeSha256).toString('hex'),
-      signer: certificate.subject.replaceAll('\n', ', '),
-      issuer: certificate.issuer.replaceAll('\n', ', '),
-      serial: certificate.serialNumber,
-      certSha256: sha256Hex(info.certificate),
-      signingTime: (info.signingTime ?? signingTime).toISOString(),
+      signer: signature.signer,
+      issuer: signature.issuer,
+      serial: signature.serial,
+      certSha256: signature.certSha256,
+      signingTime: signature.signingTime ?? signingTime.toISOString(),
       pkcs7: Buffer.from(signed.pkcs7).toString('base64'),
     },
+  }
+}
+
+/** Who signed and when, as build.json and `inspect` name it, from a signature readAuthenticodeSignature read. */
+export function describeSignature(info: AuthenticodeSignatureInfo): {signer: string; issuer: string; serial: string; certSha256: string; signingTime?: string; signedSha256: string} {
+  const certificate = new X509Certificate(info.certificate)
+  return {
+    signer: certificate.subject.replaceAll('\n', ', '),
+    issuer: certificate.issuer.replaceAll('\n', ', '),
+    serial: certificate.serialNumber,
+    certSha256: sha256Hex(info.certificate),
+    signingTime: info.signingTime?.toISOString(),
+    signedSha256: Buffer.from(info.imageSha256).toString('hex'),
   }
 }
