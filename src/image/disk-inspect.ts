@@ -1,0 +1,147 @@
+// Reads a GPT disk or a FAT32 volume (an ESP) from disk for `inspect`. A disk: the primary header
+// with its CRCs checked and every used partition; an EFI System partition of at most ESP_SHOWN_MAX
+// bytes is read and listed as FAT. A FAT volume is read whole into memory (fat32-reader reads an
+// image in memory; an ESP is small), its boot-sector fields and every file and folder listed.
+import {createHash} from 'node:crypto'
+import {readFile} from 'node:fs/promises'
+import {crc32} from '../formats/crc32.js'
+import {readFatEntries, formatFatTime} from '../formats/fat32-reader.js'
+import {ESP_TYPE_GUID, LINUX_DATA_TYPE_GUID, ROOT_X86_64_TYPE_GUID, SECTOR_SIZE} from '../formats/gpt.js'
+import {readGpt} from '../formats/gpt-reader.js'
+import {StagexError} from '../errors.js'
+import {readFileRange, readingFile} from './file-range.js'
+
+/** An EFI System partition larger than this is not read to list its files. */
+export const ESP_SHOWN_MAX = 512 * 1024 * 1024
+
+export interface FatContents {
+  volume: {volumeId: string; label: string; bytesPerSector: number; sectorsPerCluster: number; reservedSectors: number; fats: number; fatSectors: number; totalSectors: number; rootCluster: number}
+  files: {path: string; directory: boolean; size: number; written: string; firstCluster: number; sha256?: string}[]
+}
+
+export interface FatInspection extends FatContents {
+  format: 'fat32'
+  file: string
+  size: number
+}
+
+export interface GptInspection {
+  format: 'gpt'
+  file: string
+  size: number
+  header: {
+    diskGuid: string
+    revision: string
+    currentLba: number
+    backupLba: number
+    firstUsableLba: number
+    lastUsableLba: number
+    entriesLba: number
+    entryCount: number
+    entrySize: number
+    headerCrc32: {stored: string; computed: string}
+    entriesCrc32: {stored: string; computed: string}
+  }
+  partitions: {
+    index: number
+    name: string
+    type: string
+    typeGuid: string
+    uniqueGuid: string
+    firstLba: number
+    lastLba: number
+    bytes: number
+    attributes: string
+    /** An EFI System partition's FAT volume, when it is one and small enough to read. */
+    fat?: FatContents
+  }[]
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  [ESP_TYPE_GUID]: 'EFI System',
+  [LINUX_DATA_TYPE_GUID]: 'Linux filesystem',
+  [ROOT_X86_64_TYPE_GUID]: 'Linux root (x86-64)',
+  '21686148-6449-6E6F-744E-656564454649': 'BIOS boot',
+  '0657FD6D-A4AB-43C4-84E5-0933C84B4F4F': 'Linux swap',
+}
+
+const hex32 = (n: number) => `0x${n.toString(16).padStart(8, '0')}`
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+
+/** The FAT volume's fields and files (bad input when it is not FAT32). */
+export function fatContents(image: Uint8Array, options: {sha256?: boolean} = {}): FatContents {
+  const {volume, entries} = readFatEntries(image)
+  const id = volume.volumeId.toString(16).toUpperCase().padStart(8, '0')
+  return {
+    volume: {...volume, volumeId: `${id.slice(0, 4)}-${id.slice(4)}`},
+    files: entries.map((e) => ({
+      path: e.path,
+      directory: e.directory,
+      size: e.size,
+      written: formatFatTime(e.writeDate, e.writeTime),
+      firstCluster: e.firstCluster,
+      ...(options.sha256 && !e.directory && {sha256: sha256(e.data)}),
+    })),
+  }
+}
+
+export async function inspectFat(path: string, size: number, options: {sha256?: boolean} = {}): Promise<FatInspection> {
+  const image = await readFile(path)
+  return {format: 'fat32', file: path, size, ...readingFile(path, () => fatContents(image, options))}
+}
+
+export async function inspectGpt(path: string, size: number, options: {sha256?: boolean} = {}): Promise<GptInspection> {
+  const head = await readFileRange(path, 0, Math.min(size, 2 * SECTOR_SIZE))
+  const v = new DataView(head.buffer, head.byteOffset, head.byteLength)
+  // The entry array is where the header says (LBA 2 in every disk we make): read up to its end.
+  const entriesEnd = head.length >= 2 * SECTOR_SIZE ? Number(v.getBigUint64(SECTOR_SIZE + 72, true)) * SECTOR_SIZE + v.getUint32(SECTOR_SIZE + 80, true) * v.getUint32(SECTOR_SIZE + 84, true) : 0
+  const disk = await readFileRange(path, 0, Math.min(size, Math.max(head.length, entriesEnd)))
+  const gpt = readingFile(path, () => readGpt(disk))
+  const h = gpt.header
+  const headerBytes = Uint8Array.from(disk.subarray(SECTOR_SIZE, SECTOR_SIZE + h.headerSize))
+  headerBytes.fill(0, 16, 20)
+  const entriesAt = Number(h.entriesLba) * SECTOR_SIZE
+  const partitions: GptInspection['partitions'] = []
+  for (const e of gpt.entries) {
+    const bytes = Number(e.lastLba - e.firstLba + 1n) * SECTOR_SIZE
+    const partition: GptInspection['partitions'][number] = {
+      index: e.index + 1,
+      name: e.name,
+      type: TYPE_NAMES[e.typeGuid] ?? 'unknown',
+      typeGuid: e.typeGuid,
+      uniqueGuid: e.uniqueGuid,
+      firstLba: Number(e.firstLba),
+      lastLba: Number(e.lastLba),
+      bytes,
+      attributes: `0x${e.attributes.toString(16).padStart(16, '0')}`,
+    }
+    const start = Number(e.firstLba) * SECTOR_SIZE
+    if (e.typeGuid === ESP_TYPE_GUID && bytes <= ESP_SHOWN_MAX && start + bytes <= size) {
+      try {
+        partition.fat = fatContents(await readFileRange(path, start, bytes), options)
+      } catch (error) {
+        if (!(error instanceof StagexError)) throw error // not FAT32: the partition is listed without files
+      }
+    }
+    partitions.push(partition)
+  }
+  return {
+    format: 'gpt',
+    file: path,
+    size,
+    header: {
+      diskGuid: h.diskGuid,
+      revision: `${h.revision >>> 16}.${h.revision & 0xffff}`,
+      currentLba: Number(h.currentLba),
+      backupLba: Number(h.backupLba),
+      firstUsableLba: Number(h.firstUsableLba),
+      lastUsableLba: Number(h.lastUsableLba),
+      entriesLba: Number(h.entriesLba),
+      entryCount: h.entryCount,
+      entrySize: h.entrySize,
+      headerCrc32: {stored: hex32(h.headerCrc32), computed: hex32(crc32(headerBytes))},
+      entriesCrc32: {stored: hex32(h.entriesCrc32), computed: hex32(crc32(disk.subarray(entriesAt, entriesAt + h.entryCount * h.entrySize)))},
+    },
+    partitions,
+  }
+}

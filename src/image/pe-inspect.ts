@@ -1,0 +1,139 @@
+// Reads a PE/EFI file from disk for `inspect` (a UKI, BOOTX64.EFI, syslinux.efi): one streamed pass
+// gives the headers, the Authenticode SHA-256 (authenticode.ts's pass, the hash signPe signs), the PE
+// checksum and the file's sha256; then a UKI's small sections (.cmdline, .osrel, .uname) and the
+// certificate table are read by offset. Each signature is read back and checked (readAuthenticode-
+// Signature) and its signed hash compared with the file's: a file changed after signing says so.
+import {createHash} from 'node:crypto'
+import {createReadStream} from 'node:fs'
+import {AuthenticodeError, createPePass, readAuthenticodeSignature} from '../formats/authenticode.js'
+import {PeFormatError} from '../formats/pe.js'
+import {badInputError} from '../errors.js'
+import {readFileRange} from './file-range.js'
+import {describeSignature} from './secure-boot.js'
+
+export interface PeSignatureInspection {
+  /** Position in the certificate table (1 for the first WIN_CERTIFICATE). */
+  index: number
+  /** Whether the PKCS#7 itself holds: messageDigest over its content, RSA over its attributes with its own certificate. */
+  valid: boolean
+  /** What does not hold, when not valid. */
+  error?: string
+  signer?: string
+  issuer?: string
+  serial?: string
+  signingTime?: string
+  certSha256?: string
+  /** The Authenticode SHA-256 the signature signs. */
+  signedSha256?: string
+  /** Whether that is the file's own Authenticode SHA-256 (false: the file was changed after signing). */
+  matches: boolean
+}
+
+export interface PeInspection {
+  format: 'pe'
+  file: string
+  size: number
+  sha256: string
+  machine: string
+  timeDateStamp: number
+  checkSum: {stored: string; computed: string}
+  sizeOfImage: number
+  sizeOfHeaders: number
+  sectionAlignment: number
+  fileAlignment: number
+  sections: {name: string; virtualAddress: number; virtualSize: number; rawOffset: number; rawSize: number; characteristics: string}[]
+  /** A Unified Kernel Image (.linux and .initrd sections): its command line, os-release and kernel release as stored. */
+  uki: {cmdline?: string; osRelease?: string; uname?: string} | null
+  /** Over the headers (less CheckSum and the certificate directory entry), the sections and what follows, less the certificate table. */
+  authenticodeSha256: string
+  certificateTable: {offset: number; size: number}
+  signatures: PeSignatureInspection[]
+}
+
+const MACHINES: Record<number, string> = {0x8664: 'x86_64', 0xaa64: 'aarch64', 0x14c: 'i386', 0x1c2: 'arm', 0x5064: 'riscv64'}
+const WIN_CERT_TYPE_PKCS_SIGNED_DATA = 0x0002
+/** A UKI text section larger than this is not shown. */
+const SHOWN_MAX = 64 * 1024
+
+const hex32 = (n: number) => `0x${n.toString(16).padStart(8, '0')}`
+
+export async function inspectPe(path: string, size: number): Promise<PeInspection> {
+  const pass = createPePass(size)
+  const whole = createHash('sha256')
+  let parsed
+  try {
+    for await (const chunk of createReadStream(path, {highWaterMark: 1024 * 1024}) as AsyncIterable<Buffer>) {
+      pass.update(chunk)
+      whole.update(chunk)
+    }
+    parsed = pass.finish()
+  } catch (error) {
+    if (error instanceof PeFormatError) throw badInputError(`${path}: ${error.message}`)
+    throw error
+  }
+  const {pe, sha256: authenticode, checksum} = parsed
+  const sectionText = async (name: string) => {
+    const s = pe.sections.find((x) => x.name === name)
+    if (!s) return undefined
+    const length = Math.min(s.virtualSize, s.sizeOfRawData)
+    if (length > SHOWN_MAX) return `(${length} bytes, not shown)`
+    return (await readFileRange(path, s.pointerToRawData, length)).toString('utf8').replace(/\0+$/, '')
+  }
+  const names = new Set(pe.sections.map((s) => s.name))
+  const uki = names.has('.linux') && names.has('.initrd') ? {cmdline: await sectionText('.cmdline'), osRelease: await sectionText('.osrel'), uname: await sectionText('.uname')} : null
+  const authenticodeSha256 = Buffer.from(authenticode).toString('hex')
+  const table = pe.certificateTable
+  const signatures = table.size > 0 ? readSignatures(await readFileRange(path, table.offset, table.size), authenticodeSha256) : []
+  return {
+    format: 'pe',
+    file: path,
+    size,
+    sha256: whole.digest('hex'),
+    machine: MACHINES[pe.machine] ?? `0x${pe.machine.toString(16)}`,
+    timeDateStamp: pe.timeDateStamp,
+    checkSum: {stored: hex32(pe.checkSum), computed: hex32(checksum.digest())},
+    sizeOfImage: pe.sizeOfImage,
+    sizeOfHeaders: pe.sizeOfHeaders,
+    sectionAlignment: pe.sectionAlignment,
+    fileAlignment: pe.fileAlignment,
+    sections: pe.sections.map((s) => ({
+      name: s.name,
+      virtualAddress: s.virtualAddress,
+      virtualSize: s.virtualSize,
+      rawOffset: s.pointerToRawData,
+      rawSize: s.sizeOfRawData,
+      characteristics: hex32(s.characteristics),
+    })),
+    uki,
+    authenticodeSha256,
+    certificateTable: table,
+    signatures,
+  }
+}
+
+/** Each WIN_CERTIFICATE in the table (8-byte aligned, one after another), read and checked. */
+function readSignatures(table: Buffer, authenticodeSha256: string): PeSignatureInspection[] {
+  const found: PeSignatureInspection[] = []
+  for (let at = 0; at + 8 <= table.length; ) {
+    const length = table.readUInt32LE(at)
+    const type = table.readUInt16LE(at + 6)
+    const index = found.length + 1
+    if (length < 8 || at + length > table.length) {
+      found.push({index, valid: false, error: `WIN_CERTIFICATE at byte ${at} of the table says ${length} bytes; the table has ${table.length - at} left`, matches: false})
+      break
+    }
+    if (type !== WIN_CERT_TYPE_PKCS_SIGNED_DATA) {
+      found.push({index, valid: false, error: `WIN_CERTIFICATE type 0x${type.toString(16)}, not PKCS SignedData (0x2)`, matches: false})
+    } else {
+      try {
+        const signature = describeSignature(readAuthenticodeSignature(table.subarray(at + 8, at + length)))
+        found.push({index, valid: true, ...signature, matches: signature.signedSha256 === authenticodeSha256})
+      } catch (error) {
+        if (!(error instanceof AuthenticodeError)) throw error
+        found.push({index, valid: false, error: error.message, matches: false})
+      }
+    }
+    at += Math.ceil(length / 8) * 8
+  }
+  return found
+}
