@@ -1,7 +1,7 @@
 // What `inspect` prints for a person, one function per format: lines from an inspection (the --json
 // document is the inspection itself). A field that holds the same value in many places (the ISO's
 // volume times, every record's time) is shown once.
-import type {FatContents, FatInspection, GptInspection} from '../image/disk-inspect.js'
+import type {FatContents, FatInspection, GptInspection, PeSummary} from '../image/disk-inspect.js'
 import type {EifInspection} from '../image/eif-inspect.js'
 import type {IsoInspection} from '../image/iso-inspect.js'
 import type {PeInspection} from '../image/pe-inspect.js'
@@ -75,6 +75,7 @@ export function isoLines(r: IsoInspection): string[] {
     const what = f.directory ? `${'directory'.padStart(16)}` : `${pad(f.size, 10)} bytes`
     lines.push(`    ${name}  ${what}  block ${pad(f.lba, 7)}${oneTime ? '' : `  ${f.time}`}${f.sha256 ? `  sha256:${f.sha256}` : ''}`)
   }
+  if (r.esp) lines.push(`  the EFI boot image ${r.esp.file}:`, ...fatLines(r.esp, '    '))
   return lines
 }
 
@@ -96,23 +97,30 @@ export function peLines(r: PeInspection): string[] {
     if (r.uki.osRelease !== undefined) lines.push(`    os-release: ${pretty ?? JSON.stringify(r.uki.osRelease.split('\n')[0])}`)
     if (r.uki.uname !== undefined) lines.push(`    uname: ${r.uki.uname}`)
   } else lines.push('  not a UKI (no .linux and .initrd sections)')
-  lines.push(`  Authenticode SHA-256: ${r.authenticodeSha256}`)
-  if (r.signatures.length === 0) lines.push('  unsigned (no certificate table)')
-  for (const s of r.signatures) {
-    if (!s.valid) {
-      lines.push(`  signature ${s.index}: INVALID: ${s.error}`)
-      continue
-    }
-    lines.push(`  signature ${s.index}: signer ${s.signer}`)
-    lines.push(`    issuer ${s.issuer}, serial ${s.serial}`)
-    lines.push(`    signing time ${s.signingTime ?? '(none)'}, certificate sha256:${s.certSha256}`)
-    lines.push(
-      s.matches
-        ? `    it signs ${s.signedSha256}: the file's Authenticode hash (ok)`
-        : `    it signs ${s.signedSha256}: NOT the file's Authenticode hash: the file was changed after it was signed`,
-    )
-  }
+  lines.push(`  Authenticode SHA-256: ${r.authenticodeSha256}`, ...signatureLines(r.signatures, '  '))
   return lines
+}
+
+function signatureLines(signatures: PeInspection['signatures'], indent: string): string[] {
+  if (signatures.length === 0) return [`${indent}unsigned (no certificate table)`]
+  return signatures.flatMap((s) =>
+    !s.valid
+      ? [`${indent}signature ${s.index}: INVALID: ${s.error}`]
+      : [
+          `${indent}signature ${s.index}: signer ${s.signer}`,
+          `${indent}  issuer ${s.issuer}, serial ${s.serial}`,
+          `${indent}  signing time ${s.signingTime ?? '(none)'}, certificate sha256:${s.certSha256}`,
+          s.matches
+            ? `${indent}  it signs ${s.signedSha256}: the file's Authenticode hash (ok)`
+            : `${indent}  it signs ${s.signedSha256}: NOT the file's Authenticode hash: the file was changed after it was signed`,
+        ],
+  )
+}
+
+/** A PE file found inside a volume: UKI or not, its hash, its signatures. */
+function peSummaryLines(pe: PeSummary, indent: string): string[] {
+  const what = pe.uki ? `a UKI (${pe.machine}), command line ${pe.uki.cmdline === undefined ? '(no .cmdline)' : JSON.stringify(pe.uki.cmdline)}` : `a PE file (${pe.machine}), not a UKI`
+  return [`${indent}${what}; Authenticode SHA-256 ${pe.authenticodeSha256}`, ...signatureLines(pe.signatures, indent)]
 }
 
 function fatLines(f: FatContents, indent: string): string[] {
@@ -121,10 +129,10 @@ function fatLines(f: FatContents, indent: string): string[] {
   return [
     `${indent}FAT32 volume id ${v.volumeId}, label ${JSON.stringify(v.label)}, ${v.totalSectors} sectors of ${v.bytesPerSector}, clusters of ${v.sectorsPerCluster * v.bytesPerSector} bytes, ${v.fats} FATs of ${v.fatSectors} sectors`,
     `${indent}files (${f.files.length}):`,
-    ...f.files.map(
-      (e) =>
-        `${indent}  ${(e.directory ? `${e.path}/` : e.path).padEnd(width)}  ${e.directory ? 'directory'.padStart(16) : `${pad(e.size, 10)} bytes`}  written ${e.written}${e.sha256 ? `  sha256:${e.sha256}` : ''}`,
-    ),
+    ...f.files.flatMap((e) => [
+      `${indent}  ${(e.directory ? `${e.path}/` : e.path).padEnd(width)}  ${e.directory ? 'directory'.padStart(16) : `${pad(e.size, 10)} bytes`}  written ${e.written}${e.sha256 ? `  sha256:${e.sha256}` : ''}`,
+      ...(e.pe ? peSummaryLines(e.pe, `${indent}    `) : []),
+    ]),
   ]
 }
 
@@ -163,17 +171,40 @@ export function inspectionLines(r: Inspection): string[] {
   }
 }
 
+/** PE files inside a volume (on an ESP, in an ISO's EFI boot image), with where they are. */
+function nestedPe(r: Inspection): [where: string, pe: PeSummary][] {
+  const on = (fat: FatContents | undefined | null, where: string) => (fat?.files ?? []).flatMap((f): [string, PeSummary][] => (f.pe ? [[`${where}${f.path}`, f.pe]] : []))
+  switch (r.format) {
+    case 'fat32':
+      return on(r, '')
+    case 'gpt':
+      return r.partitions.flatMap((p) => on(p.fat, `partition ${p.index}: `))
+    case 'iso9660':
+      return on(r.esp, `${r.esp?.file}: `)
+    default:
+      return []
+  }
+}
+
+/** What makes a PE file's signatures fail: one that does not hold, or signs other bytes. */
+function signatureProblem(where: string, authenticodeSha256: string, signatures: PeInspection['signatures']): string | undefined {
+  const bad = signatures.find((s) => !s.valid || !s.matches)
+  if (!bad) return undefined
+  if (!bad.valid) return `${where}: signature ${bad.index} does not hold: ${bad.error}`
+  return `${where}: signature ${bad.index} signs the Authenticode hash ${bad.signedSha256}, the file's is ${authenticodeSha256}: the file was changed after it was signed`
+}
+
 /** What makes the file not well formed (inspect's exit 4), or undefined. */
 export function inspectionProblem(r: Inspection): string | undefined {
+  for (const [where, pe] of nestedPe(r)) {
+    const problem = signatureProblem(`${r.file}: ${where}`, pe.authenticodeSha256, pe.signatures)
+    if (problem) return problem
+  }
   switch (r.format) {
     case 'eif':
       return r.crc.ok ? undefined : `${r.file}: the CRC-32 in the header is ${r.crc.stored}, the file's is ${r.crc.computed}: the file was changed or cut`
-    case 'pe': {
-      const bad = r.signatures.find((s) => !s.valid || !s.matches)
-      if (!bad) return undefined
-      if (!bad.valid) return `${r.file}: signature ${bad.index} does not hold: ${bad.error}`
-      return `${r.file}: signature ${bad.index} signs the Authenticode hash ${bad.signedSha256}, the file's is ${r.authenticodeSha256}: the file was changed after it was signed`
-    }
+    case 'pe':
+      return signatureProblem(r.file, r.authenticodeSha256, r.signatures)
     case 'gpt': {
       const {headerCrc32: a, entriesCrc32: b} = r.header
       if (a.stored !== a.computed) return `${r.file}: the GPT header's CRC-32 is ${a.stored}, computed ${a.computed}: the header was changed`

@@ -34,8 +34,9 @@ computed; a signature section is reported.
 - an ISO 9660 image (image.iso, or one xorriso made): the volume id and size, the volume times
 (a value shared by several fields is shown once), the El Torito entries (platform, emulation,
 load size, the image's block and the file that starts there), the isohybrid MBR (id, partitions),
-and every file and directory with its size, block and recording time. Only the descriptors, the
-boot catalog and the directories are read; --sha256 also hashes every file.
+and every file and directory with its size, block and recording time; the EFI boot image is listed
+as a FAT volume. Only the descriptors, the boot catalog, the directories and the EFI boot image are
+read; --sha256 also hashes every file.
 - a PE/EFI file (uki.efi, BOOTX64.EFI, syslinux.efi): the headers, each section (name, virtual
 address and size, file offset and raw size), whether it is a UKI (.linux and .initrd) with its
 command line, os-release and uname, the Authenticode SHA-256 (what Secure Boot checks), and each
@@ -43,9 +44,11 @@ signature: signer, issuer, serial, signing time, the certificate's sha256, and w
 signs is the file's.
 - a GPT disk: the header (disk GUID, CRCs checked) and each partition; an EFI System partition of
 at most 512 MiB is listed as FAT too.
-- a FAT32 volume (esp.img): volume id, label, geometry and every file (the volume is read into memory).
+- a FAT32 volume (esp.img): volume id, label, geometry and every file (the volume is read into
+memory). A PE file on a FAT volume (EFI/BOOT/BOOTX64.EFI: the UKI), on a disk's ESP or in an ISO's
+EFI boot image too, is read as above: UKI or not, its Authenticode SHA-256 and its signatures.
 
-Exit codes: 0 the file is well formed (CRCs hold, every signature signs the file); 2 FILE cannot be
+Exit codes: 0 the file is well formed (CRCs hold, every signature, on the file or in it, signs its file); 2 FILE cannot be
 read; 4 a file inspect does not read (the message says what it looks like), a malformed file, a CRC
 that does not match, or a signature that does not hold or signs other bytes (the file was changed
 after signing; the report is still printed, and the --json error carries it as "inspection").`)

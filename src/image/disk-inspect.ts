@@ -1,7 +1,8 @@
 // Reads a GPT disk or a FAT32 volume (an ESP) from disk for `inspect`. A disk: the primary header
 // with its CRCs checked and every used partition; an EFI System partition of at most ESP_SHOWN_MAX
 // bytes is read and listed as FAT. A FAT volume is read whole into memory (fat32-reader reads an
-// image in memory; an ESP is small), its boot-sector fields and every file and folder listed.
+// image in memory; an ESP is small), its boot-sector fields and every file and folder listed; a
+// PE file on it (BOOTX64.EFI: the UKI) is read by pe-inspect, so its signature is checked too.
 import {createHash} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
 import {crc32} from '../formats/crc32.js'
@@ -10,14 +11,18 @@ import {ESP_TYPE_GUID, LINUX_DATA_TYPE_GUID, ROOT_X86_64_TYPE_GUID, SECTOR_SIZE}
 import {readGpt} from '../formats/gpt-reader.js'
 import {StagexError} from '../errors.js'
 import {readFileRange, readingFile} from './file-range.js'
+import {inspectPeInput, peBytesInput, type PeInspection} from './pe-inspect.js'
 
 /** An EFI System partition larger than this is not read to list its files. */
 export const ESP_SHOWN_MAX = 512 * 1024 * 1024
 
 export interface FatContents {
   volume: {volumeId: string; label: string; bytesPerSector: number; sectorsPerCluster: number; reservedSectors: number; fats: number; fatSectors: number; totalSectors: number; rootCluster: number}
-  files: {path: string; directory: boolean; size: number; written: string; firstCluster: number; sha256?: string}[]
+  files: {path: string; directory: boolean; size: number; written: string; firstCluster: number; sha256?: string; pe?: PeSummary}[]
 }
+
+/** What inspect says of a PE file inside a volume: is it a UKI, its Authenticode hash, its signatures. */
+export type PeSummary = Pick<PeInspection, 'machine' | 'uki' | 'authenticodeSha256' | 'signatures'>
 
 export interface FatInspection extends FatContents {
   format: 'fat32'
@@ -69,25 +74,33 @@ const hex32 = (n: number) => `0x${n.toString(16).padStart(8, '0')}`
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 
 /** The FAT volume's fields and files (bad input when it is not FAT32). */
-export function fatContents(image: Uint8Array, options: {sha256?: boolean} = {}): FatContents {
+export async function fatContents(image: Uint8Array, options: {sha256?: boolean} = {}): Promise<FatContents> {
   const {volume, entries} = readFatEntries(image)
   const id = volume.volumeId.toString(16).toUpperCase().padStart(8, '0')
-  return {
-    volume: {...volume, volumeId: `${id.slice(0, 4)}-${id.slice(4)}`},
-    files: entries.map((e) => ({
-      path: e.path,
-      directory: e.directory,
-      size: e.size,
-      written: formatFatTime(e.writeDate, e.writeTime),
-      firstCluster: e.firstCluster,
-      ...(options.sha256 && !e.directory && {sha256: sha256(e.data)}),
-    })),
+  const files: FatContents['files'] = []
+  for (const e of entries) {
+    const file: FatContents['files'][number] = {path: e.path, directory: e.directory, size: e.size, written: formatFatTime(e.writeDate, e.writeTime), firstCluster: e.firstCluster}
+    if (options.sha256 && !e.directory) file.sha256 = sha256(e.data)
+    if (!e.directory && e.data[0] === 0x4d && e.data[1] === 0x5a) file.pe = await peSummary(e.path, e.data)
+    files.push(file)
+  }
+  return {volume: {...volume, volumeId: `${id.slice(0, 4)}-${id.slice(4)}`}, files}
+}
+
+/** A file that starts with "MZ" but is no PE32+ image is listed without a summary. */
+async function peSummary(name: string, bytes: Uint8Array): Promise<PeSummary | undefined> {
+  try {
+    const {machine, uki, authenticodeSha256, signatures} = await inspectPeInput(peBytesInput(name, bytes))
+    return {machine, uki, authenticodeSha256, signatures}
+  } catch (error) {
+    if (error instanceof StagexError) return undefined
+    throw error
   }
 }
 
 export async function inspectFat(path: string, size: number, options: {sha256?: boolean} = {}): Promise<FatInspection> {
   const image = await readFile(path)
-  return {format: 'fat32', file: path, size, ...readingFile(path, () => fatContents(image, options))}
+  return {format: 'fat32', file: path, size, ...(await readingFile(path, () => fatContents(image, options)))}
 }
 
 export async function inspectGpt(path: string, size: number, options: {sha256?: boolean} = {}): Promise<GptInspection> {
@@ -96,7 +109,7 @@ export async function inspectGpt(path: string, size: number, options: {sha256?: 
   // The entry array is where the header says (LBA 2 in every disk we make): read up to its end.
   const entriesEnd = head.length >= 2 * SECTOR_SIZE ? Number(v.getBigUint64(SECTOR_SIZE + 72, true)) * SECTOR_SIZE + v.getUint32(SECTOR_SIZE + 80, true) * v.getUint32(SECTOR_SIZE + 84, true) : 0
   const disk = await readFileRange(path, 0, Math.min(size, Math.max(head.length, entriesEnd)))
-  const gpt = readingFile(path, () => readGpt(disk))
+  const gpt = await readingFile(path, () => readGpt(disk))
   const h = gpt.header
   const headerBytes = Uint8Array.from(disk.subarray(SECTOR_SIZE, SECTOR_SIZE + h.headerSize))
   headerBytes.fill(0, 16, 20)
@@ -118,7 +131,7 @@ export async function inspectGpt(path: string, size: number, options: {sha256?: 
     const start = Number(e.firstLba) * SECTOR_SIZE
     if (e.typeGuid === ESP_TYPE_GUID && bytes <= ESP_SHOWN_MAX && start + bytes <= size) {
       try {
-        partition.fat = fatContents(await readFileRange(path, start, bytes), options)
+        partition.fat = await fatContents(await readFileRange(path, start, bytes), options)
       } catch (error) {
         if (!(error instanceof StagexError)) throw error // not FAT32: the partition is listed without files
       }

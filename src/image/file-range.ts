@@ -47,10 +47,10 @@ export function openFileReader(path: string, size: number): FileReader {
   }
 }
 
-/** What a pure reader makes of a file: its own error (a StagexError: exit 4) is given the file's name. */
-export function readingFile<T>(path: string, read: () => T): T {
+/** What a reader makes of a file: its own error (a StagexError: exit 4) is given the file's name. */
+export async function readingFile<T>(path: string, read: () => T | Promise<T>): Promise<T> {
   try {
-    return read()
+    return await read()
   } catch (error) {
     if (error instanceof StagexError) throw badInputError(`${path}: ${error.message}`)
     throw error

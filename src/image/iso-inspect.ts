@@ -1,12 +1,15 @@
 // Reads an ISO 9660 image from disk for `inspect` (our image.iso, or one xorriso made): the primary
 // volume descriptor, the El Torito entries with the file each boots, the isohybrid MBR and every
 // file's record. Only the system area, the descriptors, the catalog and the directories are read
-// (iso9660-reader's readIsoRecords through a file reader); with `sha256`, each file's bytes are
-// streamed once to hash them.
+// (iso9660-reader's readIsoRecords through a file reader), and the EFI boot image (the ESP), which is
+// listed as FAT with the UKI's signature checked; with `sha256`, each file's bytes are streamed once
+// to hash them.
 import {createHash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
 import {type IsoRecords, readIsoRecords} from '../formats/iso9660-reader.js'
-import {openFileReader, readingFile} from './file-range.js'
+import {ESP_SHOWN_MAX, type FatContents, fatContents} from './disk-inspect.js'
+import {StagexError} from '../errors.js'
+import {openFileReader, readFileRange, readingFile} from './file-range.js'
 
 const BLOCK = 2048
 
@@ -30,6 +33,8 @@ export interface IsoInspection {
   }[]
   mbr: {id: string; lba432: number; partitions: {index: number; bootable: boolean; type: string; firstLba: number; sectors: number}[]} | null
   files: {path: string; directory: boolean; lba: number; size: number; time: string; flags: number; sha256?: string}[]
+  /** The EFI El Torito entry's image read as a FAT32 volume (null: none, larger than ESP_SHOWN_MAX, or not FAT32). */
+  esp: (FatContents & {file: string}) | null
 }
 
 const PLATFORMS: Record<number, string> = {0: 'bios', 1: 'powerpc', 2: 'mac', 0xef: 'efi'}
@@ -40,7 +45,7 @@ export async function inspectIso(path: string, size: number, options: {sha256?: 
   const reader = openFileReader(path, size)
   let records: IsoRecords
   try {
-    records = readingFile(path, () => readIsoRecords(reader))
+    records = await readingFile(path, () => readIsoRecords(reader))
   } finally {
     reader.close()
   }
@@ -50,6 +55,16 @@ export async function inspectIso(path: string, size: number, options: {sha256?: 
     const file: IsoInspection['files'][number] = {path: e.path, directory: e.directory, lba: e.lba, size: e.size, time: e.time, flags: e.flags}
     if (options.sha256 && !e.directory) file.sha256 = await hashRange(path, e.lba * BLOCK, e.size)
     files.push(file)
+  }
+  const efi = records.bootEntries.find((b) => b.platform === 0xef && byLba.has(b.lba))
+  const espFile = efi && byLba.get(efi.lba)!
+  let esp: IsoInspection['esp'] = null
+  if (espFile && espFile.size <= ESP_SHOWN_MAX) {
+    try {
+      esp = {file: espFile.path, ...(await fatContents(await readFileRange(path, espFile.lba * BLOCK, espFile.size), options))}
+    } catch (error) {
+      if (!(error instanceof StagexError)) throw error // not a FAT32 volume: the entry is listed alone
+    }
   }
   return {
     format: 'iso9660',
@@ -79,6 +94,7 @@ export async function inspectIso(path: string, size: number, options: {sha256?: 
         }
       : null,
     files,
+    esp,
   }
 }
 

@@ -57,12 +57,41 @@ const SHOWN_MAX = 64 * 1024
 
 const hex32 = (n: number) => `0x${n.toString(16).padStart(8, '0')}`
 
-export async function inspectPe(path: string, size: number): Promise<PeInspection> {
+/** A PE file's bytes: streamed once in order, and read by offset. */
+export interface PeInput {
+  name: string
+  size: number
+  chunks(): AsyncIterable<Uint8Array> | Iterable<Uint8Array>
+  read(at: number, length: number): Promise<Uint8Array>
+}
+
+export const peFileInput = (path: string, size: number): PeInput => ({
+  name: path,
+  size,
+  chunks: () => createReadStream(path, {highWaterMark: 1024 * 1024}) as AsyncIterable<Buffer>,
+  read: (at, length) => readFileRange(path, at, length),
+})
+
+/** A PE file in memory (one on a FAT volume read whole). */
+export const peBytesInput = (name: string, bytes: Uint8Array): PeInput => ({
+  name,
+  size: bytes.length,
+  chunks: () => [bytes],
+  read: async (at, length) => {
+    if (at + length > bytes.length) throw badInputError(`${name}: cut short at byte ${bytes.length}`)
+    return bytes.subarray(at, at + length)
+  },
+})
+
+export const inspectPe = (path: string, size: number): Promise<PeInspection> => inspectPeInput(peFileInput(path, size))
+
+export async function inspectPeInput(input: PeInput): Promise<PeInspection> {
+  const {name: path, size} = input
   const pass = createPePass(size)
   const whole = createHash('sha256')
   let parsed
   try {
-    for await (const chunk of createReadStream(path, {highWaterMark: 1024 * 1024}) as AsyncIterable<Buffer>) {
+    for await (const chunk of input.chunks()) {
       pass.update(chunk)
       whole.update(chunk)
     }
@@ -77,13 +106,13 @@ export async function inspectPe(path: string, size: number): Promise<PeInspectio
     if (!s) return undefined
     const length = Math.min(s.virtualSize, s.sizeOfRawData)
     if (length > SHOWN_MAX) return `(${length} bytes, not shown)`
-    return (await readFileRange(path, s.pointerToRawData, length)).toString('utf8').replace(/\0+$/, '')
+    return Buffer.from(await input.read(s.pointerToRawData, length)).toString('utf8').replace(/\0+$/, '')
   }
   const names = new Set(pe.sections.map((s) => s.name))
   const uki = names.has('.linux') && names.has('.initrd') ? {cmdline: await sectionText('.cmdline'), osRelease: await sectionText('.osrel'), uname: await sectionText('.uname')} : null
   const authenticodeSha256 = Buffer.from(authenticode).toString('hex')
   const table = pe.certificateTable
-  const signatures = table.size > 0 ? readSignatures(await readFileRange(path, table.offset, table.size), authenticodeSha256) : []
+  const signatures = table.size > 0 ? readSignatures(Buffer.from(await input.read(table.offset, table.size)), authenticodeSha256) : []
   return {
     format: 'pe',
     file: path,

@@ -276,6 +276,37 @@ describe('cli: inspect (ISO 9660, PE/EFI, GPT, FAT32)', function () {
     assert.match(json(doc).error.message, /signature 1 does not hold: the RSA signature/)
   })
 
+  it("ISO and ESP: the UKI on the ISO's EFI boot image is read as PE: its signature is checked; changed after signing, exit 4", async () => {
+    const withEsp = async (uefi: string, name: string) => {
+      const esp = await writeFat32({files: [{path: 'EFI/BOOT/BOOTX64.EFI', source: bytesSource(readFileSync(at(uefi)))}], volumeId: 0xcafe0001, label: 'ESP', sourceDateEpoch: 1})
+      writeFileSync(at(`${name}.img`), esp)
+      writeFileSync(at(`${name}.iso`), await writeIso({...isoOptions, boot: {...isoOptions.boot!, efi: {path: 'ESP.IMG', source: bytesSource(esp)}}}))
+    }
+    await withEsp('signed.efi', 'esp-signed')
+    await withEsp('tampered.efi', 'esp-tampered')
+    const r = await inspectIso(at('esp-signed.iso'), sizeOf(at('esp-signed.iso')))
+    assert.equal(r.esp!.file, 'ESP.IMG;1')
+    assert.equal(r.esp!.volume.volumeId, 'CAFE-0001')
+    const uefi = r.esp!.files.find((f) => f.path === 'EFI/BOOT/BOOTX64.EFI')!
+    assert.equal(uefi.size, sizeOf(at('signed.efi')))
+    assert.deepEqual(uefi.pe!.uki!.cmdline, 'console=ttyS0 quiet')
+    assert.equal(uefi.pe!.authenticodeSha256, signedAuthenticode)
+    assert.deepEqual(uefi.pe!.signatures.map((x) => [x.signer, x.matches]), [[SNAKEOIL, true]])
+    const human = inspect(at('esp-signed.iso'))
+    assert.equal(human.code, 0, human.stderr)
+    assert.match(human.stdout, /^ {2}the EFI boot image ESP\.IMG;1:$/m)
+    assert.match(human.stdout, new RegExp(`^ {10}it signs ${signedAuthenticode}: the file's Authenticode hash \\(ok\\)$`, 'm'))
+    const tampered = (await inspectFat(at('esp-tampered.img'), sizeOf(at('esp-tampered.img')))).files.find((f) => f.pe)!
+    assert.equal(tampered.pe!.signatures[0]!.matches, false)
+    const bad = inspect(at('esp-tampered.iso'), '--json')
+    assert.equal(bad.code, 4)
+    assert.equal(
+      json(bad).error.message,
+      `${at('esp-tampered.iso')}: ESP.IMG;1: EFI/BOOT/BOOTX64.EFI: signature 1 signs the Authenticode hash ${signedAuthenticode}, the file's is ${tampered.pe!.authenticodeSha256}: the file was changed after it was signed`,
+    )
+    assert.equal(inspect(at('esp-tampered.img')).code, 4, 'the ESP alone too')
+  })
+
   it('FAT32: volume id, label, geometry and files with sha256', async () => {
     const r = await inspectFat(at('esp.img'), sizeOf(at('esp.img')), {sha256: true})
     assert.equal(r.volume.volumeId, '1234-ABCD')
