@@ -96,7 +96,7 @@ export function peLines(r: PeInspection): string[] {
     lines.push(`  a UKI: command line ${r.uki.cmdline === undefined ? '(no .cmdline)' : JSON.stringify(r.uki.cmdline)}`)
     if (r.uki.osRelease !== undefined) lines.push(`    os-release: ${pretty ?? JSON.stringify(r.uki.osRelease.split('\n')[0])}`)
     if (r.uki.uname !== undefined) lines.push(`    uname: ${r.uki.uname}`)
-  } else lines.push('  not a UKI (no .linux and .initrd sections)')
+  } else lines.push('  not a UKI (no .linux section)')
   lines.push(`  Authenticode SHA-256: ${r.authenticodeSha256}`, ...signatureLines(r.signatures, '  '))
   return lines
 }

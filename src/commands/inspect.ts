@@ -38,7 +38,7 @@ and every file and directory with its size, block and recording time; the EFI bo
 as a FAT volume. Only the descriptors, the boot catalog, the directories and the EFI boot image are
 read; --sha256 also hashes every file.
 - a PE/EFI file (uki.efi, BOOTX64.EFI, syslinux.efi): the headers, each section (name, virtual
-address and size, file offset and raw size), whether it is a UKI (.linux and .initrd) with its
+address and size, file offset and raw size), whether it is a UKI (a .linux section) with its
 command line, os-release and uname, the Authenticode SHA-256 (what Secure Boot checks), and each
 signature: signer, issuer, serial, signing time, the certificate's sha256, and whether the hash it
 signs is the file's.

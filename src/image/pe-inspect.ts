@@ -42,7 +42,7 @@ export interface PeInspection {
   sectionAlignment: number
   fileAlignment: number
   sections: {name: string; virtualAddress: number; virtualSize: number; rawOffset: number; rawSize: number; characteristics: string}[]
-  /** A Unified Kernel Image (.linux and .initrd sections): its command line, os-release and kernel release as stored. */
+  /** A Unified Kernel Image (a .linux section, as systemd-stub looks for): its command line, os-release and kernel release as stored. */
   uki: {cmdline?: string; osRelease?: string; uname?: string} | null
   /** Over the headers (less CheckSum and the certificate directory entry), the sections and what follows, less the certificate table. */
   authenticodeSha256: string
@@ -108,8 +108,7 @@ export async function inspectPeInput(input: PeInput): Promise<PeInspection> {
     if (length > SHOWN_MAX) return `(${length} bytes, not shown)`
     return Buffer.from(await input.read(s.pointerToRawData, length)).toString('utf8').replace(/\0+$/, '')
   }
-  const names = new Set(pe.sections.map((s) => s.name))
-  const uki = names.has('.linux') && names.has('.initrd') ? {cmdline: await sectionText('.cmdline'), osRelease: await sectionText('.osrel'), uname: await sectionText('.uname')} : null
+  const uki = pe.sections.some((s) => s.name === '.linux') ? {cmdline: await sectionText('.cmdline'), osRelease: await sectionText('.osrel'), uname: await sectionText('.uname')} : null
   const authenticodeSha256 = Buffer.from(authenticode).toString('hex')
   const table = pe.certificateTable
   const signatures = table.size > 0 ? readSignatures(Buffer.from(await input.read(table.offset, table.size)), authenticodeSha256) : []
