@@ -53,8 +53,8 @@ export interface IsoInput {
   isohdpfx: Uint8Array
   kernel: SizedSource
   initrd: SizedSource
-  /** The ESP image (the esp output's stream). */
-  esp: SizedSource
+  /** The ESP image (the esp output's stream); absent: a BIOS-only ISO (iso.uefi false), no UEFI entry or 0xEF partition. */
+  esp?: SizedSource
 }
 
 export interface IsoImage {
@@ -84,7 +84,11 @@ export function buildIso(input: IsoInput): IsoImage {
     volumeId,
     sourceDateEpoch: input.sourceDateEpoch,
     applicationId: 'STAGEX-IMAGE',
-    boot: {catalogPath: ISO_PATHS.catalog, bios: {path: ISO_PATHS.isolinux, image: input.isolinuxBin, loadSectors: 4}, efi: {path: ISO_PATHS.esp, source: input.esp}},
+    boot: {
+      catalogPath: ISO_PATHS.catalog,
+      bios: {path: ISO_PATHS.isolinux, image: input.isolinuxBin, loadSectors: 4},
+      efi: input.esp && {path: ISO_PATHS.esp, source: input.esp},
+    },
     hybrid: {code: input.isohdpfx, id: mbrId},
   }
   const layout = layoutIso(options)
@@ -94,7 +98,7 @@ export function buildIso(input: IsoInput): IsoImage {
     mbrId,
     layout,
     stream: () => writeIsoStream(options),
-    files: [...files, {path: ISO_PATHS.esp, source: input.esp}, {path: ISO_PATHS.isolinux, source: bytesSource(patchBootInfoTable(input.isolinuxBin, isolinuxLba))}],
+    files: [...files, ...(input.esp ? [{path: ISO_PATHS.esp, source: input.esp}] : []), {path: ISO_PATHS.isolinux, source: bytesSource(patchBootInfoTable(input.isolinuxBin, isolinuxLba))}],
   }
 }
 

@@ -111,11 +111,12 @@ const NEEDS: Record<Exclude<OutputKind, 'qcow2'>, readonly OutputKind[]> = {
 }
 
 /** The outputs to produce: those asked for and what they need (an ESP with loader uki needs a UKI). */
-export function plannedOutputs(profile: Pick<Profile, 'outputs' | 'boot'>): Set<OutputKind> {
+export function plannedOutputs(profile: Pick<Profile, 'outputs' | 'boot'> & Partial<Pick<Profile, 'iso'>>): Set<OutputKind> {
   const planned = new Set<OutputKind>()
   const add = (kind: OutputKind) => {
     if (planned.has(kind)) return
-    const needs = [...(NEEDS[kind as keyof typeof NEEDS] ?? [])]
+    // A BIOS-only ISO (iso.uefi false) has no ESP inside.
+    const needs = (NEEDS[kind as keyof typeof NEEDS] ?? []).filter((need) => !(kind === 'iso' && need === 'esp' && profile.iso?.uefi === false))
     if (kind === 'esp' && profile.boot.loader === 'uki') needs.push('uki')
     for (const need of needs) add(need)
     planned.add(kind)
@@ -125,8 +126,8 @@ export function plannedOutputs(profile: Pick<Profile, 'outputs' | 'boot'>): Set<
 }
 
 /** The asked-for outputs that cannot be written without a kernel (themselves, or an output they are made of). */
-export function kernelNeededBy(profile: Pick<Profile, 'outputs' | 'boot'>): OutputKind[] {
-  return profile.outputs.filter((kind) => plannedOutputs({outputs: [kind], boot: profile.boot}).has('kernel'))
+export function kernelNeededBy(profile: Pick<Profile, 'outputs' | 'boot'> & Partial<Pick<Profile, 'iso'>>): OutputKind[] {
+  return profile.outputs.filter((kind) => plannedOutputs({outputs: [kind], boot: profile.boot, iso: profile.iso}).has('kernel'))
 }
 
 /** The outputs a profile without a kernel can still ask for. */
@@ -225,7 +226,7 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
     espSize: espSize ?? 'auto',
   })
   const recordedSeed: RecordedSeed = {value: seed.hex, scheme: seed.scheme, inputs: seed.inputs}
-  if (!planned.has('uki') && !planned.has('esp')) return {outputs, stages, seed: recordedSeed}
+  if (!planned.has('uki') && !planned.has('esp') && !planned.has('iso')) return {outputs, stages, seed: recordedSeed}
   const initramfsSource = fileSource(initramfs.path, initramfs.size)
   // Sources whose sha256 this stage already has: the ESP's file list takes them as they are rather
   // than reading the kernel, the initramfs and the UKI (hundreds of MB) once more only to hash them.
@@ -233,6 +234,27 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
     [kernelSource, kernel.sha256],
     [initramfsSource, initramfs.sha256],
   ])
+  /** The ISO, around the ESP image (its UEFI part) or, with iso.uefi false, BIOS only. */
+  const writeIso = async (espImage: SizedSource | undefined) => {
+    progress(`iso: ISO 9660 with El Torito BIOS (isolinux)${espImage ? ' and UEFI (the ESP)' : ''} entries, isohybrid MBR${espImage ? '' : ' (BIOS only: iso.uefi false)'}`)
+    const isoPath = place('iso', OUTPUT_FILES.iso)
+    stages.iso = await writeIsoOutput(
+      {
+        profileName: profile.name,
+        seed: seed.bytes,
+        sourceDateEpoch,
+        cmdline: kernel.cmdline,
+        isolinuxBin: loader.isolinuxBin!,
+        ldlinuxC32: loader.ldlinuxC32!,
+        isohdpfx: loader.isohdpfx!,
+        kernel: kernelSource,
+        initrd: initramfsSource,
+        esp: espImage,
+      },
+      async (chunks) => keep('iso', isoPath, await writeFileAtomically(isoPath, chunks)),
+      async (source) => knownSha256.get(source) ?? (await sha256Stream(source.open())).sha256,
+    )
+  }
 
   let uki: SizedSource | undefined
   if (planned.has('uki')) {
@@ -292,26 +314,9 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
       ),
     }
     if (planned.has('iso')) {
-      progress('iso: ISO 9660 with El Torito BIOS (isolinux) and UEFI (the ESP) entries, isohybrid MBR')
-      const isoPath = place('iso', OUTPUT_FILES.iso)
       const espSource: SizedSource = {size: disk.espSize, open: disk.esp}
       knownSha256.set(espSource, esp.sha256)
-      stages.iso = await writeIsoOutput(
-        {
-          profileName: profile.name,
-          seed: seed.bytes,
-          sourceDateEpoch,
-          cmdline: kernel.cmdline,
-          isolinuxBin: loader.isolinuxBin!,
-          ldlinuxC32: loader.ldlinuxC32!,
-          isohdpfx: loader.isohdpfx!,
-          kernel: kernelSource,
-          initrd: initramfsSource,
-          esp: espSource,
-        },
-        async (chunks) => keep('iso', isoPath, await writeFileAtomically(isoPath, chunks)),
-        async (source) => knownSha256.get(source) ?? (await sha256Stream(source.open())).sha256,
-      )
+      await writeIso(espSource)
     }
     if (planned.has('disk')) {
       const diskPath = place('disk', OUTPUT_FILES.disk)
@@ -324,6 +329,7 @@ export async function writeImageOutputs(input: ImageOutputsInput): Promise<Image
       }
     }
   }
+  if (planned.has('iso') && !planned.has('esp')) await writeIso(undefined)
   return {outputs, stages, seed: recordedSeed}
 }
 

@@ -21,7 +21,7 @@ export interface DerivedRequirement {
   why: string
 }
 
-export type RequirementInputs = Pick<Profile, 'kernel' | 'boot' | 'files' | 'initramfs' | 'outputs'> & Partial<Pick<Profile, 'init' | 'locate' | 'eif'>>
+export type RequirementInputs = Pick<Profile, 'kernel' | 'boot' | 'files' | 'initramfs' | 'outputs'> & Partial<Pick<Profile, 'init' | 'locate' | 'eif' | 'iso'>>
 
 /** Outputs that boot the root tree, which always travels as an initramfs. */
 const BOOTS_INITRAMFS = new Set(['initramfs', 'esp', 'disk', 'uki', 'qcow2', 'eif', 'iso'])
@@ -52,7 +52,8 @@ export function derivedRequirements(profile: RequirementInputs): DerivedRequirem
   }
 
   const loader = profile.boot.loader
-  const efiOutput = profile.outputs.find((o) => EFI_OUTPUTS.has(o))
+  // A BIOS-only ISO (iso.uefi false) is entered by isolinux, not by UEFI firmware.
+  const efiOutput = profile.outputs.find((o) => EFI_OUTPUTS.has(o) && !(o === 'iso' && profile.iso?.uefi === false))
   if (loader !== 'none' || efiOutput !== undefined) {
     const [rule, where] = loader !== 'none'
       ? [`boot.loader: ${loader}`, at(['boot', 'loader'])]

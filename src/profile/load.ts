@@ -143,6 +143,7 @@ export function parseProfile(bytes: Uint8Array, path: string, displayName = path
     prune: raw.prune ?? 'default',
     initramfs: {compression: raw.initramfs?.compression ?? 'gzip', capabilities: raw.initramfs?.capabilities ?? 'refuse'},
     outputs: raw.outputs ?? ['kernel', 'initramfs'],
+    iso: {uefi: raw.iso?.uefi ?? true},
     eif: {
       memoryBytes: raw.eif?.memory === undefined ? EIF_DEFAULT_MEMORY : memorySize(raw.eif.memory),
       cpus: raw.eif?.cpus ?? EIF_DEFAULT_CPUS,
@@ -333,10 +334,11 @@ function checkOutputs(raw: RawProfile, locate: ProfileLocator): void {
     if (outputs.includes(kind) && loader === 'none')
       throw profileError(`${at(kind)}: the "${kind}" output needs a boot loader on the ESP: set boot.loader to syslinux or uki`)
   // The ISO's UEFI entry is the ESP; only an ESP holding a UKI starts from optical media (src/image/iso.ts).
-  if (outputs.includes('iso') && loader !== 'uki')
+  if (outputs.includes('iso') && raw.iso?.uefi !== false && loader !== 'uki')
     throw profileError(
       `${at('iso')}: the "iso" output boots UEFI from its ESP and needs boot.loader uki (not ${loader}): ` +
-        (loader === 'syslinux' ? `${SYSLINUX_ISO_REASON}. BIOS boot (isolinux) works with either loader; set boot.loader to uki` : 'set boot.loader to uki'),
+        (loader === 'syslinux' ? `${SYSLINUX_ISO_REASON}. ` : '') +
+        'Set boot.loader to uki, or iso: {uefi: false} for a BIOS-only ISO (isolinux boots the kernel and initramfs with any loader)',
     )
   if (loader === 'uki' && !raw.boot?.stub)
     throw profileError(`${locate(['boot', 'loader'])}: boot.loader uki needs boot.stub, the package holding the EFI stub (e.g. user-systemd-stub)`)

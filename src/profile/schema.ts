@@ -163,6 +163,14 @@ export const PROFILE_SCHEMA = {
       uniqueItems: true,
       items: {enum: ['kernel', 'initramfs', 'disk', 'esp', 'uki', 'qcow2', 'rootfs-tar', 'eif', 'iso']},
     },
+    // The iso output: BIOS (isolinux) always, UEFI (the ESP inside) unless uefi is false.
+    iso: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        uefi: {type: 'boolean', description: 'false: a BIOS-only ISO, without the ESP and its UEFI entries (then any boot.loader will do); default true, which needs boot.loader uki'},
+      },
+    },
     // The eif output (AWS Nitro Enclaves): the header's defaults, the enclave's command line, the ramdisks.
     eif: {
       type: 'object',

@@ -123,6 +123,8 @@ export interface Profile {
   prune: 'default' | 'none'
   initramfs: {compression: 'gzip' | 'none'; capabilities: 'refuse' | 'drop'}
   outputs: OutputKind[]
+  /** The iso output: uefi false writes a BIOS-only ISO (no ESP inside), which any boot.loader allows. */
+  iso: {uefi: boolean}
   eif: EifSettings
   /** failOn undefined: the harness's defaults (DEFAULT_FAIL_ON). */
   test: {timeout: number; steps: ConsoleStep[]; failOn?: string[]}
@@ -155,6 +157,7 @@ export interface RawProfile {
   prune?: 'default' | 'none'
   initramfs?: {compression?: 'gzip' | 'none'; capabilities?: 'refuse' | 'drop'}
   outputs?: OutputKind[]
+  iso?: {uefi?: boolean}
   eif?: {memory?: string; cpus?: number; cmdline?: string; ramdisks?: 'single' | 'nitro'; bootstrap?: {init?: string; nsm?: string}; cmd?: string[]; env?: string[]}
   test?: {timeout?: number; steps?: RawTestStep[]; 'fail-on'?: string[]}
 }

@@ -5,7 +5,7 @@ import {createRequire} from 'node:module'
 const require = createRequire(import.meta.url)
 export const validate = validate10;
 export default validate10;
-const schema11 = {"type":"object","additionalProperties":false,"required":["name","packages"],"$defs":{"mode":{"type":"string","pattern":"^0?[0-7]{3,4}$"},"id":{"type":"integer","minimum":0,"maximum":4294967294},"account":{"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},"passwdPath":{"type":"string","pattern":"^/[^:\\n]*$"}},"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,62}$","description":"name of the appliance; output files carry it"},"sourceDateEpoch":{"type":"integer","minimum":0,"maximum":4294967295,"description":"timestamp clamp (flag > env > this > 1)"},"registry":{"type":"string","minLength":1,"description":"where short package names live, e.g. docker.io/stagex"},"mirror":{"type":"string","minLength":1,"description":"pull from here; identity stays the registry"},"source":{"type":"string","pattern":"^oci:.+","description":"oci:DIR, a folder of OCI layouts, one per package"},"trust":{"type":"object","additionalProperties":false,"properties":{"keyring":{"type":"string","minLength":1},"threshold":{"type":"integer","minimum":1,"maximum":128},"lookaside":{"type":"string","minLength":1},"legacy":{"type":"boolean"},"policy":{"type":"string","minLength":1},"registriesD":{"type":"string","minLength":1}}},"packages":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"kernel":{"type":"object","additionalProperties":false,"required":["package"],"properties":{"package":{"type":"string","minLength":1},"config":{"type":"string","minLength":1},"cmdline":{"type":"string"}}},"boot":{"type":"object","additionalProperties":false,"properties":{"loader":{"enum":["syslinux","uki","none"]},"isolinuxBin":{"type":"string","minLength":1,"description":"iso output: path of isolinux.bin in the boot packages (default: usr/share/syslinux, usr/lib/syslinux/bios, Debian's usr/lib/ISOLINUX)"},"ldlinuxC32":{"type":"string","minLength":1,"description":"iso output: path of the BIOS ldlinux.c32 in the boot packages"},"isohdpfxBin":{"type":"string","minLength":1,"description":"iso output: path of isohdpfx.bin (the isohybrid MBR code) in the boot packages"},"stub":{"type":"string","minLength":1},"packages":{"type":"array","items":{"type":"string","minLength":1}},"espSize":{"type":"string","pattern":"^[0-9]+(K|M|G)?$"},"syslinuxEfi":{"type":"string","minLength":1,"description":"path of syslinux.efi in the boot packages (default: usr/share then usr/lib syslinux/efi64)"},"ldlinux":{"type":"string","minLength":1,"description":"path of ldlinux.e64 in the boot packages"},"stubPath":{"type":"string","minLength":1,"description":"path of the EFI stub in boot.stub (default usr/lib/systemd/boot/efi/linuxx64.efi.stub)"},"secureBoot":{"type":"object","additionalProperties":false,"required":["key","cert"],"description":"sign the UKI (loader uki) with Authenticode for UEFI Secure Boot","properties":{"key":{"type":"string","minLength":1,"description":"PEM private key (RSA), relative to the profile; may be passphrase-protected"},"cert":{"type":"string","minLength":1,"description":"PEM X.509 certificate of the key (the one enrolled in db), relative to the profile"},"passphraseFile":{"type":"string","minLength":1,"description":"a file holding the key's passphrase, relative to the profile"},"passphraseEnv":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","description":"an environment variable holding the key's passphrase"}}}}},"init":{"type":"string","pattern":"^/"},"files":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"oneOf":[{"required":["contents"],"properties":{"contents":true}},{"required":["source"],"properties":{"source":true}}],"properties":{"path":{"type":"string","pattern":"^/."},"contents":{"type":"string"},"source":{"type":"string","minLength":1,"description":"a host file or folder (relative to the profile's folder, or absolute) copied in instead of contents"},"mode":{"$ref":"#/$defs/mode","description":"mode of the file(s) (default 0644)"},"dirMode":{"$ref":"#/$defs/mode","description":"mode of the folders made from a source folder (default 0755)"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"dirs":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","pattern":"^/."},"mode":{"$ref":"#/$defs/mode","description":"default 0755"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"symlinks":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path","target"],"properties":{"path":{"type":"string","pattern":"^/."},"target":{"type":"string","minLength":1,"pattern":"^[^\\u0000]+$"}}}},"users":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","uid"],"properties":{"name":{"$ref":"#/$defs/account"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id","description":"primary group (default: the uid)"},"home":{"$ref":"#/$defs/passwdPath","description":"default /home/NAME (/root for uid 0)"},"shell":{"$ref":"#/$defs/passwdPath","description":"default /bin/sh"}}}},"groups":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gid"],"properties":{"name":{"$ref":"#/$defs/account"},"gid":{"$ref":"#/$defs/id"},"members":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/account"}}}}},"keep":{"type":"array","items":{"type":"string","pattern":"^/."},"description":"paths the pruning must keep (each is recorded)"},"allowMissing":{"type":"array","items":{"type":"string","minLength":1},"description":"ELF closure exceptions: libraries allowed to be missing"},"prune":{"enum":["default","none"]},"initramfs":{"type":"object","additionalProperties":false,"properties":{"compression":{"enum":["gzip","none"]},"capabilities":{"enum":["refuse","drop"],"description":"file capabilities (security.capability) cannot go in a newc cpio: refuse the build, or drop them"}}},"outputs":{"type":"array","uniqueItems":true,"items":{"enum":["kernel","initramfs","disk","esp","uki","qcow2","rootfs-tar","eif","iso"]}},"eif":{"type":"object","additionalProperties":false,"properties":{"memory":{"type":"string","pattern":"^[0-9]+(K|M|G)?$","description":"default enclave memory in the EIF header (default 1G)"},"cpus":{"type":"integer","minimum":1,"maximum":1024,"description":"default enclave CPU count in the EIF header (default 2)"},"cmdline":{"type":"string","description":"the enclave kernel command line (default: the Nitro one, console=ttyS0 included)"},"ramdisks":{"enum":["single","nitro"],"description":"single: one uncompressed newc ramdisk holding the whole tree; nitro: nitro-cli's bootstrap (/init, /nsm.ko) and customer (/rootfs, /cmd, /env) ramdisks"},"bootstrap":{"type":"object","additionalProperties":false,"description":"ramdisks nitro: where boot.packages hold the enclave init and the NSM module","properties":{"init":{"type":"string","minLength":1,"description":"default usr/share/nitro_enclaves/blobs/init"},"nsm":{"type":"string","minLength":1,"description":"default usr/share/nitro_enclaves/blobs/nsm.ko"}}},"cmd":{"type":"array","items":{"type":"string","pattern":"^[^\\n]*$"},"description":"ramdisks nitro: /cmd, one argument a line (default: the profile's init)"},"env":{"type":"array","items":{"type":"string","pattern":"^[^=\\n]+=[^\\n]*$"},"description":"ramdisks nitro: /env, NAME=value a line"}}},"test":{"type":"object","additionalProperties":false,"properties":{"timeout":{"type":"integer","minimum":1,"maximum":3600},"steps":{"type":"array","items":{"oneOf":[{"type":"object","additionalProperties":false,"required":["expect"],"properties":{"expect":{"type":"string","minLength":1,"description":"a regular expression tried on each whole console line"},"timeout":{"type":"number","exclusiveMinimum":0,"maximum":3600,"description":"seconds from the step's start (default: the run's deadline)"}}},{"type":"object","additionalProperties":false,"required":["send"],"properties":{"send":{"type":"string","description":"a line typed on the serial console"}}},{"type":"object","additionalProperties":false,"required":["expect-exit"],"properties":{"expect-exit":{"oneOf":[{"type":"integer","minimum":0,"maximum":127},{"const":true}],"description":"the guest powers off; with a number, the status it reports through isa-debug-exit (README)"}}}]}},"fail-on":{"type":"array","items":{"type":"string","minLength":1},"description":"console patterns that fail the run at once (default: Kernel panic, Oops, BUG:, Attempted to kill init)"}}}}};
+const schema11 = {"type":"object","additionalProperties":false,"required":["name","packages"],"$defs":{"mode":{"type":"string","pattern":"^0?[0-7]{3,4}$"},"id":{"type":"integer","minimum":0,"maximum":4294967294},"account":{"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"},"passwdPath":{"type":"string","pattern":"^/[^:\\n]*$"}},"properties":{"name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,62}$","description":"name of the appliance; output files carry it"},"sourceDateEpoch":{"type":"integer","minimum":0,"maximum":4294967295,"description":"timestamp clamp (flag > env > this > 1)"},"registry":{"type":"string","minLength":1,"description":"where short package names live, e.g. docker.io/stagex"},"mirror":{"type":"string","minLength":1,"description":"pull from here; identity stays the registry"},"source":{"type":"string","pattern":"^oci:.+","description":"oci:DIR, a folder of OCI layouts, one per package"},"trust":{"type":"object","additionalProperties":false,"properties":{"keyring":{"type":"string","minLength":1},"threshold":{"type":"integer","minimum":1,"maximum":128},"lookaside":{"type":"string","minLength":1},"legacy":{"type":"boolean"},"policy":{"type":"string","minLength":1},"registriesD":{"type":"string","minLength":1}}},"packages":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"kernel":{"type":"object","additionalProperties":false,"required":["package"],"properties":{"package":{"type":"string","minLength":1},"config":{"type":"string","minLength":1},"cmdline":{"type":"string"}}},"boot":{"type":"object","additionalProperties":false,"properties":{"loader":{"enum":["syslinux","uki","none"]},"isolinuxBin":{"type":"string","minLength":1,"description":"iso output: path of isolinux.bin in the boot packages (default: usr/share/syslinux, usr/lib/syslinux/bios, Debian's usr/lib/ISOLINUX)"},"ldlinuxC32":{"type":"string","minLength":1,"description":"iso output: path of the BIOS ldlinux.c32 in the boot packages"},"isohdpfxBin":{"type":"string","minLength":1,"description":"iso output: path of isohdpfx.bin (the isohybrid MBR code) in the boot packages"},"stub":{"type":"string","minLength":1},"packages":{"type":"array","items":{"type":"string","minLength":1}},"espSize":{"type":"string","pattern":"^[0-9]+(K|M|G)?$"},"syslinuxEfi":{"type":"string","minLength":1,"description":"path of syslinux.efi in the boot packages (default: usr/share then usr/lib syslinux/efi64)"},"ldlinux":{"type":"string","minLength":1,"description":"path of ldlinux.e64 in the boot packages"},"stubPath":{"type":"string","minLength":1,"description":"path of the EFI stub in boot.stub (default usr/lib/systemd/boot/efi/linuxx64.efi.stub)"},"secureBoot":{"type":"object","additionalProperties":false,"required":["key","cert"],"description":"sign the UKI (loader uki) with Authenticode for UEFI Secure Boot","properties":{"key":{"type":"string","minLength":1,"description":"PEM private key (RSA), relative to the profile; may be passphrase-protected"},"cert":{"type":"string","minLength":1,"description":"PEM X.509 certificate of the key (the one enrolled in db), relative to the profile"},"passphraseFile":{"type":"string","minLength":1,"description":"a file holding the key's passphrase, relative to the profile"},"passphraseEnv":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","description":"an environment variable holding the key's passphrase"}}}}},"init":{"type":"string","pattern":"^/"},"files":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"oneOf":[{"required":["contents"],"properties":{"contents":true}},{"required":["source"],"properties":{"source":true}}],"properties":{"path":{"type":"string","pattern":"^/."},"contents":{"type":"string"},"source":{"type":"string","minLength":1,"description":"a host file or folder (relative to the profile's folder, or absolute) copied in instead of contents"},"mode":{"$ref":"#/$defs/mode","description":"mode of the file(s) (default 0644)"},"dirMode":{"$ref":"#/$defs/mode","description":"mode of the folders made from a source folder (default 0755)"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"dirs":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"type":"string","pattern":"^/."},"mode":{"$ref":"#/$defs/mode","description":"default 0755"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id"}}}},"symlinks":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path","target"],"properties":{"path":{"type":"string","pattern":"^/."},"target":{"type":"string","minLength":1,"pattern":"^[^\\u0000]+$"}}}},"users":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","uid"],"properties":{"name":{"$ref":"#/$defs/account"},"uid":{"$ref":"#/$defs/id"},"gid":{"$ref":"#/$defs/id","description":"primary group (default: the uid)"},"home":{"$ref":"#/$defs/passwdPath","description":"default /home/NAME (/root for uid 0)"},"shell":{"$ref":"#/$defs/passwdPath","description":"default /bin/sh"}}}},"groups":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gid"],"properties":{"name":{"$ref":"#/$defs/account"},"gid":{"$ref":"#/$defs/id"},"members":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/account"}}}}},"keep":{"type":"array","items":{"type":"string","pattern":"^/."},"description":"paths the pruning must keep (each is recorded)"},"allowMissing":{"type":"array","items":{"type":"string","minLength":1},"description":"ELF closure exceptions: libraries allowed to be missing"},"prune":{"enum":["default","none"]},"initramfs":{"type":"object","additionalProperties":false,"properties":{"compression":{"enum":["gzip","none"]},"capabilities":{"enum":["refuse","drop"],"description":"file capabilities (security.capability) cannot go in a newc cpio: refuse the build, or drop them"}}},"outputs":{"type":"array","uniqueItems":true,"items":{"enum":["kernel","initramfs","disk","esp","uki","qcow2","rootfs-tar","eif","iso"]}},"iso":{"type":"object","additionalProperties":false,"properties":{"uefi":{"type":"boolean","description":"false: a BIOS-only ISO, without the ESP and its UEFI entries (then any boot.loader will do); default true, which needs boot.loader uki"}}},"eif":{"type":"object","additionalProperties":false,"properties":{"memory":{"type":"string","pattern":"^[0-9]+(K|M|G)?$","description":"default enclave memory in the EIF header (default 1G)"},"cpus":{"type":"integer","minimum":1,"maximum":1024,"description":"default enclave CPU count in the EIF header (default 2)"},"cmdline":{"type":"string","description":"the enclave kernel command line (default: the Nitro one, console=ttyS0 included)"},"ramdisks":{"enum":["single","nitro"],"description":"single: one uncompressed newc ramdisk holding the whole tree; nitro: nitro-cli's bootstrap (/init, /nsm.ko) and customer (/rootfs, /cmd, /env) ramdisks"},"bootstrap":{"type":"object","additionalProperties":false,"description":"ramdisks nitro: where boot.packages hold the enclave init and the NSM module","properties":{"init":{"type":"string","minLength":1,"description":"default usr/share/nitro_enclaves/blobs/init"},"nsm":{"type":"string","minLength":1,"description":"default usr/share/nitro_enclaves/blobs/nsm.ko"}}},"cmd":{"type":"array","items":{"type":"string","pattern":"^[^\\n]*$"},"description":"ramdisks nitro: /cmd, one argument a line (default: the profile's init)"},"env":{"type":"array","items":{"type":"string","pattern":"^[^=\\n]+=[^\\n]*$"},"description":"ramdisks nitro: /env, NAME=value a line"}}},"test":{"type":"object","additionalProperties":false,"properties":{"timeout":{"type":"integer","minimum":1,"maximum":3600},"steps":{"type":"array","items":{"oneOf":[{"type":"object","additionalProperties":false,"required":["expect"],"properties":{"expect":{"type":"string","minLength":1,"description":"a regular expression tried on each whole console line"},"timeout":{"type":"number","exclusiveMinimum":0,"maximum":3600,"description":"seconds from the step's start (default: the run's deadline)"}}},{"type":"object","additionalProperties":false,"required":["send"],"properties":{"send":{"type":"string","description":"a line typed on the serial console"}}},{"type":"object","additionalProperties":false,"required":["expect-exit"],"properties":{"expect-exit":{"oneOf":[{"type":"integer","minimum":0,"maximum":127},{"const":true}],"description":"the guest powers off; with a number, the status it reports through isa-debug-exit (README)"}}}]}},"fail-on":{"type":"array","items":{"type":"string","minLength":1},"description":"console patterns that fail the run at once (default: Kernel panic, Oops, BUG:, Attempted to kill init)"}}}}};
 const schema12 = {"type":"string","pattern":"^0?[0-7]{3,4}$"};
 const schema14 = {"type":"integer","minimum":0,"maximum":4294967294};
 const schema19 = {"type":"string","pattern":"^(?![0-9]+$)[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$"};
@@ -2160,12 +2160,12 @@ vErrors.push(err166);
 errors++;
 }
 }
-if(data.eif !== undefined){
-let data78 = data.eif;
+if(data.iso !== undefined){
+let data78 = data.iso;
 if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
 for(const key11 in data78){
-if(!(((((((key11 === "memory") || (key11 === "cpus")) || (key11 === "cmdline")) || (key11 === "ramdisks")) || (key11 === "bootstrap")) || (key11 === "cmd")) || (key11 === "env"))){
-const err167 = {instancePath:instancePath+"/eif",schemaPath:"#/properties/eif/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(!(key11 === "uefi")){
+const err167 = {instancePath:instancePath+"/iso",schemaPath:"#/properties/iso/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2175,11 +2175,9 @@ vErrors.push(err167);
 errors++;
 }
 }
-if(data78.memory !== undefined){
-let data79 = data78.memory;
-if(typeof data79 === "string"){
-if(!pattern2.test(data79)){
-const err168 = {instancePath:instancePath+"/eif/memory",schemaPath:"#/properties/eif/properties/memory/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(K|M|G)?$"},message:"must match pattern \""+"^[0-9]+(K|M|G)?$"+"\""};
+if(data78.uefi !== undefined){
+if(typeof data78.uefi !== "boolean"){
+const err168 = {instancePath:instancePath+"/iso/uefi",schemaPath:"#/properties/iso/properties/uefi/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2189,8 +2187,9 @@ vErrors.push(err168);
 errors++;
 }
 }
+}
 else {
-const err169 = {instancePath:instancePath+"/eif/memory",schemaPath:"#/properties/eif/properties/memory/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err169 = {instancePath:instancePath+"/iso",schemaPath:"#/properties/iso/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2200,10 +2199,12 @@ vErrors.push(err169);
 errors++;
 }
 }
-if(data78.cpus !== undefined){
-let data80 = data78.cpus;
-if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
-const err170 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.eif !== undefined){
+let data80 = data.eif;
+if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
+for(const key12 in data80){
+if(!(((((((key12 === "memory") || (key12 === "cpus")) || (key12 === "cmdline")) || (key12 === "ramdisks")) || (key12 === "bootstrap")) || (key12 === "cmd")) || (key12 === "env"))){
+const err170 = {instancePath:instancePath+"/eif",schemaPath:"#/properties/eif/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2212,9 +2213,12 @@ vErrors.push(err170);
 }
 errors++;
 }
-if((typeof data80 == "number") && (isFinite(data80))){
-if(data80 > 1024 || isNaN(data80)){
-const err171 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
+}
+if(data80.memory !== undefined){
+let data81 = data80.memory;
+if(typeof data81 === "string"){
+if(!pattern2.test(data81)){
+const err171 = {instancePath:instancePath+"/eif/memory",schemaPath:"#/properties/eif/properties/memory/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(K|M|G)?$"},message:"must match pattern \""+"^[0-9]+(K|M|G)?$"+"\""};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2223,8 +2227,9 @@ vErrors.push(err171);
 }
 errors++;
 }
-if(data80 < 1 || isNaN(data80)){
-const err172 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err172 = {instancePath:instancePath+"/eif/memory",schemaPath:"#/properties/eif/properties/memory/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2234,10 +2239,10 @@ vErrors.push(err172);
 errors++;
 }
 }
-}
-if(data78.cmdline !== undefined){
-if(typeof data78.cmdline !== "string"){
-const err173 = {instancePath:instancePath+"/eif/cmdline",schemaPath:"#/properties/eif/properties/cmdline/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data80.cpus !== undefined){
+let data82 = data80.cpus;
+if(!(((typeof data82 == "number") && (!(data82 % 1) && !isNaN(data82))) && (isFinite(data82)))){
+const err173 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2246,11 +2251,9 @@ vErrors.push(err173);
 }
 errors++;
 }
-}
-if(data78.ramdisks !== undefined){
-let data82 = data78.ramdisks;
-if(!((data82 === "single") || (data82 === "nitro"))){
-const err174 = {instancePath:instancePath+"/eif/ramdisks",schemaPath:"#/properties/eif/properties/ramdisks/enum",keyword:"enum",params:{allowedValues: schema11.properties.eif.properties.ramdisks.enum},message:"must be equal to one of the allowed values"};
+if((typeof data82 == "number") && (isFinite(data82))){
+if(data82 > 1024 || isNaN(data82)){
+const err174 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2259,13 +2262,8 @@ vErrors.push(err174);
 }
 errors++;
 }
-}
-if(data78.bootstrap !== undefined){
-let data83 = data78.bootstrap;
-if(data83 && typeof data83 == "object" && !Array.isArray(data83)){
-for(const key12 in data83){
-if(!((key12 === "init") || (key12 === "nsm"))){
-const err175 = {instancePath:instancePath+"/eif/bootstrap",schemaPath:"#/properties/eif/properties/bootstrap/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+if(data82 < 1 || isNaN(data82)){
+const err175 = {instancePath:instancePath+"/eif/cpus",schemaPath:"#/properties/eif/properties/cpus/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2275,11 +2273,10 @@ vErrors.push(err175);
 errors++;
 }
 }
-if(data83.init !== undefined){
-let data84 = data83.init;
-if(typeof data84 === "string"){
-if(func3(data84) < 1){
-const err176 = {instancePath:instancePath+"/eif/bootstrap/init",schemaPath:"#/properties/eif/properties/bootstrap/properties/init/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data80.cmdline !== undefined){
+if(typeof data80.cmdline !== "string"){
+const err176 = {instancePath:instancePath+"/eif/cmdline",schemaPath:"#/properties/eif/properties/cmdline/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2289,8 +2286,10 @@ vErrors.push(err176);
 errors++;
 }
 }
-else {
-const err177 = {instancePath:instancePath+"/eif/bootstrap/init",schemaPath:"#/properties/eif/properties/bootstrap/properties/init/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data80.ramdisks !== undefined){
+let data84 = data80.ramdisks;
+if(!((data84 === "single") || (data84 === "nitro"))){
+const err177 = {instancePath:instancePath+"/eif/ramdisks",schemaPath:"#/properties/eif/properties/ramdisks/enum",keyword:"enum",params:{allowedValues: schema11.properties.eif.properties.ramdisks.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2300,11 +2299,12 @@ vErrors.push(err177);
 errors++;
 }
 }
-if(data83.nsm !== undefined){
-let data85 = data83.nsm;
-if(typeof data85 === "string"){
-if(func3(data85) < 1){
-const err178 = {instancePath:instancePath+"/eif/bootstrap/nsm",schemaPath:"#/properties/eif/properties/bootstrap/properties/nsm/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data80.bootstrap !== undefined){
+let data85 = data80.bootstrap;
+if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
+for(const key13 in data85){
+if(!((key13 === "init") || (key13 === "nsm"))){
+const err178 = {instancePath:instancePath+"/eif/bootstrap",schemaPath:"#/properties/eif/properties/bootstrap/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2314,8 +2314,11 @@ vErrors.push(err178);
 errors++;
 }
 }
-else {
-const err179 = {instancePath:instancePath+"/eif/bootstrap/nsm",schemaPath:"#/properties/eif/properties/bootstrap/properties/nsm/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data85.init !== undefined){
+let data86 = data85.init;
+if(typeof data86 === "string"){
+if(func3(data86) < 1){
+const err179 = {instancePath:instancePath+"/eif/bootstrap/init",schemaPath:"#/properties/eif/properties/bootstrap/properties/init/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2325,9 +2328,8 @@ vErrors.push(err179);
 errors++;
 }
 }
-}
 else {
-const err180 = {instancePath:instancePath+"/eif/bootstrap",schemaPath:"#/properties/eif/properties/bootstrap/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err180 = {instancePath:instancePath+"/eif/bootstrap/init",schemaPath:"#/properties/eif/properties/bootstrap/properties/init/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2337,15 +2339,11 @@ vErrors.push(err180);
 errors++;
 }
 }
-if(data78.cmd !== undefined){
-let data86 = data78.cmd;
-if(Array.isArray(data86)){
-const len11 = data86.length;
-for(let i13=0; i13<len11; i13++){
-let data87 = data86[i13];
+if(data85.nsm !== undefined){
+let data87 = data85.nsm;
 if(typeof data87 === "string"){
-if(!pattern19.test(data87)){
-const err181 = {instancePath:instancePath+"/eif/cmd/" + i13,schemaPath:"#/properties/eif/properties/cmd/items/pattern",keyword:"pattern",params:{pattern: "^[^\\n]*$"},message:"must match pattern \""+"^[^\\n]*$"+"\""};
+if(func3(data87) < 1){
+const err181 = {instancePath:instancePath+"/eif/bootstrap/nsm",schemaPath:"#/properties/eif/properties/bootstrap/properties/nsm/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2356,7 +2354,7 @@ errors++;
 }
 }
 else {
-const err182 = {instancePath:instancePath+"/eif/cmd/" + i13,schemaPath:"#/properties/eif/properties/cmd/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err182 = {instancePath:instancePath+"/eif/bootstrap/nsm",schemaPath:"#/properties/eif/properties/bootstrap/properties/nsm/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2368,7 +2366,7 @@ errors++;
 }
 }
 else {
-const err183 = {instancePath:instancePath+"/eif/cmd",schemaPath:"#/properties/eif/properties/cmd/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err183 = {instancePath:instancePath+"/eif/bootstrap",schemaPath:"#/properties/eif/properties/bootstrap/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2378,15 +2376,15 @@ vErrors.push(err183);
 errors++;
 }
 }
-if(data78.env !== undefined){
-let data88 = data78.env;
+if(data80.cmd !== undefined){
+let data88 = data80.cmd;
 if(Array.isArray(data88)){
-const len12 = data88.length;
-for(let i14=0; i14<len12; i14++){
-let data89 = data88[i14];
+const len11 = data88.length;
+for(let i13=0; i13<len11; i13++){
+let data89 = data88[i13];
 if(typeof data89 === "string"){
-if(!pattern20.test(data89)){
-const err184 = {instancePath:instancePath+"/eif/env/" + i14,schemaPath:"#/properties/eif/properties/env/items/pattern",keyword:"pattern",params:{pattern: "^[^=\\n]+=[^\\n]*$"},message:"must match pattern \""+"^[^=\\n]+=[^\\n]*$"+"\""};
+if(!pattern19.test(data89)){
+const err184 = {instancePath:instancePath+"/eif/cmd/" + i13,schemaPath:"#/properties/eif/properties/cmd/items/pattern",keyword:"pattern",params:{pattern: "^[^\\n]*$"},message:"must match pattern \""+"^[^\\n]*$"+"\""};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2397,7 +2395,7 @@ errors++;
 }
 }
 else {
-const err185 = {instancePath:instancePath+"/eif/env/" + i14,schemaPath:"#/properties/eif/properties/env/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err185 = {instancePath:instancePath+"/eif/cmd/" + i13,schemaPath:"#/properties/eif/properties/cmd/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2409,7 +2407,7 @@ errors++;
 }
 }
 else {
-const err186 = {instancePath:instancePath+"/eif/env",schemaPath:"#/properties/eif/properties/env/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err186 = {instancePath:instancePath+"/eif/cmd",schemaPath:"#/properties/eif/properties/cmd/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2419,9 +2417,15 @@ vErrors.push(err186);
 errors++;
 }
 }
-}
-else {
-const err187 = {instancePath:instancePath+"/eif",schemaPath:"#/properties/eif/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data80.env !== undefined){
+let data90 = data80.env;
+if(Array.isArray(data90)){
+const len12 = data90.length;
+for(let i14=0; i14<len12; i14++){
+let data91 = data90[i14];
+if(typeof data91 === "string"){
+if(!pattern20.test(data91)){
+const err187 = {instancePath:instancePath+"/eif/env/" + i14,schemaPath:"#/properties/eif/properties/env/items/pattern",keyword:"pattern",params:{pattern: "^[^=\\n]+=[^\\n]*$"},message:"must match pattern \""+"^[^=\\n]+=[^\\n]*$"+"\""};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2431,12 +2435,8 @@ vErrors.push(err187);
 errors++;
 }
 }
-if(data.test !== undefined){
-let data90 = data.test;
-if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
-for(const key13 in data90){
-if(!(((key13 === "timeout") || (key13 === "steps")) || (key13 === "fail-on"))){
-const err188 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+else {
+const err188 = {instancePath:instancePath+"/eif/env/" + i14,schemaPath:"#/properties/eif/properties/env/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2446,10 +2446,9 @@ vErrors.push(err188);
 errors++;
 }
 }
-if(data90.timeout !== undefined){
-let data91 = data90.timeout;
-if(!(((typeof data91 == "number") && (!(data91 % 1) && !isNaN(data91))) && (isFinite(data91)))){
-const err189 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err189 = {instancePath:instancePath+"/eif/env",schemaPath:"#/properties/eif/properties/env/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2458,9 +2457,10 @@ vErrors.push(err189);
 }
 errors++;
 }
-if((typeof data91 == "number") && (isFinite(data91))){
-if(data91 > 3600 || isNaN(data91)){
-const err190 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+}
+}
+else {
+const err190 = {instancePath:instancePath+"/eif",schemaPath:"#/properties/eif/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2469,8 +2469,13 @@ vErrors.push(err190);
 }
 errors++;
 }
-if(data91 < 1 || isNaN(data91)){
-const err191 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data.test !== undefined){
+let data92 = data.test;
+if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
+for(const key14 in data92){
+if(!(((key14 === "timeout") || (key14 === "steps")) || (key14 === "fail-on"))){
+const err191 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2480,20 +2485,10 @@ vErrors.push(err191);
 errors++;
 }
 }
-}
-if(data90.steps !== undefined){
-let data92 = data90.steps;
-if(Array.isArray(data92)){
-const len13 = data92.length;
-for(let i15=0; i15<len13; i15++){
-let data93 = data92[i15];
-const _errs214 = errors;
-let valid60 = false;
-let passing1 = null;
-const _errs215 = errors;
-if(data93 && typeof data93 == "object" && !Array.isArray(data93)){
-if(data93.expect === undefined){
-const err192 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/required",keyword:"required",params:{missingProperty: "expect"},message:"must have required property '"+"expect"+"'"};
+if(data92.timeout !== undefined){
+let data93 = data92.timeout;
+if(!(((typeof data93 == "number") && (!(data93 % 1) && !isNaN(data93))) && (isFinite(data93)))){
+const err192 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2502,9 +2497,9 @@ vErrors.push(err192);
 }
 errors++;
 }
-for(const key14 in data93){
-if(!((key14 === "expect") || (key14 === "timeout"))){
-const err193 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+if((typeof data93 == "number") && (isFinite(data93))){
+if(data93 > 3600 || isNaN(data93)){
+const err193 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2513,12 +2508,8 @@ vErrors.push(err193);
 }
 errors++;
 }
-}
-if(data93.expect !== undefined){
-let data94 = data93.expect;
-if(typeof data94 === "string"){
-if(func3(data94) < 1){
-const err194 = {instancePath:instancePath+"/test/steps/" + i15+"/expect",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/expect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data93 < 1 || isNaN(data93)){
+const err194 = {instancePath:instancePath+"/test/timeout",schemaPath:"#/properties/test/properties/timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2528,8 +2519,20 @@ vErrors.push(err194);
 errors++;
 }
 }
-else {
-const err195 = {instancePath:instancePath+"/test/steps/" + i15+"/expect",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/expect/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data92.steps !== undefined){
+let data94 = data92.steps;
+if(Array.isArray(data94)){
+const len13 = data94.length;
+for(let i15=0; i15<len13; i15++){
+let data95 = data94[i15];
+const _errs219 = errors;
+let valid61 = false;
+let passing1 = null;
+const _errs220 = errors;
+if(data95 && typeof data95 == "object" && !Array.isArray(data95)){
+if(data95.expect === undefined){
+const err195 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/required",keyword:"required",params:{missingProperty: "expect"},message:"must have required property '"+"expect"+"'"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2538,12 +2541,9 @@ vErrors.push(err195);
 }
 errors++;
 }
-}
-if(data93.timeout !== undefined){
-let data95 = data93.timeout;
-if((typeof data95 == "number") && (isFinite(data95))){
-if(data95 > 3600 || isNaN(data95)){
-const err196 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+for(const key15 in data95){
+if(!((key15 === "expect") || (key15 === "timeout"))){
+const err196 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2552,8 +2552,12 @@ vErrors.push(err196);
 }
 errors++;
 }
-if(data95 <= 0 || isNaN(data95)){
-const err197 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+}
+if(data95.expect !== undefined){
+let data96 = data95.expect;
+if(typeof data96 === "string"){
+if(func3(data96) < 1){
+const err197 = {instancePath:instancePath+"/test/steps/" + i15+"/expect",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/expect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2564,7 +2568,7 @@ errors++;
 }
 }
 else {
-const err198 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err198 = {instancePath:instancePath+"/test/steps/" + i15+"/expect",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/expect/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2574,9 +2578,11 @@ vErrors.push(err198);
 errors++;
 }
 }
-}
-else {
-const err199 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data95.timeout !== undefined){
+let data97 = data95.timeout;
+if((typeof data97 == "number") && (isFinite(data97))){
+if(data97 > 3600 || isNaN(data97)){
+const err199 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2585,15 +2591,8 @@ vErrors.push(err199);
 }
 errors++;
 }
-var _valid1 = _errs215 === errors;
-if(_valid1){
-valid60 = true;
-passing1 = 0;
-}
-const _errs222 = errors;
-if(data93 && typeof data93 == "object" && !Array.isArray(data93)){
-if(data93.send === undefined){
-const err200 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/required",keyword:"required",params:{missingProperty: "send"},message:"must have required property '"+"send"+"'"};
+if(data97 <= 0 || isNaN(data97)){
+const err200 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2602,9 +2601,9 @@ vErrors.push(err200);
 }
 errors++;
 }
-for(const key15 in data93){
-if(!(key15 === "send")){
-const err201 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+}
+else {
+const err201 = {instancePath:instancePath+"/test/steps/" + i15+"/timeout",schemaPath:"#/properties/test/properties/steps/items/oneOf/0/properties/timeout/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2614,9 +2613,9 @@ vErrors.push(err201);
 errors++;
 }
 }
-if(data93.send !== undefined){
-if(typeof data93.send !== "string"){
-const err202 = {instancePath:instancePath+"/test/steps/" + i15+"/send",schemaPath:"#/properties/test/properties/steps/items/oneOf/1/properties/send/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err202 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2625,10 +2624,15 @@ vErrors.push(err202);
 }
 errors++;
 }
+var _valid1 = _errs220 === errors;
+if(_valid1){
+valid61 = true;
+passing1 = 0;
 }
-}
-else {
-const err203 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const _errs227 = errors;
+if(data95 && typeof data95 == "object" && !Array.isArray(data95)){
+if(data95.send === undefined){
+const err203 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/required",keyword:"required",params:{missingProperty: "send"},message:"must have required property '"+"send"+"'"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2637,20 +2641,9 @@ vErrors.push(err203);
 }
 errors++;
 }
-var _valid1 = _errs222 === errors;
-if(_valid1 && valid60){
-valid60 = false;
-passing1 = [passing1, 1];
-}
-else {
-if(_valid1){
-valid60 = true;
-passing1 = 1;
-}
-const _errs227 = errors;
-if(data93 && typeof data93 == "object" && !Array.isArray(data93)){
-if(data93["expect-exit"] === undefined){
-const err204 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/required",keyword:"required",params:{missingProperty: "expect-exit"},message:"must have required property '"+"expect-exit"+"'"};
+for(const key16 in data95){
+if(!(key16 === "send")){
+const err204 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2659,9 +2652,10 @@ vErrors.push(err204);
 }
 errors++;
 }
-for(const key16 in data93){
-if(!(key16 === "expect-exit")){
-const err205 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+}
+if(data95.send !== undefined){
+if(typeof data95.send !== "string"){
+const err205 = {instancePath:instancePath+"/test/steps/" + i15+"/send",schemaPath:"#/properties/test/properties/steps/items/oneOf/1/properties/send/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2671,14 +2665,9 @@ vErrors.push(err205);
 errors++;
 }
 }
-if(data93["expect-exit"] !== undefined){
-let data97 = data93["expect-exit"];
-const _errs231 = errors;
-let valid64 = false;
-let passing2 = null;
-const _errs232 = errors;
-if(!(((typeof data97 == "number") && (!(data97 % 1) && !isNaN(data97))) && (isFinite(data97)))){
-const err206 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err206 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2687,9 +2676,20 @@ vErrors.push(err206);
 }
 errors++;
 }
-if((typeof data97 == "number") && (isFinite(data97))){
-if(data97 > 127 || isNaN(data97)){
-const err207 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 127},message:"must be <= 127"};
+var _valid1 = _errs227 === errors;
+if(_valid1 && valid61){
+valid61 = false;
+passing1 = [passing1, 1];
+}
+else {
+if(_valid1){
+valid61 = true;
+passing1 = 1;
+}
+const _errs232 = errors;
+if(data95 && typeof data95 == "object" && !Array.isArray(data95)){
+if(data95["expect-exit"] === undefined){
+const err207 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/required",keyword:"required",params:{missingProperty: "expect-exit"},message:"must have required property '"+"expect-exit"+"'"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2698,8 +2698,9 @@ vErrors.push(err207);
 }
 errors++;
 }
-if(data97 < 0 || isNaN(data97)){
-const err208 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key17 in data95){
+if(!(key17 === "expect-exit")){
+const err208 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2709,14 +2710,14 @@ vErrors.push(err208);
 errors++;
 }
 }
-var _valid2 = _errs232 === errors;
-if(_valid2){
-valid64 = true;
-passing2 = 0;
-}
-const _errs234 = errors;
-if(true !== data97){
-const err209 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/1/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"};
+if(data95["expect-exit"] !== undefined){
+let data99 = data95["expect-exit"];
+const _errs236 = errors;
+let valid65 = false;
+let passing2 = null;
+const _errs237 = errors;
+if(!(((typeof data99 == "number") && (!(data99 % 1) && !isNaN(data99))) && (isFinite(data99)))){
+const err209 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2725,19 +2726,9 @@ vErrors.push(err209);
 }
 errors++;
 }
-var _valid2 = _errs234 === errors;
-if(_valid2 && valid64){
-valid64 = false;
-passing2 = [passing2, 1];
-}
-else {
-if(_valid2){
-valid64 = true;
-passing2 = 1;
-}
-}
-if(!valid64){
-const err210 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf",keyword:"oneOf",params:{passingSchemas: passing2},message:"must match exactly one schema in oneOf"};
+if((typeof data99 == "number") && (isFinite(data99))){
+if(data99 > 127 || isNaN(data99)){
+const err210 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 127},message:"must be <= 127"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2746,21 +2737,8 @@ vErrors.push(err210);
 }
 errors++;
 }
-else {
-errors = _errs231;
-if(vErrors !== null){
-if(_errs231){
-vErrors.length = _errs231;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-}
-else {
-const err211 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data99 < 0 || isNaN(data99)){
+const err211 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2769,20 +2747,15 @@ vErrors.push(err211);
 }
 errors++;
 }
-var _valid1 = _errs227 === errors;
-if(_valid1 && valid60){
-valid60 = false;
-passing1 = [passing1, 2];
 }
-else {
-if(_valid1){
-valid60 = true;
-passing1 = 2;
+var _valid2 = _errs237 === errors;
+if(_valid2){
+valid65 = true;
+passing2 = 0;
 }
-}
-}
-if(!valid60){
-const err212 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+const _errs239 = errors;
+if(true !== data99){
+const err212 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf/1/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2791,11 +2764,32 @@ vErrors.push(err212);
 }
 errors++;
 }
+var _valid2 = _errs239 === errors;
+if(_valid2 && valid65){
+valid65 = false;
+passing2 = [passing2, 1];
+}
 else {
-errors = _errs214;
+if(_valid2){
+valid65 = true;
+passing2 = 1;
+}
+}
+if(!valid65){
+const err213 = {instancePath:instancePath+"/test/steps/" + i15+"/expect-exit",schemaPath:"#/properties/test/properties/steps/items/oneOf/2/properties/expect-exit/oneOf",keyword:"oneOf",params:{passingSchemas: passing2},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err213];
+}
+else {
+vErrors.push(err213);
+}
+errors++;
+}
+else {
+errors = _errs236;
 if(vErrors !== null){
-if(_errs214){
-vErrors.length = _errs214;
+if(_errs236){
+vErrors.length = _errs236;
 }
 else {
 vErrors = null;
@@ -2805,25 +2799,7 @@ vErrors = null;
 }
 }
 else {
-const err213 = {instancePath:instancePath+"/test/steps",schemaPath:"#/properties/test/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err213];
-}
-else {
-vErrors.push(err213);
-}
-errors++;
-}
-}
-if(data90["fail-on"] !== undefined){
-let data98 = data90["fail-on"];
-if(Array.isArray(data98)){
-const len14 = data98.length;
-for(let i16=0; i16<len14; i16++){
-let data99 = data98[i16];
-if(typeof data99 === "string"){
-if(func3(data99) < 1){
-const err214 = {instancePath:instancePath+"/test/fail-on/" + i16,schemaPath:"#/properties/test/properties/fail-on/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err214 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2832,9 +2808,20 @@ vErrors.push(err214);
 }
 errors++;
 }
+var _valid1 = _errs232 === errors;
+if(_valid1 && valid61){
+valid61 = false;
+passing1 = [passing1, 2];
 }
 else {
-const err215 = {instancePath:instancePath+"/test/fail-on/" + i16,schemaPath:"#/properties/test/properties/fail-on/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(_valid1){
+valid61 = true;
+passing1 = 2;
+}
+}
+}
+if(!valid61){
+const err215 = {instancePath:instancePath+"/test/steps/" + i15,schemaPath:"#/properties/test/properties/steps/items/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2843,10 +2830,21 @@ vErrors.push(err215);
 }
 errors++;
 }
+else {
+errors = _errs219;
+if(vErrors !== null){
+if(_errs219){
+vErrors.length = _errs219;
+}
+else {
+vErrors = null;
+}
+}
+}
 }
 }
 else {
-const err216 = {instancePath:instancePath+"/test/fail-on",schemaPath:"#/properties/test/properties/fail-on/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err216 = {instancePath:instancePath+"/test/steps",schemaPath:"#/properties/test/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2856,9 +2854,15 @@ vErrors.push(err216);
 errors++;
 }
 }
-}
-else {
-const err217 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data92["fail-on"] !== undefined){
+let data100 = data92["fail-on"];
+if(Array.isArray(data100)){
+const len14 = data100.length;
+for(let i16=0; i16<len14; i16++){
+let data101 = data100[i16];
+if(typeof data101 === "string"){
+if(func3(data101) < 1){
+const err217 = {instancePath:instancePath+"/test/fail-on/" + i16,schemaPath:"#/properties/test/properties/fail-on/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2868,14 +2872,49 @@ vErrors.push(err217);
 errors++;
 }
 }
-}
 else {
-const err218 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err218 = {instancePath:instancePath+"/test/fail-on/" + i16,schemaPath:"#/properties/test/properties/fail-on/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err218];
 }
 else {
 vErrors.push(err218);
+}
+errors++;
+}
+}
+}
+else {
+const err219 = {instancePath:instancePath+"/test/fail-on",schemaPath:"#/properties/test/properties/fail-on/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err219];
+}
+else {
+vErrors.push(err219);
+}
+errors++;
+}
+}
+}
+else {
+const err220 = {instancePath:instancePath+"/test",schemaPath:"#/properties/test/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err220];
+}
+else {
+vErrors.push(err220);
+}
+errors++;
+}
+}
+}
+else {
+const err221 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err221];
+}
+else {
+vErrors.push(err221);
 }
 errors++;
 }

@@ -182,7 +182,13 @@ function checkFirmware(target: BootTarget, options: BootOptions): FirmwareMode {
  * until the deadline.
  */
 export const FIRMWARE_FAIL_ON: Record<FirmwareMode, string[]> = {
-  uefi: ['X64 Exception Type', 'BdsDxe: failed to (?:load|start) Boot[0-9A-F]{4} .*: (?:Access Denied|Security Violation)', 'BdsDxe: No bootable option or device was found'],
+  uefi: [
+    'X64 Exception Type',
+    'BdsDxe: failed to (?:load|start) Boot[0-9A-F]{4} .*: (?:Access Denied|Security Violation)',
+    'BdsDxe: No bootable option or device was found',
+    // Every boot option before it failed (nothing on the medium OVMF can start): the shell would wait at its prompt.
+    'BdsDxe: (?:loading|starting) Boot[0-9A-F]{4} "EFI Internal Shell"',
+  ],
   bios: [],
   direct: [],
 }
@@ -195,6 +201,7 @@ function firmwareFailure(line: string, secureBoot: boolean | undefined): string 
       ? 'the firmware refused the boot image under Secure Boot (not signed by a key in its db, or changed after signing)'
       : 'the firmware refused the boot image'
   if (/No bootable option or device/.test(line)) return 'the firmware found nothing to boot'
+  if (/"EFI Internal Shell"/.test(line)) return 'the firmware found nothing it could start on the medium (no EFI/BOOT/BOOTX64.EFI, or it failed) and fell back to its shell'
   return undefined
 }
 

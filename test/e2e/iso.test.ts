@@ -115,6 +115,23 @@ describe('e2e: hybrid ISO (profiles/minimal-iso.yaml)', function () {
     assert.match(result.stdout, new RegExp(`iso +ok {3}step 1: expect /${MARKER}/`))
   })
 
+  it('iso: {uefi: false} with loader syslinux: a BIOS-only ISO (one El Torito entry, one MBR partition) boots from a CD-ROM under SeaBIOS; OVMF finds nothing and says so (exit 5)', async () => {
+    const biosOnly = await profileVariant('minimal-syslinux', root, 'minimal-syslinux-bios-iso', (t) => t.replace(/^outputs: .*$/m, 'outputs: [iso]\niso: {uefi: false}'))
+    const out = join(root, 'bios-only')
+    const built = runCli(['build', biosOnly, '--out', out, '--json'])
+    assert.equal(built.code, 0, built.stdout + built.stderr)
+    const image = join(out, 'image.iso')
+    const x = spawnSync('xorriso', ['-indev', image, '-report_el_torito', 'plain', '-report_system_area', 'plain'], {encoding: 'utf8'})
+    const report = x.stdout + x.stderr
+    assert.deepEqual(report.match(/^El Torito boot img : +\d+ +\w+/gm)?.map((l) => l.replace(/\s+/g, ' ')), ['El Torito boot img : 1 BIOS'])
+    assert.deepEqual(report.match(/^MBR partition {6}: +\d+ +0x\w+ +0x\w+/gm)?.map((l) => l.replace(/\s+/g, ' ')), ['MBR partition : 1 0x80 0x00'])
+    const bios = runCli(['boot', image, '--firmware', 'bios', '--cdrom', '--accel', 'tcg', '--timeout', '150', '--expect', 'STAGEX-APPLIANCE-OK minimal-syslinux', '--json', '--no-console'], {timeout: 200_000})
+    assert.equal(bios.code, 0, bios.stdout + bios.stderr)
+    const uefi = runCli(['boot', image, '--firmware', 'uefi', '--cdrom', '--accel', 'tcg', '--timeout', '150', '--expect', 'STAGEX-APPLIANCE-OK', '--json', '--no-console'], {timeout: 200_000})
+    assert.equal(uefi.code, 5, uefi.stdout + uefi.stderr)
+    assert.match(JSON.parse(uefi.stdout).error.message, /the firmware found nothing it could start on the medium .* fell back to its shell/)
+  })
+
   it('build refuses an iso with loader syslinux (exit 2), naming the field and the measured reason', async () => {
     const syslinux = await profileVariant('minimal-iso', root, 'minimal-iso-syslinux', (t) => t.replace('  loader: uki\n  stub: user-systemd-stub\n', '  loader: syslinux\n'))
     const result = runCli(['build', syslinux, '--out', join(root, 'refused'), '--json'])

@@ -75,6 +75,13 @@ describe('image: iso', () => {
     assert.equal(image.length, iso.layout.sizeBytes)
   })
 
+  it('without an ESP (iso.uefi false): the BIOS entry alone, one MBR partition, no ESP.IMG', async () => {
+    const iso = buildIso({...input(), esp: undefined})
+    assert.deepEqual(iso.layout.bootEntries.map((e) => [e.platform, e.path]), [['bios', ISO_PATHS.isolinux]])
+    assert.deepEqual(iso.layout.mbr!.partitions.map((p) => p.type), [0x00])
+    assert.ok(!iso.layout.files.some((f) => f.path === ISO_PATHS.esp))
+  })
+
   it('refuses an isohdpfx.bin shorter than the MBR code (exit 4)', () => {
     assert.throws(() => buildIso({...input(), isohdpfx: new Uint8Array(100)}), (e: Error & {exitCode?: number}) => e.exitCode === 4 && /432 bytes/.test(e.message))
   })

@@ -1,6 +1,8 @@
 // Profile checks the schema cannot express: which outputs need a loader or a stub, and qcow2's refusal.
 import assert from 'node:assert/strict'
 import {join} from 'node:path'
+import {plannedOutputs} from '../../src/image/outputs.js'
+import {derivedRequirements} from '../../src/kernel/requirements.js'
 import {loadProfile, parseProfile} from '../../src/profile/load.js'
 import {profileErrorOf} from '../helpers/profile.js'
 import {REPO} from '../helpers/cli.js'
@@ -41,8 +43,24 @@ describe('profile: boot loaders and image outputs', () => {
     const syslinux = profileErrorOf(`${base}boot:\n  loader: syslinux\n  packages: [user-syslinux]\noutputs: [iso]\n`)
     assert.match(syslinux, /^demo\.yaml:9:11: the "iso" output boots UEFI from its ESP and needs boot\.loader uki \(not syslinux\)/)
     assert.match(syslinux, /syslinux\.efi crashes under OVMF when started from optical media \(X64 Exception Type 06, #UD - Invalid Opcode/)
-    assert.match(syslinux, /an ESP holding a UKI boots from both.*set boot\.loader to uki/)
-    assert.match(profileErrorOf(`${base}outputs: [iso]\n`), /the "iso" output boots UEFI from its ESP and needs boot\.loader uki \(not none\): set boot\.loader to uki/)
+    assert.match(syslinux, /an ESP holding a UKI boots from both\. Set boot\.loader to uki, or iso: \{uefi: false\} for a BIOS-only ISO/)
+    assert.match(profileErrorOf(`${base}outputs: [iso]\n`), /the "iso" output boots UEFI from its ESP and needs boot\.loader uki \(not none\): Set boot\.loader to uki, or iso: \{uefi: false\}/)
+  })
+
+  it('iso: {uefi: false} is a BIOS-only ISO: any loader, no ESP planned, no EFI kernel options wanted', () => {
+    for (const loader of ['syslinux', 'none', 'uki']) {
+      const stub = loader === 'uki' ? '  stub: user-systemd-stub\n' : ''
+      const profile = parseProfile(Buffer.from(`${base}boot:\n  loader: ${loader}\n${stub}  packages: [user-syslinux]\noutputs: [iso]\niso: {uefi: false}\n`), '/p/demo.yaml')
+      assert.deepEqual(profile.iso, {uefi: false})
+      assert.deepEqual([...plannedOutputs(profile)].sort(), ['initramfs', 'iso', 'kernel'], loader)
+    }
+    const none = parseProfile(Buffer.from(`${base}outputs: [iso]\niso: {uefi: false}\n`), '/p/demo.yaml')
+    assert.ok(!derivedRequirements(none).some((r) => r.option === 'CONFIG_EFI_STUB'), 'isolinux enters the kernel, not UEFI')
+    const uefi = parseProfile(Buffer.from(`${base}boot:\n  loader: uki\n  stub: user-systemd-stub\noutputs: [iso]\n`), '/p/demo.yaml')
+    assert.deepEqual(uefi.iso, {uefi: true})
+    assert.ok(plannedOutputs(uefi).has('esp') && plannedOutputs(uefi).has('uki'))
+    assert.ok(derivedRequirements(uefi).some((r) => r.option === 'CONFIG_EFI_STUB'))
+    assert.match(profileErrorOf(`${base}outputs: [iso]\niso: {uefi: no}\n`), /iso\.uefi/)
   })
 
   it('reads the iso loader path overrides', () => {
