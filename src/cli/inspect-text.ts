@@ -92,7 +92,8 @@ export function peLines(r: PeInspection): string[] {
     ),
   ]
   if (r.uki) {
-    const pretty = r.uki.osRelease === undefined ? undefined : /^PRETTY_NAME=(.*)$/m.exec(r.uki.osRelease)?.[1]?.replace(/^"(.*)"$/, '$1')
+    const field = (name: string) => (r.uki!.osRelease === undefined ? undefined : new RegExp(`^${name}=(.*)$`, 'm').exec(r.uki!.osRelease)?.[1]?.replace(/^"(.*)"$/, '$1'))
+    const pretty = field('PRETTY_NAME') ?? field('NAME')
     lines.push(`  a UKI: command line ${r.uki.cmdline === undefined ? '(no .cmdline)' : JSON.stringify(r.uki.cmdline)}`)
     if (r.uki.osRelease !== undefined) lines.push(`    os-release: ${pretty ?? JSON.stringify(r.uki.osRelease.split('\n')[0])}`)
     if (r.uki.uname !== undefined) lines.push(`    uname: ${r.uki.uname}`)

@@ -17,6 +17,7 @@ import {ESP_TYPE_GUID, LINUX_DATA_TYPE_GUID, layoutGptDisk, type GptDiskInput, w
 import {type IsoOptions, layoutIso, writeIso} from '../../src/formats/iso9660.js'
 import {buildUki, parsePe} from '../../src/formats/pe.js'
 import {describeFile, describeOutput} from '../../src/formats/sniff.js'
+import {groupedValues, volumeTime} from '../../src/cli/inspect-text.js'
 import {inspectFat, inspectGpt} from '../../src/image/disk-inspect.js'
 import {inspectIso} from '../../src/image/iso-inspect.js'
 import {inspectPe} from '../../src/image/pe-inspect.js'
@@ -117,6 +118,12 @@ describe('cli: inspect (ISO 9660, PE/EFI, GPT, FAT32)', function () {
     assert.equal(describeFile(head('image.iso').subarray(0, 1024)), 'disk')
     assert.deepEqual(['image.iso', 'uki.efi', 'disk.raw', 'esp.img'].map((f) => describeOutput(head(f))), ['iso', 'pe', 'gpt', 'fat'])
     assert.equal(describeOutput(enc('hello\n')), undefined)
+  })
+
+  it('a value several fields share is shown once, with the fields that hold it', () => {
+    assert.equal(groupedValues([['created', 'a'], ['modified', 'a'], ['expires', 'a'], ['effective', 'a']]), 'a (all 4)')
+    assert.equal(groupedValues([['created', 'a'], ['modified', 'b'], ['expires', 'a']]), 'created, expires a; modified b')
+    assert.deepEqual(['2026120102030405', '0000000000000000', 'junk'].map(volumeTime), ['2026-12-01 02:03:04.05', 'not set', '"junk"'])
   })
 
   it('ISO: volume, El Torito entries with their files, isohybrid MBR and every record, as the writer laid them out', async () => {
