@@ -30,7 +30,7 @@ describe('profile: loader', () => {
 
   it('names file, line, column and field of an unknown field', () => {
     const message = profileErrorOf(`${valid}colour: blue\n`)
-    assert.equal(message, 'demo.yaml:7:1: unknown field "colour" (allowed here: name, sourceDateEpoch, registry, mirror, source, trust, packages, kernel, boot, init, files, dirs, symlinks, users, groups, keep, allowMissing, prune, initramfs, outputs, eif, test)')
+    assert.equal(message, 'demo.yaml:7:1: unknown field "colour" (allowed here: name, sourceDateEpoch, registry, mirror, source, trust, packages, kernel, boot, init, files, dirs, symlinks, users, groups, keep, allowMissing, prune, initramfs, outputs, iso, eif, test)')
   })
 
   it('names a nested unknown field at its key', () => {
