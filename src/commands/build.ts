@@ -7,11 +7,19 @@ import {prose} from '../cli/prose.js'
 import {sourceDateEpochFlag} from '../cli/source-date-epoch-flag.js'
 
 export default class Build extends BaseCommand {
-  static override summary = 'Build an appliance image from a profile: kernel, initramfs and build.json.'
+  static override summary = "Build an appliance image from a profile: the profile's outputs (kernel, initramfs, UKI, disk, ISO, EIF) and build.json."
   static override description = prose(`Runs the whole pipeline: resolves every package of PROFILE to its linux/amd64 manifest,
 flattens the layers into one tree, adds the profile's files and init, prunes package managers and
 compilers, checks the kernel's config against the profile's fragment, and writes the outputs into
 --out with a temp file and a rename each (an interrupted build leaves the previous outputs intact).
+
+The profile's outputs: list says what is written: kernel (vmlinuz), initramfs (initramfs.cpio.gz),
+rootfs-tar (rootfs.tar), uki (uki.efi: stub, kernel, initramfs and command line in one PE file), esp
+(esp.img, FAT32), disk (disk.raw, GPT with the ESP), iso (image.iso: hybrid ISO 9660 for DVD and USB,
+BIOS through isolinux and UEFI through the ESP; iso: {uefi: false} for BIOS only) and eif (a Nitro
+Enclave image with its PCRs); what an output is made of but was not asked for stays in the work folder.
+boot.secureBoot signs the UKI with Authenticode (loader uki), so the ESP, disk and ISO carry the signed
+file. sbom.spdx.json and build.json (every stage's sha256, the build seed, the recipe) are always written.
 
 The bytes depend only on the profile, the input digests, SOURCE_DATE_EPOCH and the tool version.
 SOURCE_DATE_EPOCH comes from --source-date-epoch, else the environment, else the profile, else 1;
