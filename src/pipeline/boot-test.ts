@@ -5,7 +5,7 @@ import {basename, extname, join} from 'node:path'
 import {tmpdir} from 'node:os'
 import {writeFileAtomically} from '../store/atomic.js'
 import {bootAndExpect, type AccelChoice, type BootResult, type ConsoleStep} from '../qemu/index.js'
-import {profileError} from '../errors.js'
+import {profileError, usageError} from '../errors.js'
 import type {Profile} from '../profile/types.js'
 import {makeOwnedFolder, removeOwnedFolder} from '../cleanup/owned-folder.js'
 import {extractEifForBoot, NITRO_NOT_HERE} from '../image/eif-boot.js'
@@ -34,6 +34,8 @@ export interface BootTestOptions extends BuildOptions {
   /** OVMF files instead of the installed ones (both or neither), e.g. a variable store with your own db certificate. */
   firmwareCode?: string
   firmwareVars?: string
+  /** Boot the ISO every way it boots (BIOS and UEFI, as a CD-ROM and as a disk) rather than once; excludes firmware and cdrom. */
+  allWays?: boolean
 }
 
 /** The console log's name in the out folder when no path is given. */
@@ -69,6 +71,26 @@ interface BootTarget {
 const FIRMWARE_BOOTED = new Set(['disk', 'uki', 'iso'])
 
 type FirmwareSettings = {firmware?: 'uefi' | 'bios'; secureBoot?: boolean; cdrom?: boolean; firmwareCode?: string; firmwareVars?: string}
+
+/**
+ * --all-ways: the ISO under each firmware, from a CD-ROM and as a disk (a BIOS-only one, iso.uefi
+ * false, under SeaBIOS only), each a run of its own ("iso-bios-cdrom", ...). UEFI runs take
+ * --secure-boot and the OVMF files. Other outputs boot the one way they boot.
+ */
+function isoWays(target: BootTarget, options: BootTestOptions, uefiToo: boolean): (BootTarget & {settings: FirmwareSettings})[] {
+  const ways: [firmware: 'uefi' | 'bios', cdrom: boolean][] = [['uefi', false], ['uefi', true], ['bios', false], ['bios', true]]
+  return ways
+    .filter(([firmware]) => uefiToo || firmware === 'bios')
+    .map(([firmware, cdrom]) => ({
+      ...target,
+      output: `iso-${firmware}-${cdrom ? 'cdrom' : 'disk'}`,
+      settings: {
+        firmware,
+        cdrom,
+        ...(firmware === 'uefi' && {secureBoot: options.secureBoot, firmwareCode: options.firmwareCode, firmwareVars: options.firmwareVars}),
+      },
+    }))
+}
 
 /** The firmware settings of one run, or why the output is not booted under them. */
 function firmwareFor(output: string, options: BootTestOptions): FirmwareSettings | {skip: string} {
@@ -150,8 +172,14 @@ export async function buildAndBootTest(options: BootTestOptions): Promise<BootTe
   if (targets.length === 0)
     throw profileError(`${loaded.locate(['outputs'])}: none of the outputs (${loaded.outputs.join(', ')}) boots: add disk, uki, or kernel and initramfs`)
   const steps = profile.test.steps.length > 0 ? profile.test.steps : DEFAULT_STEPS
+  if (options.allWays && (options.firmware || options.cdrom))
+    throw usageError('--all-ways boots the ISO under both firmwares, from a CD-ROM and as a disk: leave out --firmware and --cdrom')
   const booted: (BootTarget & {settings: FirmwareSettings})[] = []
   for (const target of targets) {
+    if (options.allWays && target.output === 'iso') {
+      booted.push(...isoWays(target, options, loaded.iso.uefi))
+      continue
+    }
     const settings = firmwareFor(target.output, options)
     if ('skip' in settings) options.progress?.(`boot: ${target.output} skipped: ${settings.skip}`)
     else booted.push({...target, settings})
@@ -177,7 +205,7 @@ export async function buildAndBootTest(options: BootTestOptions): Promise<BootTe
         echo: booted.length > 1 && (options.jobs ?? 1) > 1 ? undefined : options.echo,
         keepRunFolder: options.keep ? 'always' : 'on-failure',
       })
-      return {output: target.output, boot, via: viaOf(target.output, target.settings)}
+      return {output: target.output, boot, via: viaOf(target.output.replace(/^iso-.*/, 'iso'), target.settings)}
     } finally {
       await done?.()
     }
