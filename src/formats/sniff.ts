@@ -54,6 +54,9 @@ export type OutputKind = 'eif' | 'iso' | 'pe' | 'gpt' | 'fat'
 /** Bytes describeOutput wants: up to the ISO 9660 primary volume descriptor's "CD001" at byte 32769. */
 export const OUTPUT_SNIFF_BYTES = 16 * 2048 + 6
 
+/** ISO 9660: the primary volume descriptor at block 16 (byte 32768) is type 1, "CD001" (ECMA-119 8.4). */
+export const isIso9660 = (head: Uint8Array): boolean => ascii(head, 16 * 2048 + 1, 'CD001')
+
 /**
  * Which output `head` starts: an ISO 9660 image is told by its volume descriptor before its MBR or
  * GPT are looked at (an isohybrid image has an MBR, xorriso's may have a GPT too), a FAT32 volume by
@@ -61,7 +64,7 @@ export const OUTPUT_SNIFF_BYTES = 16 * 2048 + 6
  */
 export function describeOutput(head: Uint8Array): OutputKind | undefined {
   if (ascii(head, 0, '.eif')) return 'eif'
-  if (ascii(head, 16 * 2048 + 1, 'CD001')) return 'iso'
+  if (isIso9660(head)) return 'iso'
   if (ascii(head, 0, 'MZ')) return 'pe'
   if (ascii(head, 512, 'EFI PART')) return 'gpt'
   if (head[510] === 0x55 && head[511] === 0xaa && ascii(head, 82, 'FAT32   ')) return 'fat'

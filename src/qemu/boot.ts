@@ -9,7 +9,7 @@ import {makeOwnedFolder, removeOwnedFolder} from '../cleanup/owned-folder.js'
 import {OWNER_FILE} from '../cleanup/owner.js'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
-import {describeFile, describeKind, type FileKind, INITRD_KINDS, SNIFF_BYTES} from '../formats/sniff.js'
+import {describeFile, describeKind, type FileKind, INITRD_KINDS, isIso9660, OUTPUT_SNIFF_BYTES, SNIFF_BYTES} from '../formats/sniff.js'
 import {StagexError} from '../errors.js'
 import {chooseAccel} from './accel.js'
 import {buildQemuArgv, DEFAULT_MEMORY_MIB, directBootAppend, type BootMedium, type QemuPlan} from './command-line.js'
@@ -33,10 +33,6 @@ type BootTarget =
   | {kind: 'disk'; disk: string}
   | {kind: 'cdrom'; image: string}
   | {kind: 'uki'; uki: string}
-
-/** ISO 9660's first volume descriptor sits at byte 32768: type 1, "CD001". */
-const ISO_DESCRIPTOR_AT = 0x8000
-const isIso9660 = (head: Buffer): boolean => head.length >= ISO_DESCRIPTOR_AT + 6 && head.subarray(ISO_DESCRIPTOR_AT + 1, ISO_DESCRIPTOR_AT + 6).toString('latin1') === 'CD001'
 
 async function readHead(path: string, what: string, bytes: number): Promise<Buffer> {
   let handle
@@ -86,7 +82,7 @@ async function checkTarget(options: BootOptions): Promise<BootTarget> {
   }
   if (options.cdrom) {
     // Optical media is read by its volume descriptors, not its MBR: an ISO without isohybrid boots too.
-    const head = await readHead(options.disk!, 'ISO image', ISO_DESCRIPTOR_AT + 6)
+    const head = await readHead(options.disk!, 'ISO image', OUTPUT_SNIFF_BYTES)
     if (!isIso9660(head)) throw refuse(options.disk!, describeFile(head.subarray(0, SNIFF_BYTES)), 'an ISO 9660 image (no CD001 volume descriptor at byte 32768)')
     return {kind: 'cdrom', image: resolve(options.disk!)}
   }
