@@ -172,40 +172,46 @@ function checkFirmware(target: BootTarget, options: BootOptions): FirmwareMode {
   return firmware
 }
 
+/** A console line by which the firmware says it gave up, and what that means in words. */
+interface FirmwareFailure {
+  pattern: string
+  means: (secureBoot: boolean) => string
+}
+
 /**
  * Console lines that end a run at once whatever the guest's own fail-on patterns are: the firmware
- * crashed, or it refused the boot image (Secure Boot), after which it would only sit in its menu
- * until the deadline.
+ * crashed, refused the boot image (Secure Boot) or found nothing to start, after which it would only
+ * sit in its menu or shell until the deadline. (SeaBIOS says so on its own log: seabios-log.ts.)
  */
-export const FIRMWARE_FAIL_ON: Record<FirmwareMode, string[]> = {
+export const FIRMWARE_FAILURES: Record<FirmwareMode, readonly FirmwareFailure[]> = {
   uefi: [
-    'X64 Exception Type',
-    'BdsDxe: failed to (?:load|start) Boot[0-9A-F]{4} .*: (?:Access Denied|Security Violation)',
-    'BdsDxe: No bootable option or device was found',
+    {pattern: 'X64 Exception Type', means: () => 'the firmware or the EFI program it started crashed'},
+    {
+      pattern: 'BdsDxe: failed to (?:load|start) Boot[0-9A-F]{4} .*: (?:Access Denied|Security Violation)',
+      means: (secureBoot) =>
+        secureBoot ? 'the firmware refused the boot image under Secure Boot (not signed by a key in its db, or changed after signing)' : 'the firmware refused the boot image',
+    },
+    {pattern: 'BdsDxe: No bootable option or device was found', means: () => 'the firmware found nothing to boot'},
     // Every boot option before it failed (nothing on the medium OVMF can start): the shell would wait at its prompt.
-    'BdsDxe: (?:loading|starting) Boot[0-9A-F]{4} "EFI Internal Shell"',
+    {
+      pattern: 'BdsDxe: (?:loading|starting) Boot[0-9A-F]{4} "EFI Internal Shell"',
+      means: () => 'the firmware found nothing it could start on the medium (no EFI/BOOT/BOOTX64.EFI, or it failed) and fell back to its shell',
+    },
   ],
   bios: [],
   direct: [],
 }
 
-/** What a firmware line among FIRMWARE_FAIL_ON means, in words. */
-function firmwareFailure(line: string, secureBoot: boolean | undefined): string | undefined {
-  if (/X64 Exception Type/.test(line)) return 'the firmware or the EFI program it started crashed'
-  if (/Access Denied|Security Violation/.test(line) && /BdsDxe: failed to/.test(line))
-    return secureBoot
-      ? 'the firmware refused the boot image under Secure Boot (not signed by a key in its db, or changed after signing)'
-      : 'the firmware refused the boot image'
-  if (/No bootable option or device/.test(line)) return 'the firmware found nothing to boot'
-  if (/"EFI Internal Shell"/.test(line)) return 'the firmware found nothing it could start on the medium (no EFI/BOOT/BOOTX64.EFI, or it failed) and fell back to its shell'
-  return undefined
+/** What the fail-on line means when it is one of the firmware's (FIRMWARE_FAILURES), else undefined. */
+function firmwareFailure(firmware: FirmwareMode, line: string, secureBoot: boolean): string | undefined {
+  return FIRMWARE_FAILURES[firmware].find((failure) => new RegExp(failure.pattern).test(line))?.means(secureBoot)
 }
 
 export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
   const target = await checkTarget(options)
   const firmware = checkFirmware(target, options)
   const steps = stepsOf(options)
-  const failOn = [...(options.failOn ?? DEFAULT_FAIL_ON), ...FIRMWARE_FAIL_ON[firmware]]
+  const failOn = [...(options.failOn ?? DEFAULT_FAIL_ON), ...FIRMWARE_FAILURES[firmware].map((failure) => failure.pattern)]
   // Compiling the patterns now turns a bad regex into a usage error before anything starts.
   checkSteps(steps, failOn)
   const qemuBinary = options.qemuBinary ?? defaultQemuBinary()
@@ -277,8 +283,10 @@ export async function bootAndExpect(options: BootOptions): Promise<BootResult> {
     )
     const stderr = run.stderrTail.trim()
     let reason = reasonOf(end, steps, session.warnings)
-    const firmwareWords = end.outcome === 'failed' && end.failLine ? firmwareFailure(end.failLine, options.secureBoot) : undefined
-    if (firmwareWords && end.outcome === 'failed') reason = `${firmwareWords} at ${round(end.atSeconds)}s: ${end.failLine!.trim()}`
+    if (end.outcome === 'failed' && end.failLine) {
+      const means = firmwareFailure(firmware, end.failLine, options.secureBoot ?? false)
+      if (means) reason = `${means} at ${round(end.atSeconds)}s: ${end.failLine.trim()}`
+    }
     if (end.outcome === 'failed' && run.ending === 'exited' && stderr && !end.failLine) reason += `; QEMU said: ${stderr}`
     const outcome: BootOutcome = end.outcome === 'failed' && end.failLine && /Kernel panic/.test(end.failLine) ? 'panic' : end.outcome
     const stepResults = session.stepResults()
