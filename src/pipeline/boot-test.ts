@@ -61,8 +61,11 @@ export interface BootTestResult {
 }
 
 /** A medium bootAndExpect takes, with whatever must be undone after the boot. */
-type Medium = {disk?: string; uki?: string; kernel?: string; initrd?: string; append?: string; cdrom?: boolean}
+type Medium = {disk?: string; uki?: string; kernel?: string; initrd?: string; append?: string}
 interface BootTarget {
+  /** The output kind booted: disk, uki, iso, initramfs, eif. */
+  kind: string
+  /** The run's name (logs, result lines, JUnit): the kind, or "iso-bios-cdrom" and so on with --all-ways. */
   output: string
   prepare: () => Promise<{medium: Medium; done?: () => Promise<void>}>
 }
@@ -83,7 +86,7 @@ function isoWays(target: BootTarget, options: BootTestOptions, uefiToo: boolean)
     .filter(([firmware]) => uefiToo || firmware === 'bios')
     .map(([firmware, cdrom]) => ({
       ...target,
-      output: `iso-${firmware}-${cdrom ? 'cdrom' : 'disk'}`,
+      output: `${target.kind}-${firmware}-${cdrom ? 'cdrom' : 'disk'}`,
       settings: {
         firmware,
         cdrom,
@@ -93,11 +96,11 @@ function isoWays(target: BootTarget, options: BootTestOptions, uefiToo: boolean)
 }
 
 /** The firmware settings of one run, or why the output is not booted under them. */
-function firmwareFor(output: string, options: BootTestOptions): FirmwareSettings | {skip: string} {
-  if (!FIRMWARE_BOOTED.has(output)) return {}
-  if (output === 'uki' && options.firmware === 'bios') return {skip: 'a UKI is an EFI program and does not boot under --firmware bios'}
+function firmwareFor(kind: string, options: BootTestOptions): FirmwareSettings | {skip: string} {
+  if (!FIRMWARE_BOOTED.has(kind)) return {}
+  if (kind === 'uki' && options.firmware === 'bios') return {skip: 'a UKI is an EFI program and does not boot under --firmware bios'}
   const ovmf = options.firmware === 'bios' ? {} : {firmwareCode: options.firmwareCode, firmwareVars: options.firmwareVars}
-  return {firmware: options.firmware, secureBoot: options.secureBoot, cdrom: output === 'iso' ? options.cdrom : undefined, ...ovmf}
+  return {firmware: options.firmware, secureBoot: options.secureBoot, cdrom: kind === 'iso' ? options.cdrom : undefined, ...ovmf}
 }
 
 /**
@@ -119,17 +122,17 @@ export function bootTargetsOf(built: BuildResult, progress?: (message: string) =
   const ready = (medium: Medium) => async () => ({medium})
   const targets: BootTarget[] = []
   const disk = output('disk') ?? output('qcow2')
-  if (disk) targets.push({output: 'disk', prepare: ready({disk})})
+  if (disk) targets.push({kind: 'disk', output: 'disk', prepare: ready({disk})})
   const uki = output('uki')
-  if (uki) targets.push({output: 'uki', prepare: ready({uki})})
+  if (uki) targets.push({kind: 'uki', output: 'uki', prepare: ready({uki})})
   // The ISO boots as the disk image it also is (a USB stick), or as optical media with --cdrom.
   const iso = output('iso')
-  if (iso) targets.push({output: 'iso', prepare: ready({disk: iso})})
+  if (iso) targets.push({kind: 'iso', output: 'iso', prepare: ready({disk: iso})})
   const kernel = output('kernel')
   const initrd = output('initramfs')
-  if (kernel && initrd) targets.push({output: 'initramfs', prepare: ready({kernel, initrd, append: built.profile.cmdline})})
+  if (kernel && initrd) targets.push({kind: 'initramfs', output: 'initramfs', prepare: ready({kernel, initrd, append: built.profile.cmdline})})
   const eif = output('eif')
-  if (eif) targets.push({output: 'eif', prepare: () => eifMedium(eif, progress)})
+  if (eif) targets.push({kind: 'eif', output: 'eif', prepare: () => eifMedium(eif, progress)})
   return targets
 }
 
@@ -146,10 +149,10 @@ async function eifMedium(eif: string, progress?: (message: string) => void): Pro
 }
 
 /** "uefi, as a disk" / "bios, as a cdrom" / "uefi secure boot, as a disk": how a firmware-booted output started. */
-function viaOf(output: string, settings: FirmwareSettings): string | undefined {
-  if (!FIRMWARE_BOOTED.has(output)) return undefined
+function viaOf(kind: string, settings: FirmwareSettings): string | undefined {
+  if (!FIRMWARE_BOOTED.has(kind)) return undefined
   const firmware = `${settings.firmware ?? 'uefi'}${settings.secureBoot ? ' secure boot' : ''}`
-  return output === 'iso' ? `${firmware}, as ${settings.cdrom ? 'a cdrom' : 'a disk'}` : firmware
+  return kind === 'iso' ? `${firmware}, as ${settings.cdrom ? 'a cdrom' : 'a disk'}` : firmware
 }
 
 /** console.log for one run; console-<output>.log beside it when several outputs boot. */
@@ -176,17 +179,17 @@ export async function buildAndBootTest(options: BootTestOptions): Promise<BootTe
     throw usageError('--all-ways boots the ISO under both firmwares, from a CD-ROM and as a disk: leave out --firmware and --cdrom')
   const booted: (BootTarget & {settings: FirmwareSettings})[] = []
   for (const target of targets) {
-    if (options.allWays && target.output === 'iso') {
+    if (options.allWays && target.kind === 'iso') {
       booted.push(...isoWays(target, options, loaded.iso.uefi))
       continue
     }
-    const settings = firmwareFor(target.output, options)
+    const settings = firmwareFor(target.kind, options)
     if ('skip' in settings) options.progress?.(`boot: ${target.output} skipped: ${settings.skip}`)
     else booted.push({...target, settings})
   }
   if (booted.length === 0) throw profileError(`${loaded.locate(['outputs'])}: none of the outputs (${loaded.outputs.join(', ')}) boots under --firmware ${options.firmware}`)
   // A signed UKI boots without Secure Boot too; say how to make the test check the signature.
-  if (loaded.boot.secureBoot && !options.secureBoot && booted.some((t) => FIRMWARE_BOOTED.has(t.output)) && options.firmware !== 'bios')
+  if (loaded.boot.secureBoot && !options.secureBoot && booted.some((t) => FIRMWARE_BOOTED.has(t.kind)) && options.firmware !== 'bios')
     options.progress?.('boot: the UKI is signed (boot.secureBoot); --secure-boot boots it with Secure Boot enforced, so the firmware checks the signature')
   const runs = await runLimited(booted, options.jobs ?? 1, async (target): Promise<OutputRun> => {
     const {medium, done} = await target.prepare()
@@ -205,7 +208,7 @@ export async function buildAndBootTest(options: BootTestOptions): Promise<BootTe
         echo: booted.length > 1 && (options.jobs ?? 1) > 1 ? undefined : options.echo,
         keepRunFolder: options.keep ? 'always' : 'on-failure',
       })
-      return {output: target.output, boot, via: viaOf(target.output.replace(/^iso-.*/, 'iso'), target.settings)}
+      return {output: target.output, boot, via: viaOf(target.kind, target.settings)}
     } finally {
       await done?.()
     }
