@@ -227,14 +227,14 @@ export class ConsoleSession {
 
 const stepKind = (step: ConsoleStep): StepResult['kind'] => ('expect' in step ? 'expect' : 'send' in step ? 'send' : 'expect-exit')
 
-/**
- * The status the guest wrote to QEMU's isa-debug-exit port: QEMU exits with (status << 1) | 1.
- * An even code (0: a plain power-off) carries no status.
- */
 /** QEMU's own error line on stderr ("qemu-system-x86_64: -drive ...: Could not open ..."); warnings do not count. */
 export function qemuErrorOf(stderr: string | undefined): string | undefined {
   return stderr?.split('\n').find((line) => /^qemu-system[^:]*: (?!warning:|terminating on signal)/.test(line))?.trim()
 }
 
+/**
+ * The status the guest wrote to QEMU's isa-debug-exit port: QEMU exits with (status << 1) | 1.
+ * An even code (0: a plain power-off) carries no status.
+ */
 export const guestStatusOf = (exitCode: number | null): number | undefined =>
   exitCode !== null && exitCode % 2 === 1 ? exitCode >> 1 : undefined
