@@ -1,12 +1,12 @@
 import {Args, Flags} from '@oclif/core'
-import {open} from 'node:fs/promises'
 import {BaseCommand} from '../cli/base-command.js'
 import {type Inspection, inspectionLines, inspectionProblem} from '../cli/inspect-text.js'
 import {prose} from '../cli/prose.js'
-import {badInputError, usageError} from '../errors.js'
+import {badInputError} from '../errors.js'
 import {describeFile, describeKind, describeOutput, type OutputKind, OUTPUT_SNIFF_BYTES, SNIFF_BYTES} from '../formats/sniff.js'
 import {inspectFat, inspectGpt} from '../image/disk-inspect.js'
 import {inspectEif} from '../image/eif-inspect.js'
+import {readFileHead} from '../image/file-range.js'
 import {inspectIso} from '../image/iso-inspect.js'
 import {inspectPe} from '../image/pe-inspect.js'
 
@@ -63,7 +63,7 @@ after signing; the report is still printed, and the --json error carries it as "
 
   async run(): Promise<Inspection> {
     const {args, flags} = await this.parse(Inspect)
-    const {head, size} = await readHead(args.file)
+    const {head, size} = await readFileHead(args.file, OUTPUT_SNIFF_BYTES)
     const kind = describeOutput(head)
     if (!kind) throw badInputError(`${args.file} is not a file inspect reads (an EIF, an ISO 9660 image, a PE/EFI file, a GPT disk or a FAT32 volume): it looks like ${looksLike(head)}`)
     const result = await INSPECTORS[kind](args.file, size, {sha256: flags.sha256})
@@ -71,21 +71,6 @@ after signing; the report is still printed, and the --json error carries it as "
     const problem = inspectionProblem(result)
     if (problem) throw badInputError(problem, {inspection: result})
     return result
-  }
-}
-
-async function readHead(path: string): Promise<{head: Uint8Array; size: number}> {
-  const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
-    throw usageError(`${path}: cannot read it (${error.code ?? error.message})`)
-  })
-  try {
-    const stat = await handle.stat()
-    if (!stat.isFile()) throw usageError(`${path}: not a file`)
-    const head = Buffer.alloc(Math.min(stat.size, OUTPUT_SNIFF_BYTES))
-    await handle.read(head, 0, head.length, 0)
-    return {head, size: stat.size}
-  } finally {
-    await handle.close()
   }
 }
 

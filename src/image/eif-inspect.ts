@@ -3,8 +3,7 @@
 // PCRs computed as the reference does, and the metadata and command line shown as text.
 import {createHash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
-import {open} from 'node:fs/promises'
-import {badInputError, usageError} from '../errors.js'
+import {badInputError} from '../errors.js'
 import {crc32} from '../formats/crc32.js'
 import {
   EIF_CRC_OFFSET,
@@ -18,7 +17,7 @@ import {
   parseEifSectionHeader,
   PCR_ALGORITHM,
 } from '../formats/eif.js'
-import {readFileRange} from './file-range.js'
+import {readFileHead, readFileRange} from './file-range.js'
 
 export interface EifInspection {
   format: 'eif'
@@ -39,18 +38,7 @@ export interface EifInspection {
 const SHOWN_MAX = 64 * 1024
 
 export async function inspectEif(path: string): Promise<EifInspection> {
-  const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
-    throw usageError(`${path}: cannot read it (${error.code ?? error.message})`)
-  })
-  let size: number
-  let head: Buffer
-  try {
-    size = (await handle.stat()).size
-    head = Buffer.alloc(Math.min(size, EIF_HEADER_SIZE))
-    await handle.read(head, 0, head.length, 0)
-  } finally {
-    await handle.close()
-  }
+  const {head, size} = await readFileHead(path, EIF_HEADER_SIZE)
   const header = (() => {
     try {
       return parseEifHeader(head)

@@ -2,7 +2,23 @@
 // random-access reader for the pure readers that take one (iso9660-reader's readIsoRecords).
 import {closeSync, openSync, readSync} from 'node:fs'
 import {open} from 'node:fs/promises'
-import {badInputError, StagexError} from '../errors.js'
+import {badInputError, StagexError, usageError} from '../errors.js'
+
+/** The first `bytes` of a file (fewer when it is shorter) and its size; a path that is no readable file is a usage error. */
+export async function readFileHead(path: string, bytes: number): Promise<{head: Buffer; size: number}> {
+  const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
+    throw usageError(`${path}: cannot read it (${error.code ?? error.message})`)
+  })
+  try {
+    const stat = await handle.stat()
+    if (!stat.isFile()) throw usageError(`${path}: not a file`)
+    const head = Buffer.alloc(Math.min(stat.size, bytes))
+    await handle.read(head, 0, head.length, 0)
+    return {head, size: stat.size}
+  } finally {
+    await handle.close()
+  }
+}
 
 /** Bytes [at, at + length) of `path`; a file that ends sooner is bad input. */
 export async function readFileRange(path: string, at: number, length: number): Promise<Buffer> {
