@@ -318,6 +318,26 @@ export function certificateTable(pkcs7: Uint8Array): Uint8Array {
   return table
 }
 
+/** One WIN_CERTIFICATE of a certificate table: its PKCS#7, or why it holds none. */
+export type CertificateEntry = {at: number; pkcs7: Uint8Array} | {at: number; error: string}
+
+/** The WIN_CERTIFICATEs of a certificate table (certificateTable's reverse): 8-byte aligned, one after another. */
+export function certificateEntries(table: Uint8Array): CertificateEntry[] {
+  const v = new DataView(table.buffer, table.byteOffset, table.byteLength)
+  const entries: CertificateEntry[] = []
+  for (let at = 0; at + 8 <= table.length; ) {
+    const length = v.getUint32(at, true)
+    const type = v.getUint16(at + 6, true)
+    if (length < 8 || at + length > table.length) {
+      entries.push({at, error: `WIN_CERTIFICATE at byte ${at} of the table says ${length} bytes; the table has ${table.length - at} left`})
+      break
+    }
+    entries.push(type === WIN_CERT_TYPE_PKCS_SIGNED_DATA ? {at, pkcs7: table.subarray(at + 8, at + length)} : {at, error: `WIN_CERTIFICATE type 0x${type.toString(16)}, not PKCS SignedData (0x2)`})
+    at += Math.ceil(length / 8) * 8
+  }
+  return entries
+}
+
 /** A signed PE image, streamed: the unsigned bytes with two header fields filled in, zero padding, the certificate table. */
 export interface SignedPe extends SizedSource {
   open(): AsyncGenerator<Uint8Array>

@@ -5,7 +5,7 @@
 // Signature) and its signed hash compared with the file's: a file changed after signing says so.
 import {createHash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
-import {AuthenticodeError, createPePass, readAuthenticodeSignature} from '../formats/authenticode.js'
+import {AuthenticodeError, certificateEntries, createPePass, readAuthenticodeSignature} from '../formats/authenticode.js'
 import {PeFormatError} from '../formats/pe.js'
 import {badInputError} from '../errors.js'
 import {readFileRange} from './file-range.js'
@@ -51,7 +51,6 @@ export interface PeInspection {
 }
 
 const MACHINES: Record<number, string> = {0x8664: 'x86_64', 0xaa64: 'aarch64', 0x14c: 'i386', 0x1c2: 'arm', 0x5064: 'riscv64'}
-const WIN_CERT_TYPE_PKCS_SIGNED_DATA = 0x0002
 /** A UKI text section larger than this is not shown. */
 const SHOWN_MAX = 64 * 1024
 
@@ -111,7 +110,7 @@ export async function inspectPeInput(input: PeInput): Promise<PeInspection> {
   const uki = pe.sections.some((s) => s.name === '.linux') ? {cmdline: await sectionText('.cmdline'), osRelease: await sectionText('.osrel'), uname: await sectionText('.uname')} : null
   const authenticodeSha256 = Buffer.from(authenticode).toString('hex')
   const table = pe.certificateTable
-  const signatures = table.size > 0 ? readSignatures(Buffer.from(await input.read(table.offset, table.size)), authenticodeSha256) : []
+  const signatures = table.size > 0 ? readSignatures(await input.read(table.offset, table.size), authenticodeSha256) : []
   return {
     format: 'pe',
     file: path,
@@ -139,29 +138,17 @@ export async function inspectPeInput(input: PeInput): Promise<PeInspection> {
   }
 }
 
-/** Each WIN_CERTIFICATE in the table (8-byte aligned, one after another), read and checked. */
-function readSignatures(table: Buffer, authenticodeSha256: string): PeSignatureInspection[] {
-  const found: PeSignatureInspection[] = []
-  for (let at = 0; at + 8 <= table.length; ) {
-    const length = table.readUInt32LE(at)
-    const type = table.readUInt16LE(at + 6)
-    const index = found.length + 1
-    if (length < 8 || at + length > table.length) {
-      found.push({index, valid: false, error: `WIN_CERTIFICATE at byte ${at} of the table says ${length} bytes; the table has ${table.length - at} left`, matches: false})
-      break
+/** Each WIN_CERTIFICATE in the table, read and checked. */
+function readSignatures(table: Uint8Array, authenticodeSha256: string): PeSignatureInspection[] {
+  return certificateEntries(table).map((entry, i): PeSignatureInspection => {
+    const index = i + 1
+    if ('error' in entry) return {index, valid: false, error: entry.error, matches: false}
+    try {
+      const signature = describeSignature(readAuthenticodeSignature(entry.pkcs7))
+      return {index, valid: true, ...signature, matches: signature.signedSha256 === authenticodeSha256}
+    } catch (error) {
+      if (!(error instanceof AuthenticodeError)) throw error
+      return {index, valid: false, error: error.message, matches: false}
     }
-    if (type !== WIN_CERT_TYPE_PKCS_SIGNED_DATA) {
-      found.push({index, valid: false, error: `WIN_CERTIFICATE type 0x${type.toString(16)}, not PKCS SignedData (0x2)`, matches: false})
-    } else {
-      try {
-        const signature = describeSignature(readAuthenticodeSignature(table.subarray(at + 8, at + length)))
-        found.push({index, valid: true, ...signature, matches: signature.signedSha256 === authenticodeSha256})
-      } catch (error) {
-        if (!(error instanceof AuthenticodeError)) throw error
-        found.push({index, valid: false, error: error.message, matches: false})
-      }
-    }
-    at += Math.ceil(length / 8) * 8
-  }
-  return found
+  })
 }
