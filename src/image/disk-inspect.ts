@@ -3,13 +3,13 @@
 // bytes is read and listed as FAT. A FAT volume is read whole into memory (fat32-reader reads an
 // image in memory; an ESP is small), its boot-sector fields and every file and folder listed; a
 // PE file on it (BOOTX64.EFI: the UKI) is read by pe-inspect, so its signature is checked too.
-import {createHash} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
 import {crc32} from '../formats/crc32.js'
 import {readFatEntries, formatFatTime} from '../formats/fat32-reader.js'
 import {ESP_TYPE_GUID, LINUX_DATA_TYPE_GUID, ROOT_X86_64_TYPE_GUID, SECTOR_SIZE} from '../formats/gpt.js'
 import {readGpt} from '../formats/gpt-reader.js'
 import {StagexError} from '../errors.js'
+import {sha256Hex} from './disk.js'
 import {readFileRange, readingFile} from './file-range.js'
 import {inspectPeInput, peBytesInput, type PeInspection} from './pe-inspect.js'
 
@@ -71,7 +71,6 @@ const TYPE_NAMES: Record<string, string> = {
 }
 
 const hex32 = (n: number) => `0x${n.toString(16).padStart(8, '0')}`
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 
 /** The FAT volume's fields and files (bad input when it is not FAT32). */
 export async function fatContents(image: Uint8Array, options: {sha256?: boolean} = {}): Promise<FatContents> {
@@ -80,7 +79,7 @@ export async function fatContents(image: Uint8Array, options: {sha256?: boolean}
   const files: FatContents['files'] = []
   for (const e of entries) {
     const file: FatContents['files'][number] = {path: e.path, directory: e.directory, size: e.size, written: formatFatTime(e.writeDate, e.writeTime), firstCluster: e.firstCluster}
-    if (options.sha256 && !e.directory) file.sha256 = sha256(e.data)
+    if (options.sha256 && !e.directory) file.sha256 = sha256Hex(e.data)
     if (!e.directory && e.data[0] === 0x4d && e.data[1] === 0x5a) file.pe = await peSummary(e.path, e.data)
     files.push(file)
   }

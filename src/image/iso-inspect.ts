@@ -4,9 +4,9 @@
 // (iso9660-reader's readIsoRecords through a file reader), and the EFI boot image (the ESP), which is
 // listed as FAT with the UKI's signature checked; with `sha256`, each file's bytes are streamed once
 // to hash them.
-import {createHash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
 import {type IsoRecords, readIsoRecords} from '../formats/iso9660-reader.js'
+import {sha256Stream} from './disk.js'
 import {ESP_SHOWN_MAX, type FatContents, fatContents} from './disk-inspect.js'
 import {StagexError} from '../errors.js'
 import {openFileReader, readFileRange, readingFile} from './file-range.js'
@@ -98,8 +98,8 @@ export async function inspectIso(path: string, size: number, options: {sha256?: 
   }
 }
 
+/** sha256 of bytes [at, at + length) of the file, streamed (an empty range has no stream to read). */
 async function hashRange(path: string, at: number, length: number): Promise<string> {
-  const hash = createHash('sha256')
-  if (length > 0) for await (const chunk of createReadStream(path, {start: at, end: at + length - 1, highWaterMark: 1024 * 1024}) as AsyncIterable<Buffer>) hash.update(chunk)
-  return hash.digest('hex')
+  const range = length > 0 ? (createReadStream(path, {start: at, end: at + length - 1, highWaterMark: 1024 * 1024}) as AsyncIterable<Buffer>) : []
+  return (await sha256Stream(range)).sha256
 }
