@@ -5,8 +5,8 @@
 // descriptors, the boot catalog and the directories (inspect reads a large image from disk that way);
 // readIso reads an image in memory and adds each file's bytes as a view.
 import {StagexError} from '../errors.js'
+import {ISO_BLOCK} from './iso9660.js'
 
-const BLOCK = 2048
 
 export interface IsoVolumeFields {
   systemId: string
@@ -80,20 +80,20 @@ function recordTime(t: Uint8Array): string {
 
 export function readIso(image: Uint8Array): {volume: IsoVolumeFields; bootEntries: IsoBootEntryFields[]; mbr?: IsoMbrFields; entries: IsoEntry[]} {
   const records = readIsoRecords({size: image.length, read: (at, length) => image.subarray(at, at + length)})
-  const data = (e: IsoRecord) => (e.directory ? new Uint8Array() : image.subarray(e.lba * BLOCK, e.lba * BLOCK + e.size))
+  const data = (e: IsoRecord) => (e.directory ? new Uint8Array() : image.subarray(e.lba * ISO_BLOCK, e.lba * ISO_BLOCK + e.size))
   return {...records, entries: records.entries.map((e) => ({...e, data: data(e)}))}
 }
 
 /** The image's structure, read through `source` block by block; file bytes are not read. */
 export function readIsoRecords(source: IsoByteReader): IsoRecords {
-  if (source.size < 18 * BLOCK) throw bad(`an image of ${source.size} bytes is too small`)
+  if (source.size < 18 * ISO_BLOCK) throw bad(`an image of ${source.size} bytes is too small`)
   const read = (at: number, length: number) => {
     const bytes = source.read(at, length)
     if (bytes.length !== length) throw bad(`cut short at byte ${at + bytes.length}`)
     return bytes
   }
   const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength)
-  const pvd = read(16 * BLOCK, BLOCK)
+  const pvd = read(16 * ISO_BLOCK, ISO_BLOCK)
   const pv = view(pvd)
   if (pvd[0] !== 1 || text(pvd, 1, 5) !== 'CD001') throw bad('no primary volume descriptor at block 16')
   const volume: IsoVolumeFields = {
@@ -113,16 +113,16 @@ export function readIsoRecords(source: IsoByteReader): IsoRecords {
   }
 
   let catalog: number | undefined
-  for (let lba = 17; (lba + 1) * BLOCK <= source.size; lba++) {
-    const d = read(lba * BLOCK, BLOCK)
+  for (let lba = 17; (lba + 1) * ISO_BLOCK <= source.size; lba++) {
+    const d = read(lba * ISO_BLOCK, ISO_BLOCK)
     if (text(d, 1, 5) !== 'CD001') throw bad(`block ${lba} is not a volume descriptor`)
     if (d[0] === 255) break
     if (d[0] === 0 && text(d, 7, 23) === 'EL TORITO SPECIFICATION') catalog = view(d).getUint32(71, true)
   }
   const bootEntries: IsoBootEntryFields[] = []
   if (catalog !== undefined) {
-    if ((catalog + 1) * BLOCK > source.size) throw bad('the boot catalog lies outside the image')
-    const c = read(catalog * BLOCK, BLOCK)
+    if ((catalog + 1) * ISO_BLOCK > source.size) throw bad('the boot catalog lies outside the image')
+    const c = read(catalog * ISO_BLOCK, ISO_BLOCK)
     const cv = view(c)
     let platform = c[1]!
     const entry = (at: number): IsoBootEntryFields => ({
@@ -134,11 +134,11 @@ export function readIsoRecords(source: IsoByteReader): IsoRecords {
       lba: cv.getUint32(at + 8, true),
     })
     bootEntries.push(entry(32))
-    for (let at = 64; at < BLOCK && (c[at] === 0x90 || c[at] === 0x91); ) {
+    for (let at = 64; at < ISO_BLOCK && (c[at] === 0x90 || c[at] === 0x91); ) {
       const last = c[at] === 0x91
       platform = c[at + 1]!
       const count = cv.getUint16(at + 2, true)
-      for (let i = 0; i < count && at + 32 * (i + 2) <= BLOCK; i++) bootEntries.push(entry(at + 32 * (i + 1)))
+      for (let i = 0; i < count && at + 32 * (i + 2) <= ISO_BLOCK; i++) bootEntries.push(entry(at + 32 * (i + 1)))
       at += 32 * (count + 1)
       if (last) break
     }
@@ -161,15 +161,15 @@ export function readIsoRecords(source: IsoByteReader): IsoRecords {
   const walk = (lba: number, size: number, prefix: string) => {
     if (seen.has(lba)) throw bad(`directory at block ${lba} is listed twice`)
     seen.add(lba)
-    if (lba * BLOCK + size > source.size) throw bad(`directory ${prefix || '/'} lies outside the image`)
-    const dir = read(lba * BLOCK, size)
+    if (lba * ISO_BLOCK + size > source.size) throw bad(`directory ${prefix || '/'} lies outside the image`)
+    const dir = read(lba * ISO_BLOCK, size)
     const dv = view(dir)
     let at = 0
     let index = 0
     while (at < dir.length) {
       const len = dir[at]!
       if (len === 0) {
-        at = (Math.floor(at / BLOCK) + 1) * BLOCK
+        at = (Math.floor(at / ISO_BLOCK) + 1) * ISO_BLOCK
         continue
       }
       if (len < 34 || at + len > dir.length) throw bad(`a bad directory record in ${prefix || '/'}`)
@@ -180,7 +180,7 @@ export function readIsoRecords(source: IsoByteReader): IsoRecords {
       if (index >= 2) {
         const path = prefix + text(dir, at + 33, idLen)
         const directory = (flags & 2) !== 0
-        if (extent * BLOCK + length > source.size) throw bad(`${path} lies outside the image`)
+        if (extent * ISO_BLOCK + length > source.size) throw bad(`${path} lies outside the image`)
         entries.push({path, directory, lba: extent, size: length, time: recordTime(dir.subarray(at + 18, at + 25)), flags})
         if (directory) walk(extent, length, `${path}/`)
       }

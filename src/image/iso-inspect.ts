@@ -5,13 +5,13 @@
 // listed as FAT with the UKI's signature checked; with `sha256`, each file's bytes are streamed once
 // to hash them.
 import {createReadStream} from 'node:fs'
+import {ISO_BLOCK} from '../formats/iso9660.js'
 import {type IsoRecords, readIsoRecords} from '../formats/iso9660-reader.js'
 import {sha256Stream} from './disk.js'
 import {ESP_SHOWN_MAX, type FatContents, fatContents} from './disk-inspect.js'
 import {StagexError} from '../errors.js'
 import {openFileReader, readFileRange, readingFile} from './file-range.js'
 
-const BLOCK = 2048
 
 export interface IsoInspection {
   format: 'iso9660'
@@ -53,7 +53,7 @@ export async function inspectIso(path: string, size: number, options: {sha256?: 
   const files: IsoInspection['files'] = []
   for (const e of records.entries) {
     const file: IsoInspection['files'][number] = {path: e.path, directory: e.directory, lba: e.lba, size: e.size, time: e.time, flags: e.flags}
-    if (options.sha256 && !e.directory) file.sha256 = await hashRange(path, e.lba * BLOCK, e.size)
+    if (options.sha256 && !e.directory) file.sha256 = await hashRange(path, e.lba * ISO_BLOCK, e.size)
     files.push(file)
   }
   const efi = records.bootEntries.find((b) => b.platform === 0xef && byLba.has(b.lba))
@@ -61,7 +61,7 @@ export async function inspectIso(path: string, size: number, options: {sha256?: 
   let esp: IsoInspection['esp'] = null
   if (espFile && espFile.size <= ESP_SHOWN_MAX) {
     try {
-      esp = {file: espFile.path, ...(await fatContents(await readFileRange(path, espFile.lba * BLOCK, espFile.size), options))}
+      esp = {file: espFile.path, ...(await fatContents(await readFileRange(path, espFile.lba * ISO_BLOCK, espFile.size), options))}
     } catch (error) {
       if (!(error instanceof StagexError)) throw error // not a FAT32 volume: the entry is listed alone
     }
@@ -70,7 +70,7 @@ export async function inspectIso(path: string, size: number, options: {sha256?: 
     format: 'iso9660',
     file: path,
     size,
-    volume: {...records.volume, volumeBytes: records.volume.volumeBlocks * BLOCK},
+    volume: {...records.volume, volumeBytes: records.volume.volumeBlocks * ISO_BLOCK},
     boot: records.bootEntries.map((b, i) => {
       const target = byLba.get(b.lba)
       return {
