@@ -28,10 +28,10 @@ export function followSeabiosLog(path: string, onGaveUp: (gaveUp: SeabiosGaveUp)
   const attempts: string[] = []
   let done = false
   let busy: Promise<void> = Promise.resolve()
+  const buffer = Buffer.alloc(64 * 1024)
   const poll = async () => {
     handle ??= await open(path, 'r').catch(() => undefined)
     if (!handle) return
-    const buffer = Buffer.alloc(64 * 1024)
     for (;;) {
       const {bytesRead} = await handle.read(buffer, 0, buffer.length, offset)
       if (bytesRead === 0) break
